@@ -1,0 +1,120 @@
+"""Fixtures: the functions under test, a tiny VGG-shaped SavedModel, a synthetic KITTI set."""
+import os
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+# Real data for development lives beside the project, never inside it.
+DEFAULT_SHARED_DATA = os.path.join(ROOT, '..', 'shared', 'data')
+TINY_SHAPE = (64, 96)
+
+
+def pytest_addoption(parser):
+    parser.addoption('--shared-data', default=os.environ.get('FCN8_SHARED_DATA', DEFAULT_SHARED_DATA),
+                     help='folder with camvid/ and kitti_road/ (tests that need it skip when absent)')
+
+
+@pytest.fixture(scope='session')
+def shared_data(request):
+    path = request.config.getoption('--shared-data')
+    if not os.path.isdir(path):
+        pytest.skip('real data folder %s is absent (pass --shared-data)' % path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def kitti_real(shared_data):
+    path = os.path.join(shared_data, 'kitti_road')
+    if not os.path.isdir(os.path.join(path, 'data_road')):
+        pytest.skip('%s/data_road is absent' % path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def camvid_real(shared_data):
+    if not os.path.isdir(os.path.join(shared_data, 'camvid')):
+        pytest.skip('%s/camvid is absent' % shared_data)
+    return shared_data
+
+
+# The source's per-function checks take the functions as arguments.
+@pytest.fixture
+def load_vgg():
+    import main
+    return main.load_vgg
+
+
+@pytest.fixture
+def tf_module():
+    import main
+    return main.tf
+
+
+@pytest.fixture
+def layers():
+    import main
+    return main.layers
+
+
+@pytest.fixture
+def optimize():
+    import main
+    return main.optimize
+
+
+@pytest.fixture
+def train_nn():
+    import main
+    return main.train_nn
+
+
+@pytest.fixture
+def data_dir(kitti_real):
+    return kitti_real
+
+
+@pytest.fixture(scope='session')
+def tiny_vgg(tmp_path_factory):
+    """A VGG16-shaped SavedModel (same tags and tensor names), depths / 16, random weights."""
+    import vgg
+    out = str(tmp_path_factory.mktemp('vgg') / 'vgg')
+    vgg.write_saved_model(out, {}, shapes=vgg.expected_shapes(fc_depth=32, depth_scale=16), seed=1)
+    return out
+
+
+def write_png(path, array):
+    import imageio.v2 as imageio
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    imageio.imwrite(path, array)
+
+
+def make_kitti(root, n_train=6, n_test=3, shape=TINY_SHAPE, seed=0):
+    """A tiny data_road set: road is the darker lower band, background above, a black unevaluated strip.
+
+    Returns the folder holding data_road/.
+    """
+    rng = np.random.RandomState(seed)
+    h, w = shape
+    data_road = os.path.join(root, 'data_road')
+    for i in range(n_train + n_test):
+        horizon = rng.randint(h // 3, 2 * h // 3)
+        image = np.empty((h, w, 3), np.uint8)
+        image[:horizon] = (90, 160, 230)                 # sky blue
+        image[horizon:] = (70, 70, 70)                   # asphalt grey
+        image = np.clip(image + rng.randint(-10, 10, image.shape), 0, 255).astype(np.uint8)
+        if i < n_train:
+            write_png(os.path.join(data_road, 'training', 'image_2', 'um_%06d.png' % i), image)
+            mask = np.zeros((h, w, 3), np.uint8)
+            mask[:horizon] = (255, 0, 0)
+            mask[horizon:] = (255, 0, 255)
+            mask[:, :4] = 0                              # not evaluated
+            write_png(os.path.join(data_road, 'training', 'gt_image_2', 'um_road_%06d.png' % i), mask)
+        else:
+            write_png(os.path.join(data_road, 'testing', 'image_2', 'um_%06d.png' % i), image)
+    return root
+
+
+@pytest.fixture
+def tiny_kitti(tmp_path):
+    return make_kitti(str(tmp_path / 'kitti'))

@@ -1,0 +1,245 @@
+"""Road datasets on disk: KITTI Road (`data_road` layout) and CamVid (SegNet layout).
+
+Every reader returns an RGB uint8 image and a uint8 label map of class
+indices, with IGNORE where a pixel is not evaluated.  Errors name the file.
+"""
+import glob
+import os
+import re
+import warnings
+
+import imageio.v2 as imageio
+import numpy as np
+from PIL import Image
+
+IGNORE = 255
+
+# KITTI Road devkit colours (RGB).
+KITTI_ROAD = (255, 0, 255)
+KITTI_BACKGROUND = (255, 0, 0)
+KITTI_NOT_EVALUATED = (0, 0, 0)
+KITTI_OFFICIAL_COUNTS = {'training/image_2': 289, 'training/gt_image_2 (road)': 289,
+                         'testing/image_2': 290}
+# Fixed seed so the train/validation split of a folder is the same on every run.
+KITTI_SPLIT_SEED = 0
+
+CAMVID_CLASSES = ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree', 'SignSymbol',
+                  'Fence', 'Car', 'Pedestrian', 'Bicyclist')
+CAMVID_ROAD = 3
+CAMVID_UNLABELLED = 11
+CAMVID_COLOURS = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128),
+                  (60, 40, 222), (128, 128, 0), (192, 128, 128), (64, 64, 128),
+                  (64, 0, 128), (64, 64, 0), (0, 128, 192))
+ROAD_CLASSES = ('not road', 'road')
+
+
+class DataError(ValueError):
+    """Bad or missing input data; the message names the file or folder."""
+
+
+def read_png(path, channels=3):
+    """Read an image as uint8 with the given number of channels."""
+    try:
+        image = imageio.imread(path)
+    except Exception as e:  # imageio raises many types for a broken file
+        raise DataError('%s: cannot read image (%s)' % (path, e)) from None
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise DataError('%s: expected 8-bit pixels, got %s' % (path, image.dtype))
+    if channels == 1:
+        if image.ndim == 3:
+            raise DataError('%s: expected a single-channel label image, got shape %s' % (path, image.shape))
+        return image
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    return image[..., :3]
+
+
+def resize_image(image, shape):
+    """Bilinear resize of an RGB uint8 image to shape (height, width)."""
+    if image.shape[:2] == tuple(shape):
+        return image
+    return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), Image.BILINEAR))
+
+
+def resize_label(label, shape):
+    """Nearest-neighbour resize: class indices are never interpolated."""
+    if label.shape[:2] == tuple(shape):
+        return label
+    return np.asarray(Image.fromarray(label).resize((shape[1], shape[0]), Image.NEAREST))
+
+
+def one_hot(label, num_classes):
+    """float32 one-hot of a label map; IGNORE (or any index >= num_classes) gives an all-zero row."""
+    return (label[..., None] == np.arange(num_classes, dtype=label.dtype)).astype(np.float32)
+
+
+def kitti_label(path):
+    """KITTI road mask -> 0 background, 1 road, IGNORE not evaluated; unknown colours are an error."""
+    mask = read_png(path)
+    label = np.full(mask.shape[:2], IGNORE, np.uint8)
+    known = np.zeros(mask.shape[:2], bool)
+    for colour, value in ((KITTI_ROAD, 1), (KITTI_BACKGROUND, 0), (KITTI_NOT_EVALUATED, IGNORE)):
+        hit = np.all(mask == colour, axis=-1)
+        label[hit] = value
+        known |= hit
+    if not known.all():
+        bad = np.unique(mask[~known].reshape(-1, 3), axis=0)[:5]
+        raise DataError('%s: %d pixels have colours that are not KITTI road (255,0,255), '
+                        'background (255,0,0) or not-evaluated (0,0,0), e.g. %s'
+                        % (path, (~known).sum(), ', '.join(str(tuple(int(v) for v in c)) for c in bad)))
+    return label
+
+
+def camvid_label(path, binary=False):
+    """CamVid annotation -> 11 classes (or road vs. rest), Unlabelled -> IGNORE."""
+    label = read_png(path, channels=1)
+    if label.max() > CAMVID_UNLABELLED:
+        raise DataError('%s: class index %d is not a CamVid class (0..%d)'
+                        % (path, label.max(), CAMVID_UNLABELLED))
+    ignore = label == CAMVID_UNLABELLED
+    out = (label == CAMVID_ROAD).astype(np.uint8) if binary else label.copy()
+    out[ignore] = IGNORE
+    return out
+
+
+class Dataset:
+    """A list of (image path, label path or None) and how to read their labels."""
+
+    def __init__(self, name, pairs, class_names, read_label, colours=None):
+        self.name = name
+        self.pairs = list(pairs)
+        self.class_names = tuple(class_names)
+        self.read_label = read_label
+        self.colours = colours
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def subset(self, indices, suffix):
+        return Dataset('%s/%s' % (self.name, suffix), [self.pairs[i] for i in indices],
+                       self.class_names, self.read_label, self.colours)
+
+    def __len__(self):
+        return len(self.pairs)
+
+
+def _require_dir(path, what):
+    if not os.path.isdir(path):
+        raise DataError('%s: no such folder (%s)' % (path, what))
+
+
+def kitti_road_mask_name(image_name):
+    """um_000000.png -> um_road_000000.png, the devkit's naming."""
+    return re.sub(r'^([a-z]+)_(\d+\.png)$', r'\1_road_\2', image_name)
+
+
+def kitti_pairs(training_dir, strict=False):
+    """(image, road mask) pairs of a KITTI `data_road/training` folder.
+
+    An image without a road mask is an error when strict; otherwise it is left
+    out with a warning naming it (the shared partial set has such images).
+    """
+    image_dir = os.path.join(training_dir, 'image_2')
+    gt_dir = os.path.join(training_dir, 'gt_image_2')
+    _require_dir(image_dir, 'KITTI training images')
+    _require_dir(gt_dir, 'KITTI road masks')
+    images = sorted(glob.glob(os.path.join(image_dir, '*.png')))
+    if not images:
+        raise DataError('%s: no PNG images' % image_dir)
+    pairs, unlabelled = [], []
+    for image in images:
+        mask = os.path.join(gt_dir, kitti_road_mask_name(os.path.basename(image)))
+        if os.path.isfile(mask):
+            pairs.append((image, mask))
+        else:
+            unlabelled.append((image, mask))
+    images_named = {os.path.basename(p) for p in images}
+    for mask in sorted(glob.glob(os.path.join(gt_dir, '*_road_*.png'))):
+        image_name = re.sub(r'_road_', '_', os.path.basename(mask))
+        if image_name not in images_named:
+            raise DataError('%s: road mask without its image %s' % (mask, os.path.join(image_dir, image_name)))
+    for image, mask in unlabelled:
+        message = '%s: image has no road mask (expected %s)' % (image, mask)
+        if strict:
+            raise DataError(message)
+        warnings.warn(message + '; left out of training', stacklevel=2)
+    if not pairs:
+        raise DataError('%s: none of the %d images has a road mask in %s' % (image_dir, len(images), gt_dir))
+    return pairs
+
+
+def kitti_dataset(data_road_dir, strict=False):
+    pairs = kitti_pairs(os.path.join(data_road_dir, 'training'), strict)
+    return Dataset('kitti_road', pairs, ROAD_CLASSES, kitti_label)
+
+
+def kitti_test_images(data_road_dir):
+    test_dir = os.path.join(data_road_dir, 'testing', 'image_2')
+    _require_dir(test_dir, 'KITTI test images')
+    images = sorted(glob.glob(os.path.join(test_dir, '*.png')))
+    if not images:
+        raise DataError('%s: no PNG images' % test_dir)
+    return images
+
+
+def kitti_counts(data_road_dir):
+    """File counts of a data_road folder, keyed as in KITTI_OFFICIAL_COUNTS."""
+    def count(*parts):
+        return len(glob.glob(os.path.join(data_road_dir, *parts)))
+    return {'training/image_2': count('training', 'image_2', '*.png'),
+            'training/gt_image_2 (road)': count('training', 'gt_image_2', '*_road_*.png'),
+            'testing/image_2': count('testing', 'image_2', '*.png')}
+
+
+def split(dataset, val_fraction, seed=KITTI_SPLIT_SEED):
+    """Deterministic (train, val) split: a seeded permutation of the sorted file list.
+
+    With val_fraction > 0 at least one image is held out and at least one kept
+    for training; with val_fraction 0, or a single image, everything is training data.
+    """
+    ordered = Dataset(dataset.name, sorted(dataset.pairs), dataset.class_names, dataset.read_label,
+                      dataset.colours)
+    order = np.random.RandomState(seed).permutation(len(ordered))
+    n_val = max(1, int(round(len(order) * val_fraction))) if val_fraction > 0 else 0
+    n_val = min(n_val, len(order) - 1)
+    return ordered.subset(sorted(order[n_val:]), 'train'), ordered.subset(sorted(order[:n_val]), 'val')
+
+
+def camvid_dataset(camvid_dir, split_name, binary=False):
+    """CamVid in SegNet's layout: <split>/ images and <split>annot/ labels."""
+    image_dir = os.path.join(camvid_dir, split_name)
+    annot_dir = os.path.join(camvid_dir, split_name + 'annot')
+    _require_dir(image_dir, 'CamVid %s images' % split_name)
+    _require_dir(annot_dir, 'CamVid %s labels' % split_name)
+    images = sorted(glob.glob(os.path.join(image_dir, '*.png')))
+    if not images:
+        raise DataError('%s: no PNG images' % image_dir)
+    pairs = []
+    for image in images:
+        annot = os.path.join(annot_dir, os.path.basename(image))
+        if not os.path.isfile(annot):
+            raise DataError('%s: image has no label (expected %s)' % (image, annot))
+        pairs.append((image, annot))
+    if binary:
+        return Dataset('camvid_road/' + split_name, pairs, ROAD_CLASSES,
+                       lambda p: camvid_label(p, binary=True))
+    return Dataset('camvid/' + split_name, pairs, CAMVID_CLASSES, camvid_label, CAMVID_COLOURS)
+
+
+DATASETS = ('kitti', 'camvid_road', 'camvid')
+
+
+def load(kind, data_dir, val_fraction=0.0, strict=False):
+    """(train, val) datasets a run trains and evaluates on.
+
+    kitti: <data_dir>/data_road/training, split into train/val by val_fraction.
+    camvid, camvid_road: <data_dir>/camvid/train and val (CamVid has its own val split).
+    """
+    if kind == 'kitti':
+        return split(kitti_dataset(os.path.join(data_dir, 'data_road'), strict), val_fraction)
+    if kind in ('camvid', 'camvid_road'):
+        camvid_dir = os.path.join(data_dir, 'camvid')
+        return tuple(camvid_dataset(camvid_dir, name, binary=kind == 'camvid_road') for name in ('train', 'val'))
+    raise DataError('unknown dataset %r (choose from %s)' % (kind, ', '.join(DATASETS)))

@@ -1,0 +1,135 @@
+"""Score a trained FCN-8 on a dataset split and print the metrics table.
+
+    python evaluate.py --model runs/<run>/model --data-dir ../shared/data --dataset camvid_road --split val
+
+Predictions are made at the training resolution, and the probabilities are
+resized back to each label's own resolution before counting, as the KITTI
+benchmark scores full-size images.
+"""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import datasets  # noqa: E402
+import metrics  # noqa: E402
+
+EVAL_BATCH = 8
+
+
+def resize_probabilities(probs, shape):
+    """Bilinear resize of an (H, W, C) probability map to shape, channel by channel."""
+    if probs.shape[:2] == tuple(shape):
+        return probs
+    return np.stack([np.asarray(Image.fromarray(probs[..., c].astype(np.float32), 'F')
+                                .resize((shape[1], shape[0]), Image.BILINEAR))
+                     for c in range(probs.shape[-1])], axis=-1)
+
+
+def predict(sess, tensors, images):
+    """Softmax probabilities (N, H, W, C) for a batch of float RGB 0..255 images."""
+    return sess.run(tensors['probabilities'], {tensors['image_input']: images, tensors['keep_prob']: 1.0})
+
+
+def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH):
+    """Metrics of a model on a dataset, counts pooled over all its images."""
+    num_classes = dataset.num_classes
+    cm = np.zeros((num_classes, num_classes), np.int64)
+    road = metrics.RoadEvaluation() if num_classes == 2 else None
+    for start in range(0, len(dataset), batch_size):
+        pairs = dataset.pairs[start:start + batch_size]
+        images = [datasets.read_png(image) for image, _ in pairs]
+        batch = np.stack([datasets.resize_image(im, image_shape) for im in images]).astype(np.float32)
+        probs = predict(sess, tensors, batch)
+        for (image_path, label_path), image, p in zip(pairs, images, probs):
+            label = dataset.read_label(label_path)
+            p = resize_probabilities(p, label.shape)
+            if road is not None:
+                road.add(p[..., 1], label)
+                prediction = (p[..., 1] > 0.5).astype(np.uint8)
+            else:
+                prediction = p.argmax(-1).astype(np.uint8)
+            cm += metrics.confusion_matrix(label, prediction, num_classes)
+    results = {'images': len(dataset), 'class_names': list(dataset.class_names),
+               'confusion_matrix': cm.tolist()}
+    results.update(metrics.scores_from_confusion(cm))
+    if road is not None:
+        results['road'] = metrics.binary_scores(cm)
+        results['kitti'] = road.scores()
+    return results
+
+
+def format_table(results):
+    """A short plain-text table of the results."""
+    lines = ['Evaluation on %s (%d images)' % (results.get('dataset', '?'), results['images'])]
+    if 'road' in results:
+        r, k = results['road'], results['kitti']
+        lines += ['  road IoU %.4f  precision %.4f  recall %.4f' % (r['iou'], r['precision'], r['recall']),
+                  '  KITTI  MaxF %.2f  AP %.2f  PRE %.2f  REC %.2f  FPR %.2f  FNR %.2f  (threshold %.3f)'
+                  % tuple([100 * k[n] for n in ('MaxF', 'AP', 'PRE', 'REC', 'FPR', 'FNR')] + [k['threshold']])]
+    lines.append('  mean IoU %.4f  pixel accuracy %.4f  class-average accuracy %.4f'
+                 % (results['mean_iou'], results['pixel_accuracy'], results['class_average_accuracy']))
+    width = max(len(n) for n in results['class_names'])
+    for name, iou in zip(results['class_names'], results['per_class_iou']):
+        lines.append('    %-*s IoU %s' % (width, name, 'n/a' if iou != iou else '%.4f' % iou))
+    return '\n'.join(lines)
+
+
+def load_model(sess, model_dir):
+    """Load a model saved by main.run(); returns (tensors, run_config)."""
+    import tensorflow.compat.v1 as tf
+    from main import MODEL_TAG
+    config_path = os.path.join(model_dir, 'run_config.json')
+    if not os.path.isfile(config_path):
+        raise SystemExit('%s: not a saved FCN-8 model (no run_config.json)' % model_dir)
+    with open(config_path) as f:
+        run_config = json.load(f)
+    meta = tf.saved_model.loader.load(sess, [MODEL_TAG], model_dir)
+    signature = meta.signature_def['serving_default']
+    graph = sess.graph
+    tensors = {k: graph.get_tensor_by_name(v.name) for k, v in signature.inputs.items()}
+    tensors.update({k: graph.get_tensor_by_name(v.name) for k, v in signature.outputs.items()})
+    return tensors, run_config
+
+
+def main(argv=None):
+    import tensorflow.compat.v1 as tf
+    tf.disable_v2_behavior()
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
+    p.add_argument('--data-dir', required=True, help='folder holding data_road/ or camvid/')
+    p.add_argument('--dataset', help="default: the model's training dataset")
+    p.add_argument('--split', default='val', choices=('train', 'val'))
+    p.add_argument('--val-fraction', type=float, help="KITTI hold-out share; default: the model's")
+    p.add_argument('--output', help='also write the metrics as JSON here')
+    args = p.parse_args(argv)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        tensors, run_config = load_model(sess, args.model)
+        dataset_kind = args.dataset or run_config['dataset']
+        val_fraction = args.val_fraction if args.val_fraction is not None else \
+            run_config['args'].get('val_fraction', 0.0)
+        try:
+            train, val = datasets.load(dataset_kind, args.data_dir, val_fraction)
+        except datasets.DataError as e:
+            raise SystemExit('data error: %s' % e)
+        dataset = train if args.split == 'train' else val
+        if dataset.num_classes != run_config['num_classes']:
+            raise SystemExit('model has %d classes, dataset %s has %d'
+                             % (run_config['num_classes'], dataset.name, dataset.num_classes))
+        results = evaluate(sess, tensors, dataset, tuple(run_config['image_shape']))
+    results['dataset'] = dataset.name
+    print(format_table(results))
+    if args.output:
+        with open(args.output, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

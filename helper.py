@@ -1,0 +1,253 @@
+"""The tutorial's helpers: get the VGG16, make training batches, save inference samples."""
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from tqdm import tqdm
+
+import datasets
+import vgg
+
+log = logging.getLogger('helper')
+
+VGG_URL = 'https://s3-us-west-1.amazonaws.com/udacity-selfdrivingcar/vgg.zip'
+DOWNLOAD_TIMEOUT_S = 30
+# Alpha of the paint over predicted pixels, as the source's RGBA (0, 255, 0, 127).
+PAINT_ALPHA = 127 / 255.0
+ROAD_GREEN = (0, 255, 0)
+LOADER_THREADS = 4
+PREFETCH_BATCHES = 2
+INFERENCE_BATCH = 8
+
+
+def _download_vgg_zip(url, vgg_path, timeout):
+    """Download and extract the tutorial's vgg.zip; nothing is left behind on failure."""
+    parent = os.path.dirname(os.path.abspath(vgg_path))
+    zip_path = os.path.join(parent, '.vgg.zip.part')
+    extract_dir = os.path.join(parent, '.vgg-extracting')
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            total = int(response.headers.get('Content-Length') or 0)
+            got = 0
+            with open(zip_path, 'wb') as f, tqdm(total=total or None, unit='B', unit_scale=True,
+                                                 desc='vgg.zip') as bar:
+                for chunk in iter(lambda: response.read(1 << 20), b''):
+                    f.write(chunk)
+                    got += len(chunk)
+                    bar.update(len(chunk))
+        if total and got != total:
+            raise IOError('%s: got %d of %d bytes' % (url, got, total))
+        with zipfile.ZipFile(zip_path) as archive:
+            bad = archive.testzip()
+            if bad:
+                raise IOError('%s: corrupt member %s' % (url, bad))
+            shutil.rmtree(extract_dir, ignore_errors=True)
+            archive.extractall(extract_dir)
+        extracted = os.path.join(extract_dir, 'vgg')
+        if not vgg.is_complete(extracted):
+            raise IOError('%s: archive holds no vgg/saved_model.pb with variables' % url)
+        os.replace(extracted, vgg_path)
+    finally:
+        shutil.rmtree(extract_dir, ignore_errors=True)
+        if os.path.exists(zip_path):
+            os.remove(zip_path)
+
+
+def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_h5=None,
+                                  cache_dir=vgg.DEFAULT_CACHE_DIR, timeout=DOWNLOAD_TIMEOUT_S,
+                                  shapes=None):
+    """Make sure <data_dir>/vgg (or vgg_path) holds the VGG16 SavedModel.
+
+    Order: an existing complete folder; the tutorial's original download; a
+    SavedModel built by vgg.py from weights that can be obtained here
+    (shapes: the encoder's variable shapes, smaller for test models).
+    """
+    vgg_path = vgg_path or os.path.join(data_dir, 'vgg')
+    if vgg.is_complete(vgg_path):
+        return vgg_path
+    if os.path.exists(vgg_path):
+        log.warning('%s is incomplete (no saved_model.pb or variables); rebuilding it', vgg_path)
+        shutil.rmtree(vgg_path)
+    os.makedirs(os.path.dirname(os.path.abspath(vgg_path)), exist_ok=True)
+    if url:
+        log.info('Downloading pre-trained vgg model from %s', url)
+        try:
+            _download_vgg_zip(url, vgg_path, timeout)
+            log.info('VGG16 source: original download %s', url)
+            return vgg_path
+        except Exception as e:  # any network or archive failure falls through to the build
+            log.warning('original VGG download failed (%s); building it from ImageNet weights', e)
+    vgg.build(vgg_path, weights_h5, cache_dir, shapes)
+    return vgg_path
+
+
+class _Cache:
+    """Decoded, resized (image, label) arrays by index, filled on first use."""
+
+    def __init__(self, dataset, image_shape):
+        self.dataset = dataset
+        self.image_shape = tuple(image_shape)
+        self.items = {}
+        self.lock = threading.Lock()
+
+    def get(self, i):
+        item = self.items.get(i)
+        if item is None:
+            image_path, label_path = self.dataset.pairs[i]
+            image = datasets.read_png(image_path)
+            label = self.dataset.read_label(label_path)
+            if label.shape != image.shape[:2]:
+                raise datasets.DataError('%s: label is %s but image %s is %s' % (
+                    label_path, label.shape, image_path, image.shape[:2]))
+            item = (datasets.resize_image(image, self.image_shape),
+                    datasets.resize_label(label, self.image_shape))
+            with self.lock:
+                self.items[i] = item
+        return item
+
+
+def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cache=True,
+                       seed=None, strict=False):
+    """Generate a function that yields (images, one-hot labels) batches.
+
+    data_folder: a KITTI `data_road/training` folder (the source's argument), or
+    None when `dataset` (a datasets.Dataset) is given.  Images are float32 RGB
+    0..255; labels float32 one-hot with all-zero rows where a pixel is ignored.
+    Batches are decoded by a thread pool while the previous ones train, and the
+    resized arrays are kept in memory after the first epoch.
+    """
+    if dataset is None:
+        dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_folder, strict),
+                                   datasets.ROAD_CLASSES, datasets.kitti_label)
+    store = _Cache(dataset, image_shape)
+    rng = np.random.RandomState(seed)
+
+    def make_batch(indices, pool):
+        items = list(pool.map(store.get, indices))
+        images = np.stack([im for im, _ in items]).astype(np.float32)
+        labels = datasets.one_hot(np.stack([lb for _, lb in items]), dataset.num_classes)
+        if not cache:
+            store.items.clear()
+        return images, labels
+
+    def get_batches_fn(batch_size):
+        order = rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
+        starts = range(0, len(order), batch_size)
+        ready = queue.Queue(maxsize=PREFETCH_BATCHES)
+        stop = threading.Event()
+
+        def produce():
+            try:
+                with ThreadPoolExecutor(LOADER_THREADS) as pool:
+                    for start in starts:
+                        if stop.is_set():
+                            return
+                        ready.put(make_batch(order[start:start + batch_size], pool))
+            except BaseException as e:  # re-raised in the consumer, with its message
+                ready.put(e)
+            ready.put(None)
+
+        producer = threading.Thread(target=produce, daemon=True)
+        producer.start()
+        try:
+            while True:
+                item = ready.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    ready.get_nowait()
+                except queue.Empty:
+                    producer.join(0.05)
+
+    get_batches_fn.dataset = dataset
+    get_batches_fn.num_batches = lambda batch_size: -(-len(dataset) // batch_size)
+    return get_batches_fn
+
+
+def paint(image, prediction, colours=None):
+    """Blend each predicted class's colour over the image (road only, green, for 2 classes)."""
+    colours = colours or {1: ROAD_GREEN}
+    out = image.astype(np.float32)
+    for cls, colour in colours.items():
+        hit = prediction == cls
+        out[hit] = out[hit] * (1 - PAINT_ALPHA) + np.asarray(colour, np.float32) * PAINT_ALPHA
+    return np.round(out).astype(np.uint8)
+
+
+def class_colours(num_classes, colours=None):
+    """Which colour paints which class: green road for 2 classes, else the dataset's palette."""
+    if num_classes == 2 or colours is None:
+        return {1: ROAD_GREEN}
+    return dict(enumerate(colours))
+
+
+def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
+                    image_paths=None, colours=None, batch_size=INFERENCE_BATCH):
+    """Yield (file name, painted image) for each test image.
+
+    The softmax is built once here, not once per image, and images run in batches.
+    logits: (pixels, classes) as returned by optimize().
+    """
+    import tensorflow.compat.v1 as tf
+    if image_paths is None:
+        image_paths = sorted(os.path.join(data_folder, 'image_2', f)
+                             for f in os.listdir(os.path.join(data_folder, 'image_2'))
+                             if f.endswith('.png'))
+    with tf.name_scope('inference'):
+        probabilities = tf.nn.softmax(logits)
+    num_classes = logits.shape[-1]
+    height, width = image_shape
+    palette = class_colours(num_classes, colours)
+    for start in range(0, len(image_paths), batch_size):
+        paths = image_paths[start:start + batch_size]
+        images = np.stack([datasets.resize_image(datasets.read_png(p), image_shape) for p in paths])
+        probs = sess.run(probabilities, {keep_prob: 1.0, image_pl: images.astype(np.float32)})
+        probs = probs.reshape(len(paths), height, width, num_classes)
+        if num_classes == 2:
+            predictions = (probs[..., 1] > 0.5).astype(np.uint8)
+        else:
+            predictions = probs.argmax(-1).astype(np.uint8)
+        for path, image, prediction in zip(paths, images, predictions):
+            yield os.path.basename(path), paint(image, prediction, palette)
+
+
+def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob, input_image,
+                           image_paths=None, colours=None, output_dir=None):
+    """Write each test image with its predicted road painted green; return the folder.
+
+    Without output_dir the images go to runs/<timestamp>/, written under a
+    `.partial` name and renamed only once every image is there.  A caller that
+    passes output_dir owns that folder and its completeness.
+    """
+    import imageio.v2 as imageio
+    final = output_dir is None
+    output_dir = output_dir or os.path.join(runs_dir, str(time.time()))
+    target = output_dir + '.partial' if final else output_dir
+    os.makedirs(target, exist_ok=not final)
+    print('Saving test images to: {}'.format(output_dir.replace('.partial', '')))
+    try:
+        outputs = gen_test_output(sess, logits, keep_prob, input_image,
+                                  os.path.join(data_dir, 'data_road', 'testing'), image_shape,
+                                  image_paths=image_paths, colours=colours)
+        for name, image in outputs:
+            imageio.imwrite(os.path.join(target, name), image)
+    except BaseException:
+        if final:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if final:
+        os.replace(target, output_dir)
+    return output_dir

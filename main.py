@@ -364,7 +364,10 @@ def run(argv=None):
         tests.test_optimize(optimize)
         tests.test_train_nn(train_nn)
         if args.dataset == 'kitti':
-            tests.test_for_kitti_dataset(data_dir)
+            try:
+                tests.test_for_kitti_dataset(data_dir)
+            except AssertionError as e:
+                raise SystemExit('data error: %s' % e)
 
     try:
         train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict)

@@ -79,6 +79,12 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, tiny_vgg):
         main.run(['--data-dir', str(tmp_path / 'nowhere'), '--vgg-dir', tiny_vgg, '--skip-checks'])
 
 
+def test_data_dir_without_kitti_says_where_to_extract_it(tmp_path, tiny_vgg):
+    with pytest.raises(SystemExit, match=r'Kitti dataset not found. Extract Kitti dataset in .*data_road'):
+        main.run(['--data-dir', str(tmp_path), '--vgg-dir', tiny_vgg, '--runs-dir', str(tmp_path / 'runs')])
+    assert not os.path.exists(tmp_path / 'runs')
+
+
 def test_data_dir_without_data_road_is_a_clear_error(tmp_path, tiny_vgg):
     with pytest.raises(SystemExit, match=r'data_road/training/image_2: no such folder'):
         main.run(['--data-dir', str(tmp_path), '--vgg-dir', tiny_vgg, '--skip-checks',

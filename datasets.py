@@ -160,11 +160,13 @@ def kitti_pairs(training_dir, strict=False):
         image_name = re.sub(r'_road_', '_', os.path.basename(mask))
         if image_name not in images_named:
             raise DataError('%s: road mask without its image %s' % (mask, os.path.join(image_dir, image_name)))
-    for image, mask in unlabelled:
-        message = '%s: image has no road mask (expected %s)' % (image, mask)
-        if strict:
-            raise DataError(message)
-        warnings.warn(message + '; left out of training', stacklevel=2)
+    if unlabelled and strict:
+        raise DataError('%s: image has no road mask (expected %s)' % unlabelled[0])
+    if unlabelled:
+        warnings.warn('%d of the %d images in %s have no road mask and are left out of training: %s'
+                      % (len(unlabelled), len(images), image_dir, ', '.join(
+                          '%s (expected %s)' % (os.path.basename(i), os.path.relpath(m, training_dir))
+                          for i, m in unlabelled)), stacklevel=2)
     if not pairs:
         raise DataError('%s: none of the %d images has a road mask in %s' % (image_dir, len(images), gt_dir))
     return pairs

@@ -1,7 +1,7 @@
 """FCN-8 road segmentation: VGG16 encoder, transposed-conv decoder, KITTI Road.
 
 The tutorial's five functions, in order: load_vgg, layers, optimize, train_nn, run.
-`python main.py --help` lists every setting; the defaults are the source's.
+`python main.py --help` lists every setting; DEFAULTS below says where they differ from the source's.
 """
 import os
 
@@ -14,7 +14,6 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf2  # noqa: E402
@@ -442,6 +441,4 @@ def run(argv=None):
 
 
 if __name__ == '__main__':
-    with warnings.catch_warnings():
-        warnings.simplefilter('default')
-        run()
+    run()

@@ -71,7 +71,7 @@ def test_class_colours_multi_class_uses_the_palette():
 class _Graph:
     """A constant 'model' for save_inference_samples: road where the red channel is dark."""
 
-    def __init__(self, num_classes=2, fail_after=None):
+    def __init__(self):
         import tensorflow.compat.v1 as tf
         self.tf = tf
         self.graph = tf.Graph()

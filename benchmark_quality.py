@@ -63,6 +63,7 @@ def main_(argv=None):
         print(json.dumps(lines[-1]))
         print('command:', results['command'])
     print('\n| ' + ' | '.join(lines[0]) + ' |')
+    print('|' + '---|' * len(lines[0]))
     for line in lines:
         print('| ' + ' | '.join(str(line.get(k, '')) for k in lines[0]) + ' |')
 

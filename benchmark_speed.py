@@ -249,7 +249,7 @@ def main_(argv=None):
         rows = []
         bench_precision('float32', args, fp32, mm, pngs, rows)
         if args.mixed_precision:
-            mixed = main.session_config(True)
+            mixed = main.session_config(True, xla=bool(gpus))  # GPUs: float16 plus XLA
             low = tf.bfloat16 if not gpus else tf.float16
             mm_low, conv_low = machine_limit(mixed, dtype=low)
             print('\nlimit %s: matmul %.0f GFLOP/s; 3x3 conv %.0f GFLOP/s' % (low.name, mm_low, conv_low))

@@ -17,6 +17,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf2  # noqa: E402
+from tensorflow.core.protobuf import rewriter_config_pb2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import datasets  # noqa: E402
@@ -300,19 +301,24 @@ def build_parser():
     p.add_argument('--strict', action='store_true', help='an image without a road mask is an error')
     p.add_argument('--mixed-precision', action='store_true',
                    help='bfloat16 through oneDNN on CPU, float16 on GPU (graph rewrite)')
+    p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
     p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
     p.add_argument('--seed', type=int, default=0)
     return p
 
 
-def session_config(mixed_precision=False):
-    from tensorflow.core.protobuf import rewriter_config_pb2
+def session_config(mixed_precision=False, xla=False, gpu=None):
+    """Session options: reduced precision through Grappler's rewrite, XLA auto-clustering."""
     config = tf.ConfigProto()
     config.gpu_options.allow_growth = True
+    if gpu is None:
+        gpu = bool(tf2.config.list_physical_devices('GPU'))
+    if xla:
+        config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
     if mixed_precision:
         on = rewriter_config_pb2.RewriterConfig.ON
         rewrite = config.graph_options.rewrite_options
-        if tf2.config.list_physical_devices('GPU'):
+        if gpu:
             rewrite.auto_mixed_precision = on
         else:
             rewrite.auto_mixed_precision_onednn_bfloat16 = on
@@ -387,7 +393,7 @@ def run(argv=None):
     staging = run_dir + '.partial'
     os.makedirs(staging)
     try:
-        with tf.Graph().as_default(), tf.Session(config=session_config(args.mixed_precision)) as sess:
+        with tf.Graph().as_default(), tf.Session(config=session_config(args.mixed_precision, args.xla)) as sess:
             tf.set_random_seed(args.seed)
             correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
             learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')

@@ -158,3 +158,14 @@ def test_optimize_ignores_unlabelled_pixels():
         one = sess.run(loss, {label: [[[[1, 0], [0, 0]]]]})     # second pixel ignored
         want = np.log1p(np.exp(-2.0))
         np.testing.assert_allclose(one, want, rtol=1e-5)
+
+
+def test_session_config_switches_precision_and_xla():
+    on = main.rewriter_config_pb2.RewriterConfig.ON
+    cpu = main.session_config(mixed_precision=True, gpu=False).graph_options.rewrite_options
+    assert cpu.auto_mixed_precision_onednn_bfloat16 == on and cpu.auto_mixed_precision != on
+    gpu = main.session_config(mixed_precision=True, xla=True, gpu=True)
+    assert gpu.graph_options.rewrite_options.auto_mixed_precision == on
+    assert gpu.graph_options.optimizer_options.global_jit_level == tf.OptimizerOptions.ON_1
+    plain = main.session_config(gpu=False)
+    assert plain.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 != on

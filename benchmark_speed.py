@@ -94,9 +94,7 @@ class FCN:
             out = main.layers(l3, l4, l7, num_classes)
             self.probabilities = tf.nn.softmax(out)
             self.logits, self.train_op, self.loss = main.optimize(out, self.label, self.lr, num_classes)
-            done = set(self.sess.run(tf.report_uninitialized_variables()))
-            self.sess.run(tf.variables_initializer(
-                [v for v in tf.global_variables() if v.op.name.encode() in done]))
+            main.initialize_new_variables(self.sess)
 
     def train(self, images, labels):
         self.sess.run([self.train_op, self.loss], {self.image: images, self.label: labels,
@@ -240,7 +238,7 @@ def main_(argv=None):
     print('machine: %s, %d CPUs, %s; TensorFlow %s; image %dx%d'
           % (platform.processor() or platform.machine(), os.cpu_count(),
              ', '.join(gpus) or 'no GPU', main.tf2.__version__, *args.image_shape))
-    fp32 = main.session_config(False)
+    fp32 = main.session_config(False, gpu=bool(gpus))
     mm, conv = machine_limit(fp32)
     print('\nlimit float32: matmul 4096^3 %.0f GFLOP/s; 3x3 conv 256->256 %.0f GFLOP/s' % (mm, conv))
     pngs = tempfile.mkdtemp(prefix='fcn8-bench-')
@@ -249,7 +247,7 @@ def main_(argv=None):
         rows = []
         bench_precision('float32', args, fp32, mm, pngs, rows)
         if args.mixed_precision:
-            mixed = main.session_config(True, xla=bool(gpus))  # GPUs: float16 plus XLA
+            mixed = main.session_config(True, xla=bool(gpus), gpu=bool(gpus))  # GPUs: float16 plus XLA
             low = tf.bfloat16 if not gpus else tf.float16
             mm_low, conv_low = machine_limit(mixed, dtype=low)
             print('\nlimit %s: matmul %.0f GFLOP/s; 3x3 conv %.0f GFLOP/s' % (low.name, mm_low, conv_low))

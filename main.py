@@ -338,6 +338,13 @@ def _check_args(args):
         raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
 
 
+def initialize_new_variables(sess):
+    """Initialise what load_vgg did not restore: a global initializer would wipe the VGG weights."""
+    uninitialized = set(sess.run(tf.report_uninitialized_variables()))
+    sess.run(tf.variables_initializer(
+        [v for v in tf.global_variables() if v.op.name.encode() in uninitialized]))
+
+
 def save_model(sess, export_dir, model_variables, tensors, run_config):
     """SavedModel of the trained network (weights only, no optimizer state) plus its settings."""
     builder = tf.saved_model.Builder(export_dir)
@@ -403,10 +410,7 @@ def run(argv=None):
             model_variables = tf.global_variables()
             logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
                                                             num_classes, args.encoder_lr_scale, args.clip_norm)
-            # Only what load_vgg did not restore: a global initializer would wipe the VGG weights.
-            uninitialized = set(sess.run(tf.report_uninitialized_variables()))
-            sess.run(tf.variables_initializer(
-                [v for v in tf.global_variables() if v.op.name.encode() in uninitialized]))
+            initialize_new_variables(sess)
 
             start = time.time()
             diverged = None

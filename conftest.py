@@ -38,6 +38,22 @@ def camvid_real(shared_data):
     return shared_data
 
 
+def refused_url():
+    """A local URL nothing listens on: a download from it fails at once."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    return 'http://127.0.0.1:%d/data_road.zip' % port
+
+
+@pytest.fixture(autouse=True)
+def no_internet_downloads(monkeypatch):
+    """No test downloads KITTI from the internet: the default URL is a refused local one."""
+    import helper
+    monkeypatch.setattr(helper, 'KITTI_URL', refused_url())
+
+
 # The source's per-function checks take the functions as arguments.
 @pytest.fixture
 def load_vgg():
@@ -118,3 +134,21 @@ def make_kitti(root, n_train=6, n_test=3, shape=TINY_SHAPE, seed=0):
 @pytest.fixture
 def tiny_kitti(tmp_path):
     return make_kitti(str(tmp_path / 'kitti'))
+
+
+def run_tiny(kitti_dir, vgg_dir, runs_dir, *extra):
+    """main.run on a tiny set with settings that learn it in a few seconds."""
+    import main
+    return main.run(['--data-dir', kitti_dir, '--vgg-dir', vgg_dir, '--runs-dir', runs_dir,
+                     '--image-shape', str(TINY_SHAPE[0]), str(TINY_SHAPE[1]), '--epochs', '6',
+                     '--batch-size', '4', '--learning-rate', '1e-3', '--keep-prob', '1.0',
+                     '--val-fraction', '0.25', *extra])
+
+
+@pytest.fixture(scope='session')
+def trained_run(tmp_path_factory, tiny_vgg):
+    """(folder holding data_road/, run folder) of a tiny model trained on a synthetic KITTI set."""
+    base = tmp_path_factory.mktemp('e2e')
+    kitti = make_kitti(str(base / 'kitti'), n_train=8, n_test=3)
+    run_dir = run_tiny(kitti, tiny_vgg, str(base / 'runs'))
+    return kitti, run_dir

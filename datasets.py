@@ -4,6 +4,7 @@ Every reader returns an RGB uint8 image and a uint8 label map of class
 indices, with IGNORE where a pixel is not evaluated.  Errors name the file.
 """
 import glob
+import json
 import os
 import re
 import warnings
@@ -20,6 +21,11 @@ KITTI_BACKGROUND = (255, 0, 0)
 KITTI_NOT_EVALUATED = (0, 0, 0)
 KITTI_OFFICIAL_COUNTS = {'training/image_2': 289, 'training/gt_image_2 (road)': 289,
                          'testing/image_2': 290}
+# Training images may be PNG (KITTI's own) or JPEG (the embedded sample); masks are PNG.
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
+# Optional file in data_road/ naming the training images held out for validation,
+# one per line; without it a seeded val_fraction of the images is held out.
+VAL_LIST = 'val_images.txt'
 # Fixed seed so the train/validation split of a folder is the same on every run.
 KITTI_SPLIT_SEED = 0
 
@@ -67,6 +73,15 @@ def resize_label(label, shape):
     if label.shape[:2] == tuple(shape):
         return label
     return np.asarray(Image.fromarray(label).resize((shape[1], shape[0]), Image.NEAREST))
+
+
+def resize_probabilities(probs, shape):
+    """Bilinear resize of an (H, W, C) probability map to shape, channel by channel."""
+    if probs.shape[:2] == tuple(shape):
+        return probs
+    return np.stack([np.asarray(Image.fromarray(probs[..., c].astype(np.float32), 'F')
+                                .resize((shape[1], shape[0]), Image.BILINEAR))
+                     for c in range(probs.shape[-1])], axis=-1)
 
 
 def one_hot(label, num_classes):
@@ -131,8 +146,14 @@ def _require_dir(path, what):
 
 
 def kitti_road_mask_name(image_name):
-    """um_000000.png -> um_road_000000.png, the devkit's naming."""
-    return re.sub(r'^([a-z]+)_(\d+\.png)$', r'\1_road_\2', image_name)
+    """um_000000.png -> um_road_000000.png, the devkit's naming (a .jpg image has a .png mask)."""
+    return re.sub(r'^(.+)_([^_]+)\.(?:png|jpe?g)$', r'\1_road_\2.png', image_name, flags=re.IGNORECASE)
+
+
+def list_images(folder):
+    """Sorted image files (PNG or JPEG) in a folder."""
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                  if f.lower().endswith(IMAGE_EXTENSIONS))
 
 
 def kitti_pairs(training_dir, strict=False):
@@ -145,9 +166,9 @@ def kitti_pairs(training_dir, strict=False):
     gt_dir = os.path.join(training_dir, 'gt_image_2')
     _require_dir(image_dir, 'KITTI training images')
     _require_dir(gt_dir, 'KITTI road masks')
-    images = sorted(glob.glob(os.path.join(image_dir, '*.png')))
+    images = list_images(image_dir)
     if not images:
-        raise DataError('%s: no PNG images' % image_dir)
+        raise DataError('%s: no PNG or JPEG images' % image_dir)
     pairs, unlabelled = [], []
     for image in images:
         mask = os.path.join(gt_dir, kitti_road_mask_name(os.path.basename(image)))
@@ -155,10 +176,10 @@ def kitti_pairs(training_dir, strict=False):
             pairs.append((image, mask))
         else:
             unlabelled.append((image, mask))
-    images_named = {os.path.basename(p) for p in images}
+    masks_named = {kitti_road_mask_name(os.path.basename(p)) for p in images}
     for mask in sorted(glob.glob(os.path.join(gt_dir, '*_road_*.png'))):
-        image_name = re.sub(r'_road_', '_', os.path.basename(mask))
-        if image_name not in images_named:
+        if os.path.basename(mask) not in masks_named:
+            image_name = re.sub(r'_road_', '_', os.path.basename(mask))
             raise DataError('%s: road mask without its image %s' % (mask, os.path.join(image_dir, image_name)))
     if unlabelled and strict:
         raise DataError('%s: image has no road mask (expected %s)' % unlabelled[0])
@@ -180,9 +201,9 @@ def kitti_dataset(data_road_dir, strict=False):
 def kitti_test_images(data_road_dir):
     test_dir = os.path.join(data_road_dir, 'testing', 'image_2')
     _require_dir(test_dir, 'KITTI test images')
-    images = sorted(glob.glob(os.path.join(test_dir, '*.png')))
+    images = list_images(test_dir)
     if not images:
-        raise DataError('%s: no PNG images' % test_dir)
+        raise DataError('%s: no PNG or JPEG images' % test_dir)
     return images
 
 
@@ -190,9 +211,9 @@ def kitti_counts(data_road_dir):
     """File counts of a data_road folder, keyed as in KITTI_OFFICIAL_COUNTS."""
     def count(*parts):
         return len(glob.glob(os.path.join(data_road_dir, *parts)))
-    return {'training/image_2': count('training', 'image_2', '*.png'),
+    return {'training/image_2': sum(count('training', 'image_2', '*' + e) for e in IMAGE_EXTENSIONS),
             'training/gt_image_2 (road)': count('training', 'gt_image_2', '*_road_*.png'),
-            'testing/image_2': count('testing', 'image_2', '*.png')}
+            'testing/image_2': sum(count('testing', 'image_2', '*' + e) for e in IMAGE_EXTENSIONS)}
 
 
 def split(dataset, val_fraction, seed=KITTI_SPLIT_SEED):
@@ -207,6 +228,22 @@ def split(dataset, val_fraction, seed=KITTI_SPLIT_SEED):
     n_val = max(1, int(round(len(order) * val_fraction))) if val_fraction > 0 else 0
     n_val = min(n_val, len(order) - 1)
     return ordered.subset(sorted(order[n_val:]), 'train'), ordered.subset(sorted(order[:n_val]), 'val')
+
+
+def split_by_list(dataset, list_path):
+    """(train, val): val holds the images named in list_path (file names, one per line)."""
+    with open(list_path) as f:
+        names = [line.strip() for line in f if line.strip()]
+    index = {os.path.basename(image): i for i, (image, _) in enumerate(dataset.pairs)}
+    missing = [n for n in names if n not in index]
+    if missing:
+        raise DataError('%s: names images that are not labelled training images: %s'
+                        % (list_path, ', '.join(missing[:5])))
+    val = sorted(index[n] for n in set(names))
+    train = [i for i in range(len(dataset)) if i not in set(val)]
+    if not train:
+        raise DataError('%s: holds out every training image' % list_path)
+    return dataset.subset(train, 'train'), dataset.subset(val, 'val')
 
 
 def camvid_dataset(camvid_dir, split_name, binary=False):
@@ -230,18 +267,148 @@ def camvid_dataset(camvid_dir, split_name, binary=False):
     return Dataset('camvid/' + split_name, pairs, CAMVID_CLASSES, camvid_label, CAMVID_COLOURS)
 
 
-DATASETS = ('kitti', 'camvid_road', 'camvid')
+# Cityscapes: gtFine labelIds -> the 19 classes it is benchmarked on (trainIds); every other id is ignored.
+CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
+                      'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck',
+                      'bus', 'train', 'motorcycle', 'bicycle')
+CITYSCAPES_LABEL_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
+CITYSCAPES_COLOURS = ((128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+                      (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+                      (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+                      (0, 80, 100), (0, 0, 230), (119, 11, 32))
+CITYSCAPES_IMAGE_SUFFIX = '_leftImg8bit.png'
+CITYSCAPES_LABEL_SUFFIX = '_gtFine_labelIds.png'
+# Your own data: <data-dir>/images, <data-dir>/labels and this file beside them.
+FOLDER_CLASSES_FILE = 'classes.json'
+
+
+def _cityscapes_lut():
+    lut = np.full(256, IGNORE, np.uint8)
+    lut[list(CITYSCAPES_LABEL_IDS)] = np.arange(len(CITYSCAPES_LABEL_IDS))
+    return lut
+
+
+def cityscapes_label(path, lut=_cityscapes_lut()):
+    """gtFine labelIds PNG -> trainIds 0..18, IGNORE for every id not evaluated."""
+    return lut[read_png(path, channels=1)]
+
+
+def cityscapes_dataset(cityscapes_dir, split_name):
+    """Cityscapes: leftImg8bit/<split>/<city>/*_leftImg8bit.png with gtFine/<split>/<city>/*_gtFine_labelIds.png."""
+    image_root = os.path.join(cityscapes_dir, 'leftImg8bit', split_name)
+    label_root = os.path.join(cityscapes_dir, 'gtFine', split_name)
+    _require_dir(image_root, 'Cityscapes %s images' % split_name)
+    _require_dir(label_root, 'Cityscapes %s labels' % split_name)
+    images = sorted(glob.glob(os.path.join(image_root, '*', '*' + CITYSCAPES_IMAGE_SUFFIX)))
+    if not images:
+        raise DataError('%s: no <city>/*%s images' % (image_root, CITYSCAPES_IMAGE_SUFFIX))
+    pairs = []
+    for image in images:
+        city = os.path.basename(os.path.dirname(image))
+        label = os.path.join(label_root, city, os.path.basename(image)[:-len(CITYSCAPES_IMAGE_SUFFIX)]
+                             + CITYSCAPES_LABEL_SUFFIX)
+        if not os.path.isfile(label):
+            raise DataError('%s: image has no label (expected %s)' % (image, label))
+        pairs.append((image, label))
+    return Dataset('cityscapes/' + split_name, pairs, CITYSCAPES_CLASSES, cityscapes_label, CITYSCAPES_COLOURS)
+
+
+def read_folder_classes(folder):
+    """(names, colours or None) from <folder>/classes.json: {"names": [...], "colours": [[r, g, b], ...]}."""
+    path = os.path.join(folder, FOLDER_CLASSES_FILE)
+    if not os.path.isfile(path):
+        raise DataError('%s: missing; it names the classes, e.g. {"names": ["background", "road"], '
+                        '"colours": [[0, 0, 0], [0, 255, 0]]}' % path)
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+        names = [str(n) for n in spec['names']]
+        colours = spec.get('colours')
+    except (ValueError, KeyError, TypeError) as e:
+        raise DataError('%s: not a class list (%s)' % (path, e)) from None
+    if not 2 <= len(names) < IGNORE:
+        raise DataError('%s: needs 2 to %d class names, has %d' % (path, IGNORE - 1, len(names)))
+    if colours is not None:
+        if len(colours) != len(names) or any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in colours):
+            raise DataError('%s: "colours" must give one [r, g, b] (0..255) per class name' % path)
+        colours = tuple(tuple(int(v) for v in c) for c in colours)
+    return names, colours
+
+
+def index_label(path, num_classes):
+    """A PNG of class indices (IGNORE = not evaluated); any other value is an error naming the file."""
+    label = read_png(path, channels=1)
+    bad = (label >= num_classes) & (label != IGNORE)
+    if bad.any():
+        raise DataError('%s: class index %d is out of range 0..%d (%d = ignored)'
+                        % (path, label[bad].max(), num_classes - 1, IGNORE))
+    return label
+
+
+def folder_dataset(folder, name='folder'):
+    """Your own data: <folder>/images/* with <folder>/labels/<same stem>.png and <folder>/classes.json."""
+    image_dir, label_dir = os.path.join(folder, 'images'), os.path.join(folder, 'labels')
+    _require_dir(image_dir, 'images of a --dataset folder')
+    _require_dir(label_dir, 'labels of a --dataset folder')
+    names, colours = read_folder_classes(folder)
+    images = list_images(image_dir)
+    if not images:
+        raise DataError('%s: no PNG or JPEG images' % image_dir)
+    pairs = []
+    for image in images:
+        label = os.path.join(label_dir, os.path.splitext(os.path.basename(image))[0] + '.png')
+        if not os.path.isfile(label):
+            raise DataError('%s: image has no label (expected %s)' % (image, label))
+        pairs.append((image, label))
+    num_classes = len(names)
+    return Dataset(name, pairs, names, lambda p: index_label(p, num_classes), colours)
+
+
+DATASETS = ('kitti', 'camvid_road', 'camvid', 'cityscapes', 'folder')
 
 
 def load(kind, data_dir, val_fraction=0.0, strict=False):
     """(train, val) datasets a run trains and evaluates on.
 
-    kitti: <data_dir>/data_road/training, split into train/val by val_fraction.
+    kitti: <data_dir>/data_road/training, split into train/val by data_road/val_images.txt
+    when there is one, else by val_fraction.
     camvid, camvid_road: <data_dir>/camvid/train and val (CamVid has its own val split).
+    cityscapes: <data_dir>/cityscapes, its train and val splits.
+    folder: <data_dir>/images + labels + classes.json, split like kitti.
     """
     if kind == 'kitti':
-        return split(kitti_dataset(os.path.join(data_dir, 'data_road'), strict), val_fraction)
+        data_road = os.path.join(data_dir, 'data_road')
+        return _split(kitti_dataset(data_road, strict), data_road, val_fraction)
     if kind in ('camvid', 'camvid_road'):
         camvid_dir = os.path.join(data_dir, 'camvid')
         return tuple(camvid_dataset(camvid_dir, name, binary=kind == 'camvid_road') for name in ('train', 'val'))
+    if kind == 'cityscapes':
+        return tuple(cityscapes_dataset(os.path.join(data_dir, 'cityscapes'), name) for name in ('train', 'val'))
+    if kind == 'folder':
+        return _split(folder_dataset(data_dir), data_dir, val_fraction)
+    raise DataError('unknown dataset %r (choose from %s)' % (kind, ', '.join(DATASETS)))
+
+
+def _split(dataset, folder, val_fraction):
+    val_list = os.path.join(folder, VAL_LIST)
+    if os.path.isfile(val_list):
+        return split_by_list(dataset, val_list)
+    return split(dataset, val_fraction)
+
+
+def load_test(kind, data_dir):
+    """The labelled test split of a dataset that has one publicly."""
+    if kind in ('camvid', 'camvid_road'):
+        return camvid_dataset(os.path.join(data_dir, 'camvid'), 'test', binary=kind == 'camvid_road')
+    if kind == 'folder':
+        test_dir = os.path.join(data_dir, 'test')
+        _require_dir(test_dir, 'test split of a --dataset folder: test/images, test/labels')
+        dataset = folder_dataset(test_dir, 'folder/test')
+        if dataset.class_names != folder_dataset(data_dir).class_names:
+            raise DataError('%s: classes differ from %s' % (os.path.join(test_dir, FOLDER_CLASSES_FILE),
+                                                            os.path.join(data_dir, FOLDER_CLASSES_FILE)))
+        return dataset
+    if kind in DATASETS:
+        raise DataError('%s has no public test labels (KITTI and Cityscapes score their test sets on '
+                        'their own servers); use --split val' % kind)
     raise DataError('unknown dataset %r (choose from %s)' % (kind, ', '.join(DATASETS)))

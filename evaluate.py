@@ -15,21 +15,11 @@ import json  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 import datasets  # noqa: E402
 import metrics  # noqa: E402
 
 EVAL_BATCH = 8
-
-
-def resize_probabilities(probs, shape):
-    """Bilinear resize of an (H, W, C) probability map to shape, channel by channel."""
-    if probs.shape[:2] == tuple(shape):
-        return probs
-    return np.stack([np.asarray(Image.fromarray(probs[..., c].astype(np.float32), 'F')
-                                .resize((shape[1], shape[0]), Image.BILINEAR))
-                     for c in range(probs.shape[-1])], axis=-1)
 
 
 def predict(sess, tensors, images):
@@ -49,7 +39,7 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH):
         probs = predict(sess, tensors, batch)
         for (image_path, label_path), image, p in zip(pairs, images, probs):
             label = dataset.read_label(label_path)
-            p = resize_probabilities(p, label.shape)
+            p = datasets.resize_probabilities(p, label.shape)
             if road is not None:
                 road.add(p[..., 1], label)
                 prediction = (p[..., 1] > 0.5).astype(np.uint8)
@@ -81,21 +71,27 @@ def format_table(results):
     return '\n'.join(lines)
 
 
-def load_model(sess, model_dir):
-    """Load a model saved by main.run(); returns (tensors, run_config)."""
+def load_model(sess, model_dir, with_meta=False):
+    """Load a model saved by main.run(); returns (tensors, run_config), and the MetaGraphDef with_meta."""
     import tensorflow.compat.v1 as tf
-    from main import MODEL_TAG
+    from main import MODEL_TAG, TRAINING_SIZE_SIGNATURE, SERVING_SIGNATURE
     config_path = os.path.join(model_dir, 'run_config.json')
+    if not os.path.isdir(model_dir):
+        raise SystemExit('%s: no such model folder' % model_dir)
     if not os.path.isfile(config_path):
         raise SystemExit('%s: not a saved FCN-8 model (no run_config.json)' % model_dir)
     with open(config_path) as f:
         run_config = json.load(f)
-    meta = tf.saved_model.loader.load(sess, [MODEL_TAG], model_dir)
-    signature = meta.signature_def['serving_default']
+    try:
+        meta = tf.saved_model.loader.load(sess, [MODEL_TAG], model_dir)
+    except (OSError, RuntimeError) as e:
+        raise SystemExit('%s: cannot load the saved model (%s)' % (model_dir, e)) from None
+    # Models saved before the any-size serving signature had only the training-size one.
+    signature = meta.signature_def.get(TRAINING_SIZE_SIGNATURE, meta.signature_def[SERVING_SIGNATURE])
     graph = sess.graph
     tensors = {k: graph.get_tensor_by_name(v.name) for k, v in signature.inputs.items()}
     tensors.update({k: graph.get_tensor_by_name(v.name) for k, v in signature.outputs.items()})
-    return tensors, run_config
+    return (tensors, run_config, meta) if with_meta else (tensors, run_config)
 
 
 def main(argv=None):
@@ -103,9 +99,10 @@ def main(argv=None):
     tf.disable_v2_behavior()
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
-    p.add_argument('--data-dir', required=True, help='folder holding data_road/ or camvid/')
+    p.add_argument('--data-dir', required=True, help='the folder main.py --data-dir was given')
     p.add_argument('--dataset', help="default: the model's training dataset")
-    p.add_argument('--split', default='val', choices=('train', 'val'))
+    p.add_argument('--split', default='val', choices=('train', 'val', 'test'),
+                   help="test: CamVid in SegNet's layout (test/, testannot/) or a folder dataset with test/")
     p.add_argument('--val-fraction', type=float, help="KITTI hold-out share; default: the model's")
     p.add_argument('--output', help='also write the metrics as JSON here')
     args = p.parse_args(argv)
@@ -115,10 +112,13 @@ def main(argv=None):
         val_fraction = args.val_fraction if args.val_fraction is not None else \
             run_config['args'].get('val_fraction', 0.0)
         try:
-            train, val = datasets.load(dataset_kind, args.data_dir, val_fraction)
+            if args.split == 'test':
+                dataset = datasets.load_test(dataset_kind, args.data_dir)
+            else:
+                train, val = datasets.load(dataset_kind, args.data_dir, val_fraction)
+                dataset = train if args.split == 'train' else val
         except datasets.DataError as e:
             raise SystemExit('data error: %s' % e)
-        dataset = train if args.split == 'train' else val
         if dataset.num_classes != run_config['num_classes']:
             raise SystemExit('model has %d classes, dataset %s has %d'
                              % (run_config['num_classes'], dataset.name, dataset.num_classes))

@@ -18,6 +18,8 @@ import vgg
 log = logging.getLogger('helper')
 
 VGG_URL = 'https://s3-us-west-1.amazonaws.com/udacity-selfdrivingcar/vgg.zip'
+# KITTI's public download mirror of the road benchmark (base kit with left color images).
+KITTI_URL = 'https://s3.eu-central-1.amazonaws.com/avg-kitti/data_road.zip'
 DOWNLOAD_TIMEOUT_S = 30
 # Alpha of the paint over predicted pixels, as the source's RGBA (0, 255, 0, 127).
 PAINT_ALPHA = 127 / 255.0
@@ -27,37 +29,67 @@ PREFETCH_BATCHES = 2
 INFERENCE_BATCH = 8
 
 
-def _download_vgg_zip(url, vgg_path, timeout):
-    """Download and extract the tutorial's vgg.zip; nothing is left behind on failure."""
-    parent = os.path.dirname(os.path.abspath(vgg_path))
-    zip_path = os.path.join(parent, '.vgg.zip.part')
-    extract_dir = os.path.join(parent, '.vgg-extracting')
+def download_and_extract(url, dest, member, is_complete, timeout=DOWNLOAD_TIMEOUT_S, what=None):
+    """Download a zip archive and move its folder `member` to `dest`.
+
+    tqdm progress, a timeout, the size checked against Content-Length, every
+    member's CRC checked, extraction into a staging folder beside dest, and
+    `is_complete(folder)` checked before the rename: on any failure nothing is
+    left behind (no partial archive, no half-extracted folder).
+    """
+    parent = os.path.dirname(os.path.abspath(dest))
+    os.makedirs(parent, exist_ok=True)
+    what = what or os.path.basename(dest)
+    zip_path = os.path.join(parent, '.%s.zip.part' % what)
+    extract_dir = os.path.join(parent, '.%s-extracting' % what)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get('Content-Length') or 0)
             got = 0
             with open(zip_path, 'wb') as f, tqdm(total=total or None, unit='B', unit_scale=True,
-                                                 desc='vgg.zip') as bar:
+                                                 desc=os.path.basename(url)) as bar:
                 for chunk in iter(lambda: response.read(1 << 20), b''):
                     f.write(chunk)
                     got += len(chunk)
                     bar.update(len(chunk))
         if total and got != total:
             raise IOError('%s: got %d of %d bytes' % (url, got, total))
-        with zipfile.ZipFile(zip_path) as archive:
-            bad = archive.testzip()
-            if bad:
-                raise IOError('%s: corrupt member %s' % (url, bad))
-            shutil.rmtree(extract_dir, ignore_errors=True)
-            archive.extractall(extract_dir)
-        extracted = os.path.join(extract_dir, 'vgg')
-        if not vgg.is_complete(extracted):
-            raise IOError('%s: archive holds no vgg/saved_model.pb with variables' % url)
-        os.replace(extracted, vgg_path)
+        try:
+            with zipfile.ZipFile(zip_path) as archive:
+                bad = archive.testzip()
+                if bad:
+                    raise IOError('%s: corrupt member %s' % (url, bad))
+                shutil.rmtree(extract_dir, ignore_errors=True)
+                archive.extractall(extract_dir)
+        except zipfile.BadZipFile as e:
+            raise IOError('%s: not a zip archive (%s)' % (url, e)) from None
+        extracted = os.path.join(extract_dir, member)
+        if not is_complete(extracted):
+            raise IOError('%s: archive holds no complete %s/' % (url, member))
+        os.replace(extracted, dest)
     finally:
         shutil.rmtree(extract_dir, ignore_errors=True)
         if os.path.exists(zip_path):
             os.remove(zip_path)
+
+
+def kitti_is_complete(data_road):
+    """A data_road folder with training images, road masks and test images."""
+    counts = datasets.kitti_counts(data_road)
+    return all(counts.values())
+
+
+def maybe_download_kitti(data_dir, url=KITTI_URL, timeout=DOWNLOAD_TIMEOUT_S):
+    """Make sure <data_dir>/data_road holds KITTI Road; download data_road.zip when it is missing.
+
+    Returns the data_road folder; raises IOError (naming the URL) when the download fails.
+    """
+    data_road = os.path.join(data_dir, 'data_road')
+    if os.path.isdir(data_road):
+        return data_road
+    log.info('Downloading KITTI Road (about 450 MB) from %s', url)
+    download_and_extract(url, data_road, 'data_road', kitti_is_complete, timeout, what='data_road')
+    return data_road
 
 
 def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_h5=None,
@@ -79,7 +111,7 @@ def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_
     if url:
         log.info('Downloading pre-trained vgg model from %s', url)
         try:
-            _download_vgg_zip(url, vgg_path, timeout)
+            download_and_extract(url, vgg_path, 'vgg', vgg.is_complete, timeout)
             log.info('VGG16 source: original download %s', url)
             return vgg_path
         except Exception as e:  # any network or archive failure falls through to the build
@@ -196,16 +228,16 @@ def class_colours(num_classes, colours=None):
 
 def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
                     image_paths=None, colours=None, batch_size=INFERENCE_BATCH):
-    """Yield (file name, painted image) for each test image.
+    """Yield (file name, painted image) for each test image, at the image's own size.
 
-    The softmax is built once here, not once per image, and images run in batches.
-    logits: (pixels, classes) as returned by optimize().
+    The network sees each image resized to image_shape; its probabilities are
+    resized back to the image's resolution before painting (the source painted
+    at the training size).  The softmax is built once here, not once per image,
+    and images run in batches.  logits: (pixels, classes) as returned by optimize().
     """
     import tensorflow.compat.v1 as tf
     if image_paths is None:
-        image_paths = sorted(os.path.join(data_folder, 'image_2', f)
-                             for f in os.listdir(os.path.join(data_folder, 'image_2'))
-                             if f.endswith('.png'))
+        image_paths = datasets.list_images(os.path.join(data_folder, 'image_2'))
     with tf.name_scope('inference'):
         probabilities = tf.nn.softmax(logits)
     num_classes = logits.shape[-1]
@@ -213,15 +245,20 @@ def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
     palette = class_colours(num_classes, colours)
     for start in range(0, len(image_paths), batch_size):
         paths = image_paths[start:start + batch_size]
-        images = np.stack([datasets.resize_image(datasets.read_png(p), image_shape) for p in paths])
+        originals = [datasets.read_png(p) for p in paths]
+        images = np.stack([datasets.resize_image(im, image_shape) for im in originals])
         probs = sess.run(probabilities, {keep_prob: 1.0, image_pl: images.astype(np.float32)})
         probs = probs.reshape(len(paths), height, width, num_classes)
-        if num_classes == 2:
-            predictions = (probs[..., 1] > 0.5).astype(np.uint8)
-        else:
-            predictions = probs.argmax(-1).astype(np.uint8)
-        for path, image, prediction in zip(paths, images, predictions):
+        for path, image, p in zip(paths, originals, probs):
+            prediction = classes_from_probabilities(datasets.resize_probabilities(p, image.shape[:2]))
             yield os.path.basename(path), paint(image, prediction, palette)
+
+
+def classes_from_probabilities(probs):
+    """Class map from (..., C) probabilities: road where p(road) > 0.5 for 2 classes, else argmax."""
+    if probs.shape[-1] == 2:
+        return (probs[..., 1] > 0.5).astype(np.uint8)
+    return probs.argmax(-1).astype(np.uint8)
 
 
 def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob, input_image,
@@ -242,8 +279,8 @@ def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_p
         outputs = gen_test_output(sess, logits, keep_prob, input_image,
                                   os.path.join(data_dir, 'data_road', 'testing'), image_shape,
                                   image_paths=image_paths, colours=colours)
-        for name, image in outputs:
-            imageio.imwrite(os.path.join(target, name), image)
+        for name, image in outputs:  # PNG whatever the input was: the paint stays exact
+            imageio.imwrite(os.path.join(target, os.path.splitext(name)[0] + '.png'), image)
     except BaseException:
         if final:
             shutil.rmtree(target, ignore_errors=True)

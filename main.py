@@ -50,8 +50,21 @@ DEFAULTS = {
     'runs_dir': './runs',
     'vgg_dir': './data/vgg',
 }
+# The embedded sample (sample/README.md): used when KITTI is absent and cannot be
+# downloaded.  A dozen KITTI-sized images learn nothing in the source's 40 steps,
+# so the sample trains with its own settings, unless a flag says otherwise.
+SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sample')
+SAMPLE_DEFAULTS = {
+    'image_shape': (192, 256),   # the sample is mostly CamVid's 4:3 frames
+    'batch_size': 4,             # 12 steps per epoch instead of 3
+    'epochs': 15,
+}
 VGG_TAG = 'vgg16'
 MODEL_TAG = 'fcn8'
+# Signatures of the saved model: any-size uint8 images in, classes and
+# probabilities at the input's size out; and the network at its training size.
+SERVING_SIGNATURE = 'serving_default'
+TRAINING_SIZE_SIGNATURE = 'training_size'
 # FCN authors' "at-once" scaling of the skip inputs: VGG's pool3/pool4 activations
 # are orders of magnitude larger than the class scores they are added to.
 SCALE_POOL4 = 0.01
@@ -279,15 +292,21 @@ def build_parser():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--data-dir', default=d['data_dir'],
-                   help='folder holding data_road/ (kitti) or camvid/ (camvid, camvid_road)')
+                   help='folder holding data_road/ (kitti), camvid/ (camvid, camvid_road), cityscapes/, '
+                        'or images/ + labels/ + classes.json (folder)')
     p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
     p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
     p.add_argument('--vgg-weights-h5', help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
+    p.add_argument('--no-download', action='store_true',
+                   help='do not download KITTI Road when <data-dir>/data_road is missing')
+    p.add_argument('--kitti-url', default=helper.KITTI_URL, help='where data_road.zip is downloaded from')
+    p.add_argument('--no-sample', action='store_true',
+                   help='without KITTI, stop instead of training on the embedded sample')
     p.add_argument('--image-shape', type=int, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
                    help='training resolution; both must be multiples of 32')
     p.add_argument('--num-classes', type=int, default=None,
-                   help='default: 2 for kitti and camvid_road, 11 for camvid')
+                   help="default: the dataset's (2 for kitti and camvid_road, 11 for camvid, 19 for cityscapes)")
     p.add_argument('--epochs', type=int, default=d['epochs'])
     p.add_argument('--batch-size', type=int, default=d['batch_size'])
     p.add_argument('--learning-rate', type=float, default=d['learning_rate'])
@@ -346,29 +365,118 @@ def initialize_new_variables(sess):
 
 
 def save_model(sess, export_dir, model_variables, tensors, run_config):
-    """SavedModel of the trained network (weights only, no optimizer state) plus its settings."""
-    builder = tf.saved_model.Builder(export_dir)
-    signature = tf.saved_model.signature_def_utils.predict_signature_def(
-        inputs={'image_input': tensors['image_input'], 'keep_prob': tensors['keep_prob']},
-        outputs={'probabilities': tensors['probabilities']})
+    """SavedModel of the trained network (weights only, no optimizer state) plus its settings.
+
+    Its serving signature takes a uint8 image batch of any height and width and
+    returns per-pixel classes and probabilities at the input's size, so plain
+    TensorFlow 2 (`tf.saved_model.load`) can use it; the training-size signature
+    is the network itself, as evaluate.py feeds it.
+    """
+    staging = export_dir + '.training-graph'
+    builder = tf.saved_model.Builder(staging)
     builder.add_meta_graph_and_variables(
-        sess, [MODEL_TAG], signature_def_map={'serving_default': signature},
-        saver=tf.train.Saver(model_variables, sharded=False), clear_devices=True)
+        sess, [MODEL_TAG], saver=tf.train.Saver(model_variables, sharded=False), clear_devices=True)
     builder.save()
+    try:
+        _save_serving_model(staging, export_dir, tuple(run_config['image_shape']), run_config['num_classes'])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     with open(os.path.join(export_dir, 'run_config.json'), 'w') as f:
         json.dump(run_config, f, indent=2)
 
 
+def _save_serving_model(training_model_dir, export_dir, image_shape, num_classes):
+    """Re-save a training graph with the resize-in, resize-out serving path in front of it."""
+    with tf.Graph().as_default(), tf.Session() as sess:
+        with tf.name_scope('serving'):
+            images = tf.placeholder(tf.uint8, [None, None, None, 3], name='images')
+            resized = tf2.image.resize(tf.cast(images, tf.float32), image_shape, antialias=True)
+            image_input = tf.placeholder_with_default(resized, [None, None, None, 3], name='image_input')
+            keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
+        tf.saved_model.loader.load(sess, [MODEL_TAG], training_model_dir,
+                                   input_map={'image_input:0': image_input, 'keep_prob:0': keep_prob})
+        probabilities = sess.graph.get_tensor_by_name('probabilities:0')
+        with tf.name_scope('serving'):
+            full_size = tf2.image.resize(probabilities, tf.shape(images)[1:3], name='probabilities')
+            if num_classes == 2:
+                classes = tf.cast(full_size[..., 1] > 0.5, tf.uint8, name='classes')
+            else:
+                classes = tf.cast(tf.argmax(full_size, -1), tf.uint8, name='classes')
+        saved = {name for name, _ in tf.train.list_variables(os.path.join(training_model_dir, 'variables',
+                                                                          'variables'))}
+        variables = [v for v in tf.global_variables() if v.op.name in saved]
+        signatures = {
+            SERVING_SIGNATURE: tf.saved_model.signature_def_utils.predict_signature_def(
+                inputs={'images': images}, outputs={'classes': classes, 'probabilities': full_size}),
+            TRAINING_SIZE_SIGNATURE: tf.saved_model.signature_def_utils.predict_signature_def(
+                inputs={'image_input': image_input, 'keep_prob': keep_prob},
+                outputs={'probabilities': probabilities}),
+        }
+        builder = tf.saved_model.Builder(export_dir)
+        builder.add_meta_graph_and_variables(sess, [MODEL_TAG], signature_def_map=signatures,
+                                             saver=tf.train.Saver(variables, sharded=False),
+                                             clear_devices=True)
+        builder.save()
+
+
+def explicit_flags(parser, argv):
+    """The destinations of the flags given on the command line (not left at their default)."""
+    probe = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    for action in parser._actions:
+        if action.option_strings and action.dest != 'help':
+            kwargs = {'dest': action.dest, 'nargs': action.nargs} if action.nargs is not None else \
+                {'dest': action.dest}
+            if isinstance(action, argparse._StoreTrueAction):
+                kwargs = {'dest': action.dest, 'action': 'store_true'}
+            probe.add_argument(*action.option_strings, **kwargs)
+    return set(vars(probe.parse_known_args(argv)[0]))
+
+
+def find_kitti(args, explicit):
+    """Make sure args.data_dir holds data_road/: as it is, downloaded, or the embedded sample.
+
+    Falling back to the sample switches args.data_dir and applies SAMPLE_DEFAULTS
+    to every setting not given on the command line; returns a line saying which.
+    """
+    data_road = os.path.join(args.data_dir, 'data_road')
+    if os.path.isdir(data_road):
+        return 'KITTI Road from %s' % data_road
+    if args.no_download:
+        why = '--no-download'
+    else:
+        try:
+            helper.maybe_download_kitti(args.data_dir, args.kitti_url)
+            return 'KITTI Road downloaded from %s into %s' % (args.kitti_url, data_road)
+        except Exception as e:  # offline, refused, corrupt: all fall back to the sample
+            why = 'download failed: %s' % e
+    if args.no_sample:
+        raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)'
+                         % (data_road, why, args.kitti_url))
+    settings = {k: v for k, v in SAMPLE_DEFAULTS.items() if k not in explicit}
+    for key, value in settings.items():
+        setattr(args, key, value)
+    args.data_dir = SAMPLE_DIR
+    print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
+          'settings %s. For the real benchmark, download %s and extract it into %s.'
+          % (data_road, why, SAMPLE_DIR, ' '.join(
+              '--%s %s' % (k.replace('_', '-'), ' '.join(map(str, v)) if isinstance(v, tuple) else v)
+              for k, v in settings.items()) or '(all given as flags)', args.kitti_url, os.path.dirname(data_road)))
+    return 'embedded sample %s' % os.path.join(SAMPLE_DIR, 'data_road')
+
+
 def run(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     _check_args(args)
-    num_classes = args.num_classes or (11 if args.dataset == 'camvid' else 2)
-    image_shape = tuple(args.image_shape)
-    data_dir, runs_dir = args.data_dir, args.runs_dir
 
     # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
-    helper.maybe_download_pretrained_vgg(data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
+    helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
+    data_source = find_kitti(args, explicit_flags(parser, argv)) if args.dataset == 'kitti' else \
+        '%s from %s' % (args.dataset, args.data_dir)
+    image_shape = tuple(args.image_shape)
+    data_dir, runs_dir = args.data_dir, args.runs_dir
 
     if not args.skip_checks:
         tests.test_load_vgg(load_vgg, tf)
@@ -385,6 +493,7 @@ def run(argv=None):
         train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict)
     except datasets.DataError as e:
         raise SystemExit('data error: %s' % e)
+    num_classes = args.num_classes or train_set.num_classes
     if train_set.num_classes != num_classes:
         raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
                          % (num_classes, args.dataset, train_set.num_classes))
@@ -425,8 +534,9 @@ def run(argv=None):
             train_seconds = time.time() - start
 
             tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
-            run_config = {'dataset': args.dataset, 'image_shape': list(image_shape),
+            run_config = {'dataset': args.dataset, 'data_source': data_source, 'image_shape': list(image_shape),
                           'num_classes': num_classes, 'class_names': list(train_set.class_names),
+                          'colours': [list(c) for c in train_set.colours] if train_set.colours else None,
                           'decoder': args.decoder, 'args': vars(args)}
             save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
             results = evaluate.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}

@@ -111,3 +111,112 @@ def test_kitti_real_files_load_with_black_pixels_ignored(kitti_real):
     assert len(ds) == 2
     label = ds.read_label(ds.pairs[0][1])
     assert set(np.unique(label).tolist()) == {0, 1, datasets.IGNORE}
+
+
+def test_mask_names_for_png_and_jpeg_images():
+    assert datasets.kitti_road_mask_name('um_000000.png') == 'um_road_000000.png'
+    assert datasets.kitti_road_mask_name('0001TP_006690.jpg') == '0001TP_road_006690.png'
+    assert datasets.kitti_road_mask_name('0006R0_f01890.JPEG') == '0006R0_road_f01890.png'
+
+
+def test_val_list_holds_out_exactly_the_named_images(tmp_path):
+    root = make_kitti(str(tmp_path), n_train=5, n_test=1)
+    with open(os.path.join(root, 'data_road', datasets.VAL_LIST), 'w') as f:
+        f.write('um_000001.png\n\num_000003.png\n')
+    train, val = datasets.load('kitti', root, val_fraction=0.5)      # the list wins over the fraction
+    assert [os.path.basename(i) for i, _ in val.pairs] == ['um_000001.png', 'um_000003.png']
+    assert [os.path.basename(i) for i, _ in train.pairs] == ['um_000000.png', 'um_000002.png', 'um_000004.png']
+    with open(os.path.join(root, 'data_road', datasets.VAL_LIST), 'a') as f:
+        f.write('um_000099.png\n')
+    with pytest.raises(datasets.DataError, match=r'val_images\.txt: names images .* um_000099\.png'):
+        datasets.load('kitti', root)
+
+
+def test_embedded_sample_is_real_labelled_and_held_out_by_sequence():
+    import main
+    train, val = datasets.load('kitti', main.SAMPLE_DIR)
+    sequence = lambda ds: {os.path.basename(i).split('_')[0] for i, _ in ds.pairs}  # noqa: E731
+    assert sequence(train) == {'0001TP', '0006R0', 'um'} and sequence(val) == {'0016E5'}
+    assert len(train) >= 40 and len(val) >= 10
+    for _, label_path in train.pairs[::10] + val.pairs[::5]:
+        label = train.read_label(label_path)
+        assert 0.05 < (label == 1).mean() < 0.7          # every frame shows road, and more than road
+    size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(main.SAMPLE_DIR) for f in fs)
+    assert size < 8 * 2 ** 20
+
+
+def make_cityscapes(root, split='train', cities=('aachen', 'bonn'), shape=(16, 32)):
+    """Cityscapes layout with labelIds covering road (7), car (26), an ignored id (0) and terrain (22)."""
+    for c, city in enumerate(cities):
+        stem = '%s_%06d_000019' % (city, c)
+        write_png(os.path.join(root, 'cityscapes', 'leftImg8bit', split, city, stem + '_leftImg8bit.png'),
+                  np.full(shape + (3,), 40 * c, np.uint8))
+        ids = np.zeros(shape, np.uint8)
+        ids[8:] = 7
+        ids[8:, :4] = 26
+        ids[:4] = 22
+        write_png(os.path.join(root, 'cityscapes', 'gtFine', split, city, stem + '_gtFine_labelIds.png'), ids)
+    return root
+
+
+def test_cityscapes_label_ids_become_the_19_train_ids(tmp_path):
+    make_cityscapes(str(tmp_path), 'train')
+    make_cityscapes(str(tmp_path), 'val', cities=('frankfurt',))
+    train, val = datasets.load('cityscapes', str(tmp_path))
+    assert (len(train), len(val), train.num_classes) == (2, 1, 19)
+    label = train.read_label(train.pairs[0][1])
+    assert label[10, 10] == datasets.CITYSCAPES_CLASSES.index('road') == 0
+    assert label[10, 0] == datasets.CITYSCAPES_CLASSES.index('car') == 13
+    assert label[0, 0] == datasets.CITYSCAPES_CLASSES.index('terrain') == 9
+    assert label[5, 5] == datasets.IGNORE                           # labelId 0, unlabeled
+    assert len(datasets.CITYSCAPES_LABEL_IDS) == len(datasets.CITYSCAPES_COLOURS) == 19
+    os.remove(train.pairs[1][1])
+    with pytest.raises(datasets.DataError, match='bonn_000001_000019_leftImg8bit.png: image has no label'):
+        datasets.load('cityscapes', str(tmp_path))
+
+
+def make_folder(root, n=4, classes=('background', 'road', 'car'), shape=(8, 12)):
+    import json
+    for i in range(n):
+        write_png(os.path.join(root, 'images', 'img%d.jpg' % i), np.full(shape + (3,), 10 * i, np.uint8))
+        label = np.zeros(shape, np.uint8)
+        label[4:] = 1
+        label[4:, :2] = 2
+        label[0] = datasets.IGNORE
+        write_png(os.path.join(root, 'labels', 'img%d.png' % i), label)
+    with open(os.path.join(root, datasets.FOLDER_CLASSES_FILE), 'w') as f:
+        json.dump({'names': list(classes), 'colours': [[0, 0, 0], [0, 255, 0], [255, 0, 0]][:len(classes)]}, f)
+    return root
+
+
+def test_folder_dataset_reads_indices_names_and_colours(tmp_path):
+    root = make_folder(str(tmp_path))
+    train, val = datasets.load('folder', root, val_fraction=0.25)
+    assert (len(train), len(val)) == (3, 1)
+    assert train.class_names == ('background', 'road', 'car') and train.colours[2] == (255, 0, 0)
+    label = train.read_label(train.pairs[0][1])
+    assert label[0, 0] == datasets.IGNORE and label[5, 0] == 2 and label[5, 5] == 1 and label[2, 5] == 0
+
+
+def test_folder_dataset_errors_name_the_file(tmp_path):
+    root = make_folder(str(tmp_path))
+    write_png(os.path.join(root, 'labels', 'img1.png'), np.full((8, 12), 7, np.uint8))
+    train, _ = datasets.load('folder', root)
+    with pytest.raises(datasets.DataError, match=r'img1\.png: class index 7 is out of range 0..2'):
+        train.read_label(os.path.join(root, 'labels', 'img1.png'))
+    os.remove(os.path.join(root, 'labels', 'img2.png'))
+    with pytest.raises(datasets.DataError, match=r'img2\.jpg: image has no label'):
+        datasets.load('folder', root)
+    os.remove(os.path.join(root, datasets.FOLDER_CLASSES_FILE))
+    with pytest.raises(datasets.DataError, match=r'classes\.json: missing'):
+        datasets.load('folder', root)
+
+
+def test_test_split_where_there_is_one(tmp_path):
+    root = make_folder(str(tmp_path))
+    make_folder(os.path.join(root, 'test'), n=2)
+    assert len(datasets.load_test('folder', root)) == 2
+    with pytest.raises(datasets.DataError, match='kitti has no public test labels'):
+        datasets.load_test('kitti', root)
+    with pytest.raises(datasets.DataError, match=r'camvid/test: no such folder'):
+        datasets.load_test('camvid', root)

@@ -69,7 +69,7 @@ def test_class_colours_multi_class_uses_the_palette():
 
 
 class _Graph:
-    """A constant 'model' for save_inference_samples: road where the red channel is dark."""
+    """A constant 'model' for save_inference_samples: road where the green channel is dark (asphalt, not sky)."""
 
     def __init__(self):
         import tensorflow.compat.v1 as tf
@@ -78,7 +78,7 @@ class _Graph:
         with self.graph.as_default():
             self.image = tf.placeholder(tf.float32, [None, None, None, 3])
             self.keep_prob = tf.placeholder(tf.float32)
-            road = tf.cast(self.image[..., :1] < 128, tf.float32) * 10
+            road = tf.cast(self.image[..., 1:2] < 128, tf.float32) * 10
             self.logits = tf.reshape(tf.concat([10 - road, road], -1), (-1, 2))
         self.sess = tf.Session(graph=self.graph)
 
@@ -95,8 +95,13 @@ def test_save_inference_samples_writes_every_test_image(tmp_path):
     names = sorted(os.listdir(out))
     assert names == ['um_000001.png', 'um_000002.png', 'um_000003.png', 'uu_000099.png']
     sample = imageio.imread(os.path.join(out, 'uu_000099.png'))
-    assert sample.shape == (32, 64, 3)
-    np.testing.assert_array_equal(sample, helper.paint(np.zeros((32, 64, 3), np.uint8), np.ones((32, 64))))
+    assert sample.shape == (60, 100, 3)      # the image's own size, not the network's 32x64
+    np.testing.assert_array_equal(sample, helper.paint(np.zeros((60, 100, 3), np.uint8), np.ones((60, 100))))
+    # Sky above, asphalt below: painted green below the horizon only, at 64x96.
+    image = imageio.imread(os.path.join(root, 'data_road', 'testing', 'image_2', 'um_000001.png'))
+    painted = imageio.imread(os.path.join(out, 'um_000001.png'))
+    changed = np.any(painted != image, axis=-1)
+    assert changed.shape == (64, 96) and changed[-1].all() and not changed[0].any()
     assert os.listdir(tmp_path / 'runs') == [os.path.basename(out)]
 
 

@@ -1,5 +1,6 @@
 import json
 import os
+import zipfile
 
 import imageio.v2 as imageio
 import numpy as np
@@ -9,24 +10,9 @@ import datasets
 import evaluate
 import helper
 import main
-from conftest import TINY_SHAPE, make_kitti, write_png
+from conftest import TINY_SHAPE, make_kitti, refused_url, run_tiny, write_png
 
 tf = main.tf
-
-
-def run_tiny(kitti_dir, vgg_dir, runs_dir, *extra):
-    return main.run(['--data-dir', kitti_dir, '--vgg-dir', vgg_dir, '--runs-dir', runs_dir,
-                     '--image-shape', str(TINY_SHAPE[0]), str(TINY_SHAPE[1]), '--epochs', '6',
-                     '--batch-size', '4', '--learning-rate', '1e-3', '--keep-prob', '1.0',
-                     '--val-fraction', '0.25', *extra])
-
-
-@pytest.fixture(scope='module')
-def trained_run(tmp_path_factory, tiny_vgg):
-    base = tmp_path_factory.mktemp('e2e')
-    kitti = make_kitti(str(base / 'kitti'), n_train=8, n_test=3)
-    run_dir = run_tiny(kitti, tiny_vgg, str(base / 'runs'))
-    return kitti, run_dir
 
 
 def test_run_trains_saves_evaluates_and_paints(trained_run):
@@ -71,7 +57,9 @@ def test_run_on_real_kitti_files(kitti_real, tiny_vgg, tmp_path):
     samples = sorted(f for f in os.listdir(run_dir) if f.endswith('.png'))
     tests_dir = os.path.join(kitti_real, 'data_road', 'testing', 'image_2')
     assert samples == sorted(os.listdir(tests_dir))     # 1224..1242 wide alike
-    assert imageio.imread(os.path.join(run_dir, samples[0])).shape == (64, 192, 3)
+    for name in samples:                                # painted at their own size, not 64x192
+        assert imageio.imread(os.path.join(run_dir, name)).shape == \
+            imageio.imread(os.path.join(tests_dir, name)).shape
 
 
 def test_missing_data_folder_is_a_clear_error(tmp_path, tiny_vgg):
@@ -80,15 +68,91 @@ def test_missing_data_folder_is_a_clear_error(tmp_path, tiny_vgg):
 
 
 def test_data_dir_without_kitti_says_where_to_extract_it(tmp_path, tiny_vgg):
-    with pytest.raises(SystemExit, match=r'Kitti dataset not found. Extract Kitti dataset in .*data_road'):
-        main.run(['--data-dir', str(tmp_path), '--vgg-dir', tiny_vgg, '--runs-dir', str(tmp_path / 'runs')])
+    with pytest.raises(SystemExit, match=r'Kitti dataset not found. Extract Kitti dataset in .*data_road '
+                                         r'\(--no-download; the archive is http'):
+        main.run(['--data-dir', str(tmp_path), '--vgg-dir', tiny_vgg, '--runs-dir', str(tmp_path / 'runs'),
+                  '--no-download', '--no-sample'])
     assert not os.path.exists(tmp_path / 'runs')
 
 
-def test_data_dir_without_data_road_is_a_clear_error(tmp_path, tiny_vgg):
+def test_empty_data_road_is_a_clear_error(tmp_path, tiny_vgg):
+    os.makedirs(tmp_path / 'data_road')
     with pytest.raises(SystemExit, match=r'data_road/training/image_2: no such folder'):
         main.run(['--data-dir', str(tmp_path), '--vgg-dir', tiny_vgg, '--skip-checks',
                   '--runs-dir', str(tmp_path / 'runs')])
+    assert not os.path.exists(tmp_path / 'runs')
+
+
+def test_without_kitti_and_no_download_trains_on_the_embedded_sample(tmp_path, tiny_vgg, capsys):
+    data_dir = tmp_path / 'data'
+    data_dir.mkdir()
+    run_dir = main.run(['--data-dir', str(data_dir), '--vgg-dir', tiny_vgg, '--runs-dir', str(tmp_path / 'runs'),
+                        '--kitti-url', refused_url(), '--epochs', '1', '--image-shape', '64', '96'])
+    out = capsys.readouterr().out
+    assert 'download failed' in out and 'Training on the embedded sample' in out and '--batch-size 4' in out
+    assert os.listdir(data_dir) == []                      # nothing half-downloaded left
+    assert os.listdir(tmp_path / 'runs') == [os.path.basename(run_dir)]
+    with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
+        config = json.load(f)
+    # Flags given win; the rest are the sample's own settings.
+    assert config['args']['epochs'] == 1 and config['image_shape'] == [64, 96]
+    assert config['args']['batch_size'] == main.SAMPLE_DEFAULTS['batch_size']
+    assert config['data_source'].startswith('embedded sample')
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        results = json.load(f)
+    val_list = os.path.join(main.SAMPLE_DIR, 'data_road', datasets.VAL_LIST)
+    assert results['images'] == len(open(val_list).read().split())
+    test_images = datasets.kitti_test_images(os.path.join(main.SAMPLE_DIR, 'data_road'))
+    for path in test_images:        # painted at each image's own size, as PNG
+        painted = imageio.imread(os.path.join(run_dir, os.path.splitext(os.path.basename(path))[0] + '.png'))
+        assert painted.shape == datasets.read_png(path).shape
+
+
+def zip_folder(folder, zip_path, arcroot):
+    with zipfile.ZipFile(zip_path, 'w') as archive:
+        for root, _, files in os.walk(os.path.join(folder, arcroot)):
+            for name in files:
+                path = os.path.join(root, name)
+                archive.write(path, os.path.relpath(path, folder))
+
+
+def test_kitti_is_downloaded_and_extracted_from_a_working_archive(tmp_path, tiny_vgg):
+    source = make_kitti(str(tmp_path / 'source'), n_train=4, n_test=2)
+    archive = str(tmp_path / 'data_road.zip')
+    zip_folder(source, archive, 'data_road')
+    data_dir = tmp_path / 'data'
+    data_dir.mkdir()
+    run_dir = run_tiny(str(data_dir), tiny_vgg, str(tmp_path / 'runs'), '--epochs', '1', '--skip-checks',
+                       '--kitti-url', 'file://' + archive)
+    assert os.listdir(data_dir) == ['data_road']
+    assert datasets.kitti_counts(str(data_dir / 'data_road')) == datasets.kitti_counts(
+        os.path.join(source, 'data_road'))
+    with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
+        assert json.load(f)['data_source'].startswith('KITTI Road downloaded from file://')
+
+
+@pytest.mark.parametrize('damage', ['flipped bytes', 'truncated', 'no data_road folder'])
+def test_bad_archive_leaves_nothing_behind(tmp_path, tiny_vgg, damage):
+    source = make_kitti(str(tmp_path / 'source'), n_train=4, n_test=2)
+    archive = str(tmp_path / 'data_road.zip')
+    zip_folder(source, archive, 'data_road')
+    data = bytearray(open(archive, 'rb').read())
+    if damage == 'flipped bytes':       # inside the first member's data: its CRC fails
+        for i in range(60, 90):
+            data[i] ^= 0xFF
+    elif damage == 'truncated':
+        data = data[:len(data) // 2]
+    else:
+        os.rename(os.path.join(source, 'data_road'), os.path.join(source, 'other'))
+        zip_folder(source, archive, 'other')
+        data = open(archive, 'rb').read()
+    open(archive, 'wb').write(bytes(data))
+    data_dir = tmp_path / 'data'
+    data_dir.mkdir()
+    with pytest.raises(SystemExit, match='Kitti dataset not found.*download failed: .*data_road.zip'):
+        run_tiny(str(data_dir), tiny_vgg, str(tmp_path / 'runs'), '--skip-checks', '--no-sample',
+                 '--kitti-url', 'file://' + archive)
+    assert os.listdir(data_dir) == []
     assert not os.path.exists(tmp_path / 'runs')
 
 

@@ -1,0 +1,281 @@
+"""Paint a trained model's road (or classes) on your own images and videos.
+
+    python predict.py --model runs/<run>/model INPUT... --out DIR
+
+INPUT is an image, a folder (its images and videos), a quoted glob, or a video
+(mp4, avi, mov, mkv, read and written through imageio-ffmpeg's own ffmpeg).
+Images of any size: the model's serving signature resizes each to the training
+size and its probabilities back to the image's own size.  Each image becomes
+DIR/<name>.png (the overlay) and, with --class-map, DIR/<name>_classes.png
+(class indices); a video becomes DIR/<name>.mp4 at its own frame rate and frame
+count (class maps in DIR/<name>_classes/).  Every file is written under a
+staging name and renamed when complete.
+"""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import imageio.v2 as imageio  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+import datasets  # noqa: E402
+import helper  # noqa: E402
+
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv')
+PREDICT_BATCH = 8
+CLASS_MAP_SUFFIX = '_classes'
+# H.264 in yuv420p needs even sides; odd-sized videos keep their size in yuv444p.
+VIDEO_CODEC = 'libx264'
+VIDEO_QUALITY = 8   # imageio's 0..10 scale
+
+
+class InputError(ValueError):
+    """An input that cannot be used; the message names it."""
+
+
+def find_inputs(inputs):
+    """[(kind, path)] with kind 'image' or 'video', in the order given; errors name the input."""
+    found = []
+    for item in inputs:
+        if os.path.isdir(item):
+            files = sorted(os.path.join(item, f) for f in os.listdir(item)
+                           if f.lower().endswith(datasets.IMAGE_EXTENSIONS + VIDEO_EXTENSIONS))
+            if not files:
+                raise InputError('%s: folder holds no images (%s) or videos (%s)' % (
+                    item, ' '.join(datasets.IMAGE_EXTENSIONS), ' '.join(VIDEO_EXTENSIONS)))
+        elif os.path.isfile(item):
+            files = [item]
+        elif glob.has_magic(item):
+            files = sorted(glob.glob(item))
+            if not files:
+                raise InputError('%s: no file matches this pattern' % item)
+        else:
+            raise InputError('%s: no such file or folder' % item)
+        for path in files:
+            ext = os.path.splitext(path)[1].lower()
+            if ext in datasets.IMAGE_EXTENSIONS:
+                found.append(('image', path))
+            elif ext in VIDEO_EXTENSIONS:
+                found.append(('video', path))
+            else:
+                raise InputError('%s: unknown extension %r (images: %s; videos: %s)' % (
+                    path, ext, ' '.join(datasets.IMAGE_EXTENSIONS), ' '.join(VIDEO_EXTENSIONS)))
+    names = {}
+    for _, path in found:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in names and names[stem] != path:
+            raise InputError('%s and %s would both be written as %s: predict them into separate --out folders'
+                             % (names[stem], path, stem))
+        names[stem] = path
+    return found
+
+
+class Predictor:
+    """A saved model's serving signature in a session: uint8 images in, classes and probabilities out."""
+
+    def __init__(self, model_dir):
+        import tensorflow.compat.v1 as tf
+        import evaluate
+        from main import SERVING_SIGNATURE
+        tf.disable_v2_behavior()
+        self.graph = tf.Graph()
+        self.sess = tf.Session(graph=self.graph)
+        with self.graph.as_default():
+            _, self.run_config, meta = evaluate.load_model(self.sess, model_dir, with_meta=True)
+        signature = meta.signature_def.get(SERVING_SIGNATURE)
+        if signature is None or 'images' not in signature.inputs:
+            raise SystemExit('%s: saved without the any-size serving signature; train it again with this '
+                             'version of main.py' % model_dir)
+        self.images = self.graph.get_tensor_by_name(signature.inputs['images'].name)
+        self.classes = self.graph.get_tensor_by_name(signature.outputs['classes'].name)
+        self.probabilities = self.graph.get_tensor_by_name(signature.outputs['probabilities'].name)
+        colours = self.run_config.get('colours')
+        self.palette = helper.class_colours(self.run_config['num_classes'],
+                                            [tuple(c) for c in colours] if colours else None)
+
+    def __call__(self, images):
+        """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3)."""
+        return self.sess.run([self.classes, self.probabilities], {self.images: images})
+
+    def close(self):
+        self.sess.close()
+
+
+def _batches_of_equal_size(paths, batch_size):
+    """Read images and group consecutive ones of the same size into batches of (paths, array)."""
+    batch, paths_in_batch = [], []
+    for path in paths:
+        image = datasets.read_png(path)
+        if batch and (len(batch) == batch_size or image.shape != batch[0].shape):
+            yield paths_in_batch, np.stack(batch)
+            batch, paths_in_batch = [], []
+        batch.append(image)
+        paths_in_batch.append(path)
+    if batch:
+        yield paths_in_batch, np.stack(batch)
+
+
+def _staged(path):
+    """A staging name beside path that keeps its extension (writers pick the format from it)."""
+    folder, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    return os.path.join(folder, '.%s.partial%s' % (stem, ext))
+
+
+def _write_image(path, image):
+    staging = _staged(path)
+    try:
+        imageio.imwrite(staging, image)
+        os.replace(staging, path)
+    except BaseException:
+        if os.path.exists(staging):
+            os.remove(staging)
+        raise
+
+
+def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None):
+    """Overlay (and class map) PNGs of each image at its own size; returns the number done."""
+    done = 0
+    for batch_paths, images in _batches_of_equal_size(paths, batch_size):
+        classes, _ = predictor(images)
+        for path, image, cls in zip(batch_paths, images, classes):
+            stem = os.path.splitext(os.path.basename(path))[0]
+            _write_image(os.path.join(out_dir, stem + '.png'), helper.paint(image, cls, predictor.palette))
+            if class_map:
+                _write_image(os.path.join(out_dir, stem + CLASS_MAP_SUFFIX + '.png'), cls)
+        done += len(batch_paths)
+        if bar is not None:
+            bar.update(len(batch_paths))
+    return done
+
+
+def _open_video(path):
+    try:
+        reader = imageio.get_reader(path, format='FFMPEG')
+        meta = reader.get_meta_data()
+    except Exception as e:  # imageio and ffmpeg raise many types for a broken file
+        raise InputError('%s: cannot read video (%s)' % (path, e)) from None
+    return reader, meta
+
+
+def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None):
+    """Overlay video at the input's frame rate, one output frame per input frame; returns frames done."""
+    reader, meta = _open_video(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    target = os.path.join(out_dir, stem + '.mp4')
+    staging = _staged(target)
+    maps_dir = os.path.join(out_dir, stem + CLASS_MAP_SUFFIX)
+    maps_staging = _staged(maps_dir)
+    writer = None
+    frames = 0
+    try:
+        if class_map:
+            shutil.rmtree(maps_staging, ignore_errors=True)
+            os.makedirs(maps_staging)
+        batch = []
+
+        def flush():
+            nonlocal writer, frames
+            classes, _ = predictor(np.stack(batch))
+            for frame, cls in zip(batch, classes):
+                if writer is None:
+                    even = frame.shape[0] % 2 == 0 and frame.shape[1] % 2 == 0
+                    writer = imageio.get_writer(staging, format='FFMPEG', fps=meta.get('fps', 25),
+                                                codec=VIDEO_CODEC, quality=VIDEO_QUALITY, macro_block_size=1,
+                                                pixelformat='yuv420p' if even else 'yuv444p')
+                writer.append_data(helper.paint(frame, cls, predictor.palette))
+                if class_map:
+                    imageio.imwrite(os.path.join(maps_staging, '%06d.png' % frames), cls)
+                frames += 1
+            if bar is not None:
+                bar.update(len(batch))
+            batch.clear()
+
+        try:
+            for frame in reader:
+                frame = np.asarray(frame)[..., :3]
+                if batch and (len(batch) == batch_size or frame.shape != batch[0].shape):
+                    flush()
+                batch.append(frame)
+        except (OSError, RuntimeError) as e:
+            raise InputError('%s: cannot read video frame %d (%s)' % (path, frames + len(batch), e)) from None
+        if batch:
+            flush()
+        if writer is None:
+            raise InputError('%s: video has no frames' % path)
+        writer.close()
+        writer = None
+        os.replace(staging, target)
+        if class_map:
+            shutil.rmtree(maps_dir, ignore_errors=True)
+            os.replace(maps_staging, maps_dir)
+    finally:
+        reader.close()
+        if writer is not None:
+            writer.close()
+        if os.path.exists(staging):
+            os.remove(staging)
+        shutil.rmtree(maps_staging, ignore_errors=True)
+    return frames
+
+
+def _count_frames(path):
+    reader, meta = _open_video(path)
+    try:
+        n = reader.count_frames()
+    except Exception:  # some containers do not say; the bar then runs without a total
+        n = None
+    reader.close()
+    return n
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
+    p.add_argument('inputs', nargs='+', metavar='INPUT', help='image, folder, quoted glob or video')
+    p.add_argument('--out', required=True, help='folder for the painted images and videos')
+    p.add_argument('--class-map', action='store_true', help='also write the class index maps as PNG')
+    p.add_argument('--batch-size', type=int, default=PREDICT_BATCH)
+    args = p.parse_args(argv)
+    if args.batch_size < 1:
+        raise SystemExit('--batch-size must be at least 1')
+    try:
+        inputs = find_inputs(args.inputs)
+    except InputError as e:
+        raise SystemExit('input error: %s' % e)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise SystemExit('--out %s: exists and is not a folder' % args.out)
+    predictor = Predictor(args.model)
+    os.makedirs(args.out, exist_ok=True)
+    images = [path for kind, path in inputs if kind == 'image']
+    videos = [path for kind, path in inputs if kind == 'video']
+    start = time.time()
+    done = 0
+    try:
+        frame_counts = [_count_frames(v) for v in videos]
+        total = None if None in frame_counts else len(images) + sum(frame_counts)
+        with tqdm(total=total, unit='img', desc='predict') as bar:
+            if images:
+                done += predict_images(predictor, images, args.out, args.class_map, args.batch_size, bar)
+            for video in videos:
+                done += predict_video(predictor, video, args.out, args.class_map, args.batch_size, bar)
+    except (InputError, datasets.DataError) as e:
+        raise SystemExit('input error: %s' % e)
+    finally:
+        predictor.close()
+    seconds = time.time() - start
+    print('%d images (%d image files, %d videos) in %.1f s: %.2f images/s, written to %s'
+          % (done, len(images), len(videos), seconds, done / seconds if seconds else float('nan'), args.out))
+    return done
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

@@ -169,9 +169,10 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
             store.items.clear()
         return images, labels
 
-    def get_batches_fn(batch_size):
+    def get_batches_fn(batch_size, skip=0):
+        """An epoch of batches; skip: batches of this epoch's order already trained (a resumed run)."""
         order = rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
-        starts = range(0, len(order), batch_size)
+        starts = range(skip * batch_size, len(order), batch_size)
         ready = queue.Queue(maxsize=PREFETCH_BATCHES)
         stop = threading.Event()
 
@@ -205,6 +206,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
                     producer.join(0.05)
 
     get_batches_fn.dataset = dataset
+    get_batches_fn.rng = rng   # its state before an epoch fixes that epoch's order (checkpoints keep it)
     get_batches_fn.num_batches = lambda batch_size: -(-len(dataset) // batch_size)
     return get_batches_fn
 

@@ -12,6 +12,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -20,6 +21,8 @@ import tensorflow as tf2  # noqa: E402
 from tensorflow.core.protobuf import rewriter_config_pb2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+import checkpoints  # noqa: E402
+import curves  # noqa: E402
 import datasets  # noqa: E402
 import evaluate  # noqa: E402
 import helper  # noqa: E402
@@ -45,6 +48,9 @@ DEFAULTS = {
     'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
     'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
     'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
+    'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
+    'keep_checkpoints': 2,       # the newest checkpoints kept; each is every variable and Adam's slots
+    'eval_every': 0,             # epochs between validations during training; 0: only at the end
     'dataset': 'kitti',
     'data_dir': './data',
     'runs_dir': './runs',
@@ -57,7 +63,9 @@ SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sample')
 SAMPLE_DEFAULTS = {
     'image_shape': (192, 256),   # the sample is mostly CamVid's 4:3 frames
     'batch_size': 4,             # 12 steps per epoch instead of 3
-    'epochs': 15,
+    'epochs': 25,
+    'eval_every': 5,             # 11 held-out images: a validation point costs seconds
+    'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
 }
 VGG_TAG = 'vgg16'
 MODEL_TAG = 'fcn8'
@@ -222,6 +230,14 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good weights were restored."""
 
 
+class TrainingInterrupted(Exception):
+    """Training was asked to stop (a signal); `state` is where it stands after the last step."""
+
+    def __init__(self, state, reason):
+        super().__init__(reason)
+        self.state = state
+
+
 class _Snapshot:
     """The values of all variables in memory, to go back to after a NaN."""
 
@@ -242,7 +258,8 @@ class _Snapshot:
 
 def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_loss, input_image,
              correct_label, keep_prob, learning_rate,
-             keep_prob_value=DEFAULTS['keep_prob'], learning_rate_value=DEFAULTS['learning_rate']):
+             keep_prob_value=DEFAULTS['keep_prob'], learning_rate_value=DEFAULTS['learning_rate'],
+             state=None, hooks=None):
     """
     Train neural network and print out the loss during training.
     :param sess: TF Session
@@ -255,17 +272,25 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     :param correct_label: TF Placeholder for label images
     :param keep_prob: TF Placeholder for dropout keep probability
     :param learning_rate: TF Placeholder for learning rate
+    :param state: checkpoints.TrainingState to continue from (a resumed run); None starts afresh
+    :param hooks: TrainingHooks called after every step and epoch (checkpoints, evaluation, curves, signals)
     :return: list of each epoch's mean loss.  If the loss stops being finite, the
-        weights of the last finished epoch are restored and TrainingDiverged is raised.
+        weights of the last finished epoch are restored and TrainingDiverged is raised;
+        if the hooks ask to stop, TrainingInterrupted is raised after the current step.
     """
+    state = state or checkpoints.TrainingState()
     snapshot = _Snapshot(sess)
     snapshot.take()
-    history = []
+    rng = getattr(get_batches_fn, 'rng', None)
+    if rng is not None:
+        state.restore_rng(rng)       # a resumed run draws the same data order
     total = getattr(get_batches_fn, 'num_batches', lambda b: None)(batch_size)
-    for epoch in range(1, epochs + 1):
-        losses = []
+    for epoch in range(state.epoch + 1, epochs + 1):
+        if rng is not None:
+            state.capture_rng(rng)
         start = time.time()
-        bar = tqdm(get_batches_fn(batch_size), total=total, desc='epoch %d/%d' % (epoch, epochs),
+        batches = get_batches_fn(batch_size, skip=state.step) if state.step else get_batches_fn(batch_size)
+        bar = tqdm(batches, total=total, initial=state.step, desc='epoch %d/%d' % (epoch, epochs),
                    unit='batch', leave=False)
         for image, label in bar:
             _, loss = sess.run([train_op, cross_entropy_loss], {
@@ -276,15 +301,75 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
                 snapshot.restore()
                 raise TrainingDiverged(
                     'loss is %s at epoch %d batch %d: training stopped, weights restored to the end of '
-                    'epoch %d; lower --learning-rate or use --decoder fcn8s' % (loss, epoch, len(losses) + 1,
-                                                                                epoch - 1))
-            losses.append(float(loss))
+                    'epoch %d; lower --learning-rate or use --decoder fcn8s' % (
+                        loss, epoch, state.step + 1, epoch - 1))
+            state.epoch_losses.append(float(loss))
+            state.step += 1
+            state.global_step += 1
             bar.set_postfix(loss='%.4f' % loss)
+            if hooks is not None and hooks.after_step(sess, state, float(loss), learning_rate_value):
+                bar.close()
+                raise TrainingInterrupted(state, hooks.stop_reason)
         bar.close()
-        history.append(float(np.mean(losses)))
-        print('Epoch {}/{}: mean loss {:.4f} ({:.0f} s)'.format(epoch, epochs, history[-1], time.time() - start))
+        state.history.append(float(np.mean(state.epoch_losses)))
+        state.epoch, state.step, state.epoch_losses = epoch, 0, []
+        print('Epoch {}/{}: mean loss {:.4f} ({:.0f} s)'.format(epoch, epochs, state.history[-1],
+                                                              time.time() - start), flush=True)
         snapshot.take()
-    return history
+        if hooks is not None:
+            hooks.after_epoch(sess, state, epochs)
+    return state.history
+
+
+class TrainingHooks:
+    """What run() does between steps and epochs: TensorBoard, evaluation, best weights, checkpoints, curves."""
+
+    def __init__(self, run_folder, checkpointer, stop, events, evaluate_fn=None, eval_every=0,
+                 best=None, checkpoint_every=1, curve_metric=None):
+        self.run_folder = run_folder
+        self.checkpointer = checkpointer
+        self.stop = stop
+        self.events = events
+        self.evaluate_fn = evaluate_fn
+        self.eval_every = eval_every
+        self.best = best
+        self.checkpoint_every = checkpoint_every
+        self.curve_metric = curve_metric
+
+    @property
+    def stop_reason(self):
+        return self.stop.requested
+
+    def after_step(self, sess, state, loss, learning_rate):
+        self.events.scalars(state.global_step, {curves.TRAIN_LOSS: loss, curves.TRAIN_LEARNING_RATE: learning_rate})
+        return self.stop.requested is not None
+
+    def after_epoch(self, sess, state, epochs):
+        self.events.scalars(state.global_step, {curves.EPOCH_LOSS: state.history[-1]})
+        last = state.epoch == epochs
+        if self.eval_every and (state.epoch % self.eval_every == 0 or last):
+            results, painted = self.evaluate_fn(sess)
+            values = curves.val_metrics(results)
+            state.evaluations.append(dict(epoch=state.epoch, **values))
+            self.events.scalars(state.global_step, {curves.VAL_PREFIX + k: v for k, v in values.items()})
+            self.events.images(state.global_step, curves.VAL_IMAGES, painted)
+            note = ''
+            if self.best is not None and self.best.offer(sess, state, values.get(self.best.metric, float('nan'))):
+                note = '  (best so far: weights kept)'
+            print('  validation after epoch %d: %s%s' % (state.epoch, '  '.join(
+                '%s %.4f' % (k, v) for k, v in values.items()), note), flush=True)
+        if self.checkpoint_every and (state.epoch % self.checkpoint_every == 0 or last):
+            self.save(sess, state)
+        self.events.flush()
+
+    def save(self, sess, state):
+        prefix = self.checkpointer.save(sess, state)
+        self.plot(state)
+        print('  checkpoint %s' % os.path.relpath(prefix), flush=True)
+
+    def plot(self, state):
+        return curves.plot(os.path.join(self.run_folder, curves.CURVES_FILE), state.history,
+                           state.evaluations, self.curve_metric)
 
 
 def build_parser():
@@ -323,6 +408,17 @@ def build_parser():
     p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
     p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
     p.add_argument('--seed', type=int, default=0)
+    g = p.add_argument_group('long runs (README: Resuming)')
+    g.add_argument('--resume', metavar='RUN_DIR',
+                   help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
+    g.add_argument('--checkpoint-every', type=int, default=d['checkpoint_every'], metavar='N',
+                   help='write a checkpoint every N epochs (0: none)')
+    g.add_argument('--keep-checkpoints', type=int, default=d['keep_checkpoints'], metavar='K')
+    g.add_argument('--eval-every', type=int, default=d['eval_every'], metavar='N',
+                   help='validate every N epochs during training (0: only at the end)')
+    g.add_argument('--keep-best', choices=curves.METRICS, metavar='METRIC',
+                   help='save the weights of the best validation (%s), not the last; needs --eval-every'
+                        % ', '.join(curves.METRICS))
     return p
 
 
@@ -348,9 +444,15 @@ def _check_args(args):
     if any(s <= 0 or s % 32 for s in args.image_shape):
         raise SystemExit('--image-shape %s: both sides must be positive multiples of 32 (VGG pools 5 times)'
                          % ' '.join(map(str, args.image_shape)))
-    for flag in ('epochs', 'batch_size'):
+    for flag in ('epochs', 'batch_size', 'keep_checkpoints'):
         if getattr(args, flag) < 1:
             raise SystemExit('--%s must be at least 1' % flag.replace('_', '-'))
+    for flag in ('checkpoint_every', 'eval_every'):
+        if getattr(args, flag) < 0:
+            raise SystemExit('--%s must be 0 or more' % flag.replace('_', '-'))
+    if args.keep_best and not args.eval_every:
+        raise SystemExit('--keep-best %s needs --eval-every N (N >= 1): the best epoch is found by validating'
+                         % args.keep_best)
     if not 0 < args.keep_prob <= 1:
         raise SystemExit('--keep-prob must be in (0, 1]')
     if not os.path.isdir(args.data_dir):
@@ -432,6 +534,29 @@ def explicit_flags(parser, argv):
     return set(vars(probe.parse_known_args(argv)[0]))
 
 
+def _as_flags(settings):
+    words = []
+    for key, value in settings.items():
+        flag = '--' + key.replace('_', '-')
+        if value is True:
+            words.append(flag)
+        elif value is not False:
+            words.append('%s %s' % (flag, ' '.join(map(str, value)) if isinstance(value, tuple) else value))
+    return ' '.join(words)
+
+
+def reduced_precision_is_native():
+    """A GPU, or a CPU with AVX512_BF16 or AMX: where --mixed-precision is fast, not emulated."""
+    if tf2.config.list_physical_devices('GPU'):
+        return True
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {'avx512_bf16', 'amx_bf16'})
+
+
 def find_kitti(args, explicit):
     """Make sure args.data_dir holds data_road/: as it is, downloaded, or the embedded sample.
 
@@ -453,27 +578,85 @@ def find_kitti(args, explicit):
         raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)'
                          % (data_road, why, args.kitti_url))
     settings = {k: v for k, v in SAMPLE_DEFAULTS.items() if k not in explicit}
+    if settings.get('mixed_precision') == 'auto':
+        settings['mixed_precision'] = reduced_precision_is_native()
     for key, value in settings.items():
         setattr(args, key, value)
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
-          'settings %s. For the real benchmark, download %s and extract it into %s.'
-          % (data_road, why, SAMPLE_DIR, ' '.join(
-              '--%s %s' % (k.replace('_', '-'), ' '.join(map(str, v)) if isinstance(v, tuple) else v)
-              for k, v in settings.items()) or '(all given as flags)', args.kitti_url, os.path.dirname(data_road)))
+          'settings: %s. For the real benchmark, download %s and extract it into %s.'
+          % (data_road, why, SAMPLE_DIR, _as_flags(settings) or '(all given as flags)', args.kitti_url,
+             os.path.dirname(data_road)))
     return 'embedded sample %s' % os.path.join(SAMPLE_DIR, 'data_road')
+
+
+RUN_ARGS = 'run_args.json'
+# Settings a resumed run may change; every other flag given again must agree with the run's.
+RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
+                     'no_download', 'no_sample', 'kitti_url'}
+PARTIAL = '.partial'
+
+
+def resume_args(args, explicit):
+    """The settings a run was started with, for --resume; refuses flags that contradict them."""
+    folder = os.path.normpath(args.resume)
+    if not os.path.isdir(folder):
+        raise SystemExit('--resume %s: no such folder' % args.resume)
+    path = os.path.join(folder, RUN_ARGS)
+    if not os.path.isfile(path):
+        raise SystemExit('--resume %s: not a run folder of main.py (no %s)' % (args.resume, RUN_ARGS))
+    try:
+        checkpoints.latest_checkpoint(os.path.join(folder, 'checkpoints'))
+    except checkpoints.CheckpointError as e:
+        raise SystemExit('--resume %s: nothing to resume from: %s' % (args.resume, e))
+    with open(path) as f:
+        saved = json.load(f)
+    as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
+    differ = ['--%s %s (the run has %s)' % (k.replace('_', '-'), _as_value(getattr(args, k)), _as_value(saved[k]))
+              for k in sorted(explicit - RESUME_MAY_CHANGE)
+              if k in saved and as_json(getattr(args, k)) != as_json(saved[k])]
+    if differ:
+        raise SystemExit('--resume %s: %s; a resumed run keeps its own settings: drop the flag, or start '
+                         'a new run' % (args.resume, '; '.join(differ)))
+    resumed = argparse.Namespace(**saved)
+    for key in explicit & RESUME_MAY_CHANGE:
+        setattr(resumed, key, getattr(args, key))
+    resumed.resume = folder
+    resumed.image_shape = tuple(resumed.image_shape)
+    return resumed
+
+
+def _as_value(value):
+    return ' '.join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _run_folders(args):
+    """(staging, final) folders of this run: a new runs/<ts>.partial, or the one being resumed."""
+    if not args.resume:
+        run_dir = os.path.join(args.runs_dir, time.strftime('%Y%m%d-%H%M%S'))
+        os.makedirs(run_dir + PARTIAL)
+        return run_dir + PARTIAL, run_dir
+    if args.resume.endswith(PARTIAL):
+        return args.resume, args.resume[:-len(PARTIAL)]
+    # A finished run (one that diverged, or one given more --epochs) is partial again until it ends.
+    os.replace(args.resume, args.resume + PARTIAL)
+    return args.resume + PARTIAL, args.resume
 
 
 def run(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    explicit = explicit_flags(parser, argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    if args.resume:
+        args = resume_args(args, explicit)
+        explicit = set(vars(args))           # its own settings: no sample defaults over them
     _check_args(args)
 
     # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
     helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
-    data_source = find_kitti(args, explicit_flags(parser, argv)) if args.dataset == 'kitti' else \
+    data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \
         '%s from %s' % (args.dataset, args.data_dir)
     image_shape = tuple(args.image_shape)
     data_dir, runs_dir = args.data_dir, args.runs_dir
@@ -497,6 +680,8 @@ def run(argv=None):
     if train_set.num_classes != num_classes:
         raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
                          % (num_classes, args.dataset, train_set.num_classes))
+    if args.keep_best and not len(val_set):
+        raise SystemExit('--keep-best %s: no validation images to choose by' % args.keep_best)
     if args.dataset == 'kitti':
         sample_paths = datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))
     else:
@@ -505,9 +690,13 @@ def run(argv=None):
           % (train_set.name, len(train_set), val_set.name, len(val_set)))
     get_batches_fn = helper.gen_batch_function(None, image_shape, dataset=train_set, seed=args.seed)
 
-    run_dir = os.path.join(runs_dir, time.strftime('%Y%m%d-%H%M%S'))
-    staging = run_dir + '.partial'
-    os.makedirs(staging)
+    staging, run_dir = _run_folders(args)
+    if not args.resume:
+        saved_args = dict(vars(args), data_dir=os.path.abspath(data_dir), vgg_dir=os.path.abspath(args.vgg_dir),
+                          runs_dir=os.path.abspath(runs_dir))
+        checkpoints.write_json_atomic(os.path.join(staging, RUN_ARGS), saved_args)
+    resume_command = 'python main.py --resume %s' % staging
+    checkpointer = None
     try:
         with tf.Graph().as_default(), tf.Session(config=session_config(args.mixed_precision, args.xla)) as sess:
             tf.set_random_seed(args.seed)
@@ -520,20 +709,56 @@ def run(argv=None):
             logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
                                                             num_classes, args.encoder_lr_scale, args.clip_norm)
             initialize_new_variables(sess)
+            tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
 
+            checkpoint_dir = os.path.join(staging, 'checkpoints')
+            checkpointer = checkpoints.Checkpointer(checkpoint_dir, tf.global_variables(), args.keep_checkpoints)
+            best = checkpoints.BestWeights(checkpoint_dir, model_variables, args.keep_best) \
+                if args.keep_best else None
+            state = checkpoints.TrainingState()
+            if args.resume:
+                prefix, state = checkpoints.latest_checkpoint(checkpoint_dir)
+                checkpointer.restore(sess, prefix)
+                checkpointer.saved = True
+                print('Resuming %s from %s: %d epochs and %d steps done' % (
+                    staging, os.path.basename(prefix), state.epoch, state.step))
+                shutil.rmtree(os.path.join(staging, 'model'), ignore_errors=True)   # written again at the end
+
+            def evaluate_fn(sess):
+                results = evaluate.evaluate(sess, tensors, val_set, image_shape)
+                painted = [image for _, image in helper.gen_test_output(
+                    sess, logits, keep_prob, input_image, None, image_shape,
+                    image_paths=[p for p, _ in val_set.pairs[:curves.NUM_PAINTED]], colours=train_set.colours)]
+                return results, painted
+
+            curve_metric = args.keep_best or ('road_iou' if num_classes == 2 else 'mean_iou')
+            events = curves.EventWriter(os.path.join(staging, curves.TENSORBOARD_DIR))
+            stop = checkpoints.StopOnSignal()
+            hooks = TrainingHooks(staging, checkpointer, stop, events, evaluate_fn, args.eval_every, best,
+                                  args.checkpoint_every, curve_metric)
             start = time.time()
             diverged = None
             try:
-                history = train_nn(sess, args.epochs, args.batch_size, get_batches_fn, train_op,
-                                   cross_entropy_loss, input_image, correct_label, keep_prob, learning_rate,
-                                   args.keep_prob, args.learning_rate)
+                with stop:
+                    train_nn(sess, args.epochs, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
+                             input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
+                             args.learning_rate, state=state, hooks=hooks)
             except TrainingDiverged as e:
                 diverged = str(e)
-                history = None
                 print('ERROR: %s' % e, file=sys.stderr)
+            except TrainingInterrupted as e:
+                hooks.save(sess, e.state)
+                print('Interrupted (%s) at epoch %d after %d steps: the run so far is in %s. Continue it with:\n'
+                      '    %s' % (e, e.state.epoch + 1, e.state.step, staging, resume_command), flush=True)
+                raise SystemExit(128 + getattr(signal, str(e), signal.SIGINT))
+            finally:
+                events.close()
             train_seconds = time.time() - start
 
-            tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
+            if best is not None and state.best and state.best['epoch'] != state.epoch and not diverged:
+                best.restore(sess, state)
+                print('Keeping the weights of epoch %d (best %s %.4f)' % (
+                    state.best['epoch'], args.keep_best, state.best['value']))
             run_config = {'dataset': args.dataset, 'data_source': data_source, 'image_shape': list(image_shape),
                           'num_classes': num_classes, 'class_names': list(train_set.class_names),
                           'colours': [list(c) for c in train_set.colours] if train_set.colours else None,
@@ -541,22 +766,32 @@ def run(argv=None):
             save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
             results = evaluate.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}
             results.update({'dataset': val_set.name, 'train_images': len(train_set),
-                            'epoch_mean_loss': history, 'diverged': diverged,
-                            'train_seconds': round(train_seconds, 1)})
-            with open(os.path.join(staging, 'metrics.json'), 'w') as f:
-                json.dump(results, f, indent=2)
+                            'epoch_mean_loss': state.history, 'diverged': diverged,
+                            'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,
+                            'best': state.best,
+                            'saved_epoch': state.best['epoch'] if best is not None and state.best and not diverged
+                            else state.epoch})
+            checkpoints.write_json_atomic(os.path.join(staging, 'metrics.json'), results)
+            hooks.plot(state)
             helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,
                                           input_image, image_paths=sample_paths,
                                           colours=train_set.colours, output_dir=staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as e:
+        if checkpointer is not None and checkpointer.saved:
+            if not isinstance(e, SystemExit):
+                print('The run stopped (%s: %s); its checkpoints are kept in %s. Continue it with:\n    %s'
+                      % (type(e).__name__, e, staging, resume_command), file=sys.stderr, flush=True)
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     os.replace(staging, run_dir)
     if len(val_set):
         print(evaluate.format_table(results))
-    print('Run saved to %s (model/, metrics.json, painted samples)' % run_dir)
+    print('Run saved to %s (model/, metrics.json, curves.png, checkpoints/, tensorboard/, painted samples)'
+          % run_dir)
     if diverged:
-        raise SystemExit('training diverged: %s' % diverged)
+        raise SystemExit('training diverged: %s; its last good checkpoint can be resumed: python main.py '
+                         '--resume %s' % (diverged, run_dir))
     return run_dir
 
 

@@ -17,8 +17,8 @@ tf = main.tf
 
 def test_run_trains_saves_evaluates_and_paints(trained_run):
     kitti, run_dir = trained_run
-    assert sorted(os.listdir(run_dir)) == ['metrics.json', 'model', 'um_000008.png', 'um_000009.png',
-                                           'um_000010.png']
+    assert sorted(os.listdir(run_dir)) == ['checkpoints', 'curves.png', 'metrics.json', 'model', 'run_args.json',
+                                           'tensorboard', 'um_000008.png', 'um_000009.png', 'um_000010.png']
     with open(os.path.join(run_dir, 'metrics.json')) as f:
         results = json.load(f)
     losses = results['epoch_mean_loss']
@@ -54,7 +54,7 @@ def test_run_on_real_kitti_files(kitti_real, tiny_vgg, tmp_path):
     with pytest.warns(UserWarning, match='not the full KITTI Road set'):
         run_dir = main.run(['--data-dir', kitti_real, '--vgg-dir', tiny_vgg, '--runs-dir', str(tmp_path),
                             '--image-shape', '64', '192', '--epochs', '1', '--batch-size', '2'])
-    samples = sorted(f for f in os.listdir(run_dir) if f.endswith('.png'))
+    samples = sorted(f for f in os.listdir(run_dir) if f.endswith('.png') and f != 'curves.png')
     tests_dir = os.path.join(kitti_real, 'data_road', 'testing', 'image_2')
     assert samples == sorted(os.listdir(tests_dir))     # 1224..1242 wide alike
     for name in samples:                                # painted at their own size, not 64x192

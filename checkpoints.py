@@ -1,0 +1,190 @@
+"""Training that never loses its work: checkpoints, the state that resumes a run, stop on a signal.
+
+A checkpoint is every variable (the optimizers' slots included) saved by
+tf.train.Saver plus a JSON state: epochs done, steps done in the current
+epoch, the losses so far, the evaluations, and the data order's random
+state at the start of the current epoch.  `latest.json` names the newest
+complete checkpoint and is replaced atomically after both files are written,
+so a write that fails half-way leaves the previous checkpoint the valid one.
+"""
+import glob
+import json
+import os
+import signal
+import threading
+
+import numpy as np
+
+LATEST = 'latest.json'
+BEST = 'best.json'
+STATE_SUFFIX = '.state.json'
+
+
+def write_json_atomic(path, data):
+    """Write JSON under a temporary name, then rename: readers see the old file or the new one."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class TrainingState:
+    """Where training stands; JSON-serialisable so a run can continue from it."""
+
+    def __init__(self, epoch=0, step=0, global_step=0, history=None, epoch_losses=None,
+                 evaluations=None, rng_state=None, best=None):
+        self.epoch = epoch                      # epochs completed
+        self.step = step                        # steps completed in epoch + 1
+        self.global_step = global_step
+        self.history = list(history or [])      # mean loss of each completed epoch
+        self.epoch_losses = list(epoch_losses or [])
+        self.evaluations = list(evaluations or [])   # [{'epoch': n, metric: value, ...}]
+        self.rng_state = rng_state              # data order's RandomState at the start of epoch + 1
+        self.best = best                        # {'epoch': n, 'metric': name, 'value': v} with --keep-best
+
+    def to_json(self):
+        return dict(vars(self))
+
+    @classmethod
+    def from_json(cls, data):
+        return cls(**data)
+
+    def capture_rng(self, rng):
+        name, keys, pos, has_gauss, cached = rng.get_state()
+        self.rng_state = [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+
+    def restore_rng(self, rng):
+        if self.rng_state is not None:
+            name, keys, pos, has_gauss, cached = self.rng_state
+            rng.set_state((name, np.asarray(keys, np.uint32), pos, has_gauss, cached))
+
+    @property
+    def name(self):
+        """epoch-002 at an epoch's end, epoch-002-step-00005 mid-epoch (after 5 steps of epoch 3)."""
+        return 'epoch-%03d' % self.epoch + ('-step-%05d' % self.step if self.step else '')
+
+
+class CheckpointError(ValueError):
+    """A folder that holds no usable checkpoint; the message names it."""
+
+
+class Checkpointer:
+    """Saves and restores the checkpoints of one run folder, keeping the newest `keep`."""
+
+    def __init__(self, folder, variables, keep=2):
+        import tensorflow.compat.v1 as tf
+        self.folder = folder
+        self.keep = max(1, keep)
+        self.saver = tf.train.Saver(variables, max_to_keep=None, save_relative_paths=True)
+        self.saved = False
+
+    def save(self, sess, state):
+        """Write a checkpoint of `state`; only when every file is there does latest.json point to it."""
+        os.makedirs(self.folder, exist_ok=True)
+        prefix = os.path.join(self.folder, state.name)
+        try:
+            self.saver.save(sess, prefix, write_meta_graph=False, write_state=False)
+            write_json_atomic(prefix + STATE_SUFFIX, state.to_json())
+        except BaseException:
+            _remove_checkpoint(prefix)
+            raise
+        write_json_atomic(os.path.join(self.folder, LATEST), {'checkpoint': state.name})
+        self.saved = True
+        self._prune(keep_also=state.name)
+        return prefix
+
+    def _prune(self, keep_also):
+        names = sorted(os.path.basename(p)[:-len(STATE_SUFFIX)]
+                       for p in glob.glob(os.path.join(self.folder, 'epoch-*' + STATE_SUFFIX)))
+        for name in names[:-self.keep]:
+            if name != keep_also:
+                _remove_checkpoint(os.path.join(self.folder, name))
+
+    def restore(self, sess, prefix):
+        self.saver.restore(sess, prefix)
+
+
+def _remove_checkpoint(prefix):
+    for path in glob.glob(glob.escape(prefix) + '.*'):
+        os.remove(path)
+
+
+def latest_checkpoint(folder):
+    """(prefix, TrainingState) of the newest complete checkpoint in folder; CheckpointError if none."""
+    pointer = os.path.join(folder, LATEST)
+    if not os.path.isfile(pointer):
+        raise CheckpointError('%s: no complete checkpoint (no %s)' % (folder, LATEST))
+    try:
+        with open(pointer) as f:
+            name = json.load(f)['checkpoint']
+        prefix = os.path.join(folder, name)
+        with open(prefix + STATE_SUFFIX) as f:
+            state = TrainingState.from_json(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError('%s: cannot read the latest checkpoint (%s)' % (folder, e)) from None
+    if not os.path.isfile(prefix + '.index'):
+        raise CheckpointError('%s: the latest checkpoint %s has no variables' % (folder, name))
+    return prefix, state
+
+
+class BestWeights:
+    """The weights of the best evaluation so far, saved beside the checkpoints (atomically, by pointer)."""
+
+    def __init__(self, folder, variables, metric):
+        import tensorflow.compat.v1 as tf
+        self.folder = folder
+        self.metric = metric
+        self.saver = tf.train.Saver(variables, max_to_keep=None, save_relative_paths=True)
+
+    def offer(self, sess, state, value):
+        """Save the weights if `value` beats the best so far; returns True when it did."""
+        if value != value or (state.best is not None and value <= state.best['value']):
+            return False
+        os.makedirs(self.folder, exist_ok=True)
+        name = 'best-epoch-%03d' % state.epoch
+        prefix = os.path.join(self.folder, name)
+        try:
+            self.saver.save(sess, prefix, write_meta_graph=False, write_state=False)
+        except BaseException:
+            _remove_checkpoint(prefix)
+            raise
+        old = state.best
+        state.best = {'epoch': state.epoch, 'metric': self.metric, 'value': float(value), 'checkpoint': name}
+        write_json_atomic(os.path.join(self.folder, BEST), state.best)
+        if old and old.get('checkpoint') and old['checkpoint'] != name:
+            _remove_checkpoint(os.path.join(self.folder, old['checkpoint']))
+        return True
+
+    def restore(self, sess, state):
+        self.saver.restore(sess, os.path.join(self.folder, state.best['checkpoint']))
+
+
+class StopOnSignal:
+    """SIGINT / SIGTERM ask training to stop after the current step; a second one stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = None
+        self.previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        print('\n%s: finishing the current step, then writing a checkpoint (send it again to stop at once)'
+              % self.requested, flush=True)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
+        return False

@@ -1,0 +1,206 @@
+"""main.py's long-run behaviour: interrupt, resume, crash, keep-best, curves (README: Resuming)."""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import checkpoints
+import curves
+import evaluate
+import helper
+import main
+from conftest import ROOT, TINY_SHAPE, make_kitti
+
+tf = main.tf
+
+
+def tiny_args(kitti, vgg, runs, epochs=4):
+    return ['--data-dir', kitti, '--vgg-dir', vgg, '--runs-dir', runs, '--image-shape', str(TINY_SHAPE[0]),
+            str(TINY_SHAPE[1]), '--epochs', str(epochs), '--batch-size', '2', '--learning-rate', '1e-3',
+            '--keep-prob', '1.0', '--val-fraction', '0.25', '--skip-checks', '--seed', '3']
+
+
+def model_weights(run_dir):
+    reader = tf.train.load_checkpoint(os.path.join(run_dir, 'model', 'variables', 'variables'))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.fixture(scope='module')
+def kitti(tmp_path_factory):
+    return make_kitti(str(tmp_path_factory.mktemp('resume') / 'kitti'), n_train=16, n_test=1)
+
+
+@pytest.fixture(scope='module')
+def reference(kitti, tiny_vgg, tmp_path_factory):
+    """The uninterrupted 4-epoch run."""
+    return main.run(tiny_args(kitti, tiny_vgg, str(tmp_path_factory.mktemp('reference'))))
+
+
+def test_sigint_keeps_the_work_and_resume_matches_the_uninterrupted_run(kitti, tiny_vgg, reference, tmp_path):
+    runs = str(tmp_path / 'runs')
+    proc = subprocess.Popen([sys.executable, '-u', os.path.join(ROOT, 'main.py')] +
+                            tiny_args(kitti, tiny_vgg, runs) + ['--keep-checkpoints', '5'],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if 'checkpoint' in line and 'epoch-002' in line:
+            proc.send_signal(signal.SIGINT)      # a real Ctrl-C, during epoch 3
+            break
+    out = ''.join(seen) + proc.communicate(timeout=300)[0]
+    assert proc.returncode == 128 + signal.SIGINT, out
+    partial, = glob.glob(os.path.join(runs, '*.partial'))
+    assert 'python main.py --resume %s' % partial in out
+    # The epoch-2 checkpoint is complete; the interrupt wrote a newer one in epoch 3.
+    folder = os.path.join(partial, 'checkpoints')
+    reader = tf.train.load_checkpoint(os.path.join(folder, 'epoch-002'))
+    assert 'decoder/score_fr/weights' in reader.get_variable_to_shape_map()
+    with open(os.path.join(folder, 'epoch-002' + checkpoints.STATE_SUFFIX)) as f:
+        assert json.load(f)['epoch'] == 2
+    _, latest = checkpoints.latest_checkpoint(folder)
+    assert (latest.epoch, latest.step > 0) in ((2, True), (3, False), (3, True))
+    assert not os.path.exists(os.path.join(partial, 'model'))
+
+    run_dir = main.run(['--resume', partial])
+    assert run_dir == partial[:-len('.partial')] and not os.path.exists(partial)
+    assert sorted(os.listdir(run_dir)) == sorted(os.listdir(reference))
+    assert_same_weights(model_weights(run_dir), model_weights(reference))
+    with open(os.path.join(run_dir, 'metrics.json')) as f, open(os.path.join(reference, 'metrics.json')) as g:
+        resumed, uninterrupted = json.load(f), json.load(g)
+    np.testing.assert_allclose(resumed['epoch_mean_loss'], uninterrupted['epoch_mean_loss'], rtol=1e-4)
+
+
+def test_a_crash_keeps_the_checkpoints_and_resume_finishes(kitti, tiny_vgg, tmp_path, monkeypatch, capsys):
+    runs = str(tmp_path / 'runs')
+    real_save = main.save_model
+
+    def crash(*args, **kwargs):
+        raise RuntimeError('power cut')
+
+    monkeypatch.setattr(main, 'save_model', crash)
+    with pytest.raises(RuntimeError, match='power cut'):
+        main.run(tiny_args(kitti, tiny_vgg, runs, epochs=2))
+    partial, = glob.glob(os.path.join(runs, '*.partial'))
+    assert 'Continue it with:\n    python main.py --resume %s' % partial in capsys.readouterr().err
+    _, state = checkpoints.latest_checkpoint(os.path.join(partial, 'checkpoints'))
+    assert (state.epoch, state.step) == (2, 0)
+
+    with pytest.raises(SystemExit, match=r'--image-shape 32 64 \(the run has 64 96\)'):
+        main.run(['--resume', partial, '--image-shape', '32', '64'])
+    with pytest.raises(SystemExit, match=r'--dataset camvid \(the run has kitti\)'):
+        main.run(['--resume', partial, '--dataset', 'camvid'])
+    monkeypatch.setattr(main, 'save_model', real_save)
+    run_dir = main.run(['--resume', partial, '--skip-checks'])    # a flag that agrees is fine
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        assert len(json.load(f)['epoch_mean_loss']) == 2
+    assert os.path.isdir(os.path.join(run_dir, 'model'))
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(kitti, tiny_vgg, tmp_path, monkeypatch):
+    def no_batches(*args, **kwargs):
+        raise RuntimeError('disk gone')
+    monkeypatch.setattr(main.TrainingHooks, 'after_step', no_batches)
+    with pytest.raises(RuntimeError, match='disk gone'):
+        main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs')))
+    assert os.listdir(tmp_path / 'runs') == []
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(SystemExit, match='not a run folder of main.py'):
+        main.run(['--resume', str(tmp_path)])
+    with pytest.raises(SystemExit, match='nowhere: no such folder'):
+        main.run(['--resume', str(tmp_path / 'nowhere')])
+    (tmp_path / main.RUN_ARGS).write_text('{}')
+    with pytest.raises(SystemExit, match='nothing to resume from: .*no complete checkpoint'):
+        main.run(['--resume', str(tmp_path)])
+
+
+def test_keep_best_saves_the_best_epoch_not_the_last(kitti, tiny_vgg, tmp_path, monkeypatch):
+    real = helper.gen_batch_function
+
+    def worse_after_epoch_2(*args, **kwargs):
+        """Epochs 3 and 4 train on swapped labels: the model gets worse on purpose."""
+        batches = real(*args, **kwargs)
+        epochs = []
+
+        def get_batches_fn(batch_size, skip=0):
+            epochs.append(1)
+            for images, labels in batches(batch_size, skip):
+                yield images, (labels[..., ::-1] if len(epochs) > 2 else labels)
+        get_batches_fn.rng, get_batches_fn.num_batches = batches.rng, batches.num_batches
+        return get_batches_fn
+
+    monkeypatch.setattr(helper, 'gen_batch_function', worse_after_epoch_2)
+    run_dir = main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs')) +
+                       ['--eval-every', '1', '--keep-best', 'road_iou'])
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        results = json.load(f)
+    scores = [e['road_iou'] for e in results['evaluations']]
+    assert [e['epoch'] for e in results['evaluations']] == [1, 2, 3, 4]
+    assert scores[3] < max(scores[:2]) - 0.2, scores
+    assert results['best']['epoch'] == results['saved_epoch'] == 1 + int(np.argmax(scores))
+    assert results['road']['iou'] == pytest.approx(max(scores), abs=1e-6)   # the final table is the best's
+    best = tf.train.load_checkpoint(os.path.join(run_dir, 'checkpoints', results['best']['checkpoint']))
+    saved = model_weights(run_dir)
+    for name, value in saved.items():
+        np.testing.assert_array_equal(value, best.get_tensor(name), err_msg=name)
+
+    # One point per epoch in TensorBoard and in curves.png.
+    events = [e for f in glob.glob(os.path.join(run_dir, curves.TENSORBOARD_DIR, '*'))
+              for e in tf.train.summary_iterator(f)]
+    tags = [v.tag for e in events for v in e.summary.value]
+    assert tags.count(curves.EPOCH_LOSS) == 4 and tags.count(curves.VAL_PREFIX + 'road_iou') == 4
+    assert tags.count(curves.TRAIN_LOSS) == 4 * 6            # 12 training images, batch 2
+    assert tags.count(curves.VAL_IMAGES + '/0') == 4
+    assert os.path.getsize(os.path.join(run_dir, curves.CURVES_FILE)) > 0
+    series = curves.plot(str(tmp_path / 'again.png'), results['epoch_mean_loss'], results['evaluations'],
+                         'road_iou')
+    assert series['loss'][0] == series['road_iou'][0] == [1, 2, 3, 4]
+
+
+def test_keep_best_needs_validation(tmp_path):
+    with pytest.raises(SystemExit, match='--keep-best road_iou needs --eval-every'):
+        main.run(['--data-dir', str(tmp_path), '--keep-best', 'road_iou'])
+
+
+def test_diverged_run_leaves_its_last_good_checkpoint_resumable(kitti, tiny_vgg, tmp_path, monkeypatch):
+    real = helper.gen_batch_function
+
+    def nan_in_epoch_2(*args, **kwargs):
+        batches = real(*args, **kwargs)
+        epochs = []
+
+        def get_batches_fn(batch_size, skip=0):
+            epochs.append(1)
+            for images, labels in batches(batch_size, skip):
+                yield (images * np.nan if len(epochs) == 2 else images), labels
+        get_batches_fn.rng, get_batches_fn.num_batches = batches.rng, batches.num_batches
+        return get_batches_fn
+
+    monkeypatch.setattr(helper, 'gen_batch_function', nan_in_epoch_2)
+    runs = tmp_path / 'runs'
+    with pytest.raises(SystemExit, match='training diverged: .*--resume'):
+        main.run(tiny_args(kitti, tiny_vgg, str(runs)))
+    run_dir, = [str(p) for p in runs.iterdir()]
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        assert json.load(f)['diverged']
+    _, state = checkpoints.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
+    assert (state.epoch, state.step) == (1, 0)
+    monkeypatch.setattr(helper, 'gen_batch_function', real)
+    finished = main.run(['--resume', run_dir])
+    assert finished == run_dir
+    with open(os.path.join(finished, 'metrics.json')) as f:
+        results = json.load(f)
+    assert not results['diverged'] and len(results['epoch_mean_loss']) == 4
+    evaluate.main(['--model', os.path.join(finished, 'model'), '--data-dir', kitti])

@@ -17,6 +17,7 @@ import sys  # noqa: E402
 import numpy as np  # noqa: E402
 
 import datasets  # noqa: E402
+from export import load_model  # noqa: E402  (evaluate.load_model, as before)
 import metrics  # noqa: E402
 
 EVAL_BATCH = 8
@@ -69,29 +70,6 @@ def format_table(results):
     for name, iou in zip(results['class_names'], results['per_class_iou']):
         lines.append('    %-*s IoU %s' % (width, name, 'n/a' if iou != iou else '%.4f' % iou))
     return '\n'.join(lines)
-
-
-def load_model(sess, model_dir, with_meta=False):
-    """Load a model saved by main.run(); returns (tensors, run_config), and the MetaGraphDef with_meta."""
-    import tensorflow.compat.v1 as tf
-    from main import MODEL_TAG, TRAINING_SIZE_SIGNATURE, SERVING_SIGNATURE
-    config_path = os.path.join(model_dir, 'run_config.json')
-    if not os.path.isdir(model_dir):
-        raise SystemExit('%s: no such model folder' % model_dir)
-    if not os.path.isfile(config_path):
-        raise SystemExit('%s: not a saved FCN-8 model (no run_config.json)' % model_dir)
-    with open(config_path) as f:
-        run_config = json.load(f)
-    try:
-        meta = tf.saved_model.loader.load(sess, [MODEL_TAG], model_dir)
-    except (OSError, RuntimeError) as e:
-        raise SystemExit('%s: cannot load the saved model (%s)' % (model_dir, e)) from None
-    # Models saved before the any-size serving signature had only the training-size one.
-    signature = meta.signature_def.get(TRAINING_SIZE_SIGNATURE, meta.signature_def[SERVING_SIGNATURE])
-    graph = sess.graph
-    tensors = {k: graph.get_tensor_by_name(v.name) for k, v in signature.inputs.items()}
-    tensors.update({k: graph.get_tensor_by_name(v.name) for k, v in signature.outputs.items()})
-    return (tensors, run_config, meta) if with_meta else (tensors, run_config)
 
 
 def main(argv=None):

@@ -25,6 +25,7 @@ import checkpoints  # noqa: E402
 import curves  # noqa: E402
 import datasets  # noqa: E402
 import evaluate  # noqa: E402
+from export import save_model  # noqa: E402
 import helper  # noqa: E402
 import project_tests as tests  # noqa: E402
 
@@ -68,11 +69,6 @@ SAMPLE_DEFAULTS = {
     'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
 }
 VGG_TAG = 'vgg16'
-MODEL_TAG = 'fcn8'
-# Signatures of the saved model: any-size uint8 images in, classes and
-# probabilities at the input's size out; and the network at its training size.
-SERVING_SIGNATURE = 'serving_default'
-TRAINING_SIZE_SIGNATURE = 'training_size'
 # FCN authors' "at-once" scaling of the skip inputs: VGG's pool3/pool4 activations
 # are orders of magnitude larger than the class scores they are added to.
 SCALE_POOL4 = 0.01
@@ -365,7 +361,7 @@ class TrainingHooks:
     def save(self, sess, state):
         prefix = self.checkpointer.save(sess, state)
         self.plot(state)
-        print('  checkpoint %s' % os.path.relpath(prefix), flush=True)
+        print('  checkpoint %s' % prefix, flush=True)
 
     def plot(self, state):
         return curves.plot(os.path.join(self.run_folder, curves.CURVES_FILE), state.history,
@@ -464,61 +460,6 @@ def initialize_new_variables(sess):
     uninitialized = set(sess.run(tf.report_uninitialized_variables()))
     sess.run(tf.variables_initializer(
         [v for v in tf.global_variables() if v.op.name.encode() in uninitialized]))
-
-
-def save_model(sess, export_dir, model_variables, tensors, run_config):
-    """SavedModel of the trained network (weights only, no optimizer state) plus its settings.
-
-    Its serving signature takes a uint8 image batch of any height and width and
-    returns per-pixel classes and probabilities at the input's size, so plain
-    TensorFlow 2 (`tf.saved_model.load`) can use it; the training-size signature
-    is the network itself, as evaluate.py feeds it.
-    """
-    staging = export_dir + '.training-graph'
-    builder = tf.saved_model.Builder(staging)
-    builder.add_meta_graph_and_variables(
-        sess, [MODEL_TAG], saver=tf.train.Saver(model_variables, sharded=False), clear_devices=True)
-    builder.save()
-    try:
-        _save_serving_model(staging, export_dir, tuple(run_config['image_shape']), run_config['num_classes'])
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    with open(os.path.join(export_dir, 'run_config.json'), 'w') as f:
-        json.dump(run_config, f, indent=2)
-
-
-def _save_serving_model(training_model_dir, export_dir, image_shape, num_classes):
-    """Re-save a training graph with the resize-in, resize-out serving path in front of it."""
-    with tf.Graph().as_default(), tf.Session() as sess:
-        with tf.name_scope('serving'):
-            images = tf.placeholder(tf.uint8, [None, None, None, 3], name='images')
-            resized = tf2.image.resize(tf.cast(images, tf.float32), image_shape, antialias=True)
-            image_input = tf.placeholder_with_default(resized, [None, None, None, 3], name='image_input')
-            keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
-        tf.saved_model.loader.load(sess, [MODEL_TAG], training_model_dir,
-                                   input_map={'image_input:0': image_input, 'keep_prob:0': keep_prob})
-        probabilities = sess.graph.get_tensor_by_name('probabilities:0')
-        with tf.name_scope('serving'):
-            full_size = tf2.image.resize(probabilities, tf.shape(images)[1:3], name='probabilities')
-            if num_classes == 2:
-                classes = tf.cast(full_size[..., 1] > 0.5, tf.uint8, name='classes')
-            else:
-                classes = tf.cast(tf.argmax(full_size, -1), tf.uint8, name='classes')
-        saved = {name for name, _ in tf.train.list_variables(os.path.join(training_model_dir, 'variables',
-                                                                          'variables'))}
-        variables = [v for v in tf.global_variables() if v.op.name in saved]
-        signatures = {
-            SERVING_SIGNATURE: tf.saved_model.signature_def_utils.predict_signature_def(
-                inputs={'images': images}, outputs={'classes': classes, 'probabilities': full_size}),
-            TRAINING_SIZE_SIGNATURE: tf.saved_model.signature_def_utils.predict_signature_def(
-                inputs={'image_input': image_input, 'keep_prob': keep_prob},
-                outputs={'probabilities': probabilities}),
-        }
-        builder = tf.saved_model.Builder(export_dir)
-        builder.add_meta_graph_and_variables(sess, [MODEL_TAG], signature_def_map=signatures,
-                                             saver=tf.train.Saver(variables, sharded=False),
-                                             clear_devices=True)
-        builder.save()
 
 
 def explicit_flags(parser, argv):

@@ -82,14 +82,13 @@ class Predictor:
 
     def __init__(self, model_dir):
         import tensorflow.compat.v1 as tf
-        import evaluate
-        from main import SERVING_SIGNATURE
+        import export
         tf.disable_v2_behavior()
         self.graph = tf.Graph()
         self.sess = tf.Session(graph=self.graph)
         with self.graph.as_default():
-            _, self.run_config, meta = evaluate.load_model(self.sess, model_dir, with_meta=True)
-        signature = meta.signature_def.get(SERVING_SIGNATURE)
+            _, self.run_config, meta = export.load_model(self.sess, model_dir, with_meta=True)
+        signature = meta.signature_def.get(export.SERVING_SIGNATURE)
         if signature is None or 'images' not in signature.inputs:
             raise SystemExit('%s: saved without the any-size serving signature; train it again with this '
                              'version of main.py' % model_dir)

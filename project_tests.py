@@ -7,7 +7,6 @@ Each check builds its graph in a fresh tf.Graph so it leaves nothing behind.
 import functools
 import os
 import warnings
-from glob import glob
 from unittest import mock
 
 import numpy as np

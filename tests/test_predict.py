@@ -98,27 +98,6 @@ def test_video_keeps_frame_rate_frame_count_and_size(model_dir, tmp_path, shape)
         assert np.abs(overlay.astype(int) - helper.paint(frame, classes)).mean() < 8
 
 
-def test_exported_model_in_plain_tensorflow_gives_the_same_classes(model_dir, tmp_path):
-    image = street((75, 121), 7)
-    predictor = predict.Predictor(model_dir)
-    classes, probabilities = predictor(image[None])
-    predictor.close()
-    np.save(tmp_path / 'image.npy', image)
-    script = (
-        'import sys, numpy as np, tensorflow as tf\n'
-        'model = tf.saved_model.load(sys.argv[1])\n'
-        'out = model.signatures["serving_default"](images=tf.constant(np.load(sys.argv[2])[None]))\n'
-        'np.save(sys.argv[3], out["classes"].numpy()); np.save(sys.argv[4], out["probabilities"].numpy())\n')
-    subprocess.run([sys.executable, '-c', script, model_dir, str(tmp_path / 'image.npy'),
-                    str(tmp_path / 'classes.npy'), str(tmp_path / 'probs.npy')],
-                   check=True, cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=''))
-    exported = np.load(tmp_path / 'classes.npy')
-    assert exported.shape == (1, 75, 121) and exported.dtype == np.uint8
-    np.testing.assert_array_equal(exported, classes)
-    np.testing.assert_allclose(np.load(tmp_path / 'probs.npy'), probabilities, atol=1e-5)
-    assert 0.2 < classes.mean() < 0.8
-
-
 def test_bad_inputs_are_named_and_leave_nothing(model_dir, tmp_path):
     out = tmp_path / 'out'
     notes = tmp_path / 'notes.txt'

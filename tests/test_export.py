@@ -1,0 +1,63 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import evaluate
+import export
+import predict
+from test_predict import street
+
+tf = pytest.importorskip('tensorflow').compat.v1
+
+
+@pytest.fixture(scope='module')
+def model_dir(trained_run):
+    return os.path.join(trained_run[1], 'model')
+
+
+def test_exported_model_in_plain_tensorflow_gives_the_same_classes(model_dir, tmp_path):
+    image = street((75, 121), 7)
+    predictor = predict.Predictor(model_dir)
+    classes, probabilities = predictor(image[None])
+    predictor.close()
+    np.save(tmp_path / 'image.npy', image)
+    script = (
+        'import sys, numpy as np, tensorflow as tf\n'
+        'model = tf.saved_model.load(sys.argv[1])\n'
+        'out = model.signatures["serving_default"](images=tf.constant(np.load(sys.argv[2])[None]))\n'
+        'np.save(sys.argv[3], out["classes"].numpy()); np.save(sys.argv[4], out["probabilities"].numpy())\n')
+    subprocess.run([sys.executable, '-c', script, model_dir, str(tmp_path / 'image.npy'),
+                    str(tmp_path / 'classes.npy'), str(tmp_path / 'probs.npy')],
+                   check=True, cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=''))
+    exported = np.load(tmp_path / 'classes.npy')
+    assert exported.shape == (1, 75, 121) and exported.dtype == np.uint8
+    np.testing.assert_array_equal(exported, classes)
+    np.testing.assert_allclose(np.load(tmp_path / 'probs.npy'), probabilities, atol=1e-5)
+    assert 0.2 < classes.mean() < 0.8
+
+
+def test_training_size_signature_is_the_network_evaluate_feeds(model_dir):
+    image = street((64, 96), 3)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        tensors, config, meta = export.load_model(sess, model_dir, with_meta=True)
+        assert set(meta.signature_def) == {export.SERVING_SIGNATURE, export.TRAINING_SIZE_SIGNATURE}
+        assert tuple(config['image_shape']) == image.shape[:2]
+        probs = evaluate.predict(sess, tensors, image[None].astype(np.float32))
+    predictor = predict.Predictor(model_dir)
+    _, served = predictor(image[None])     # the same size: the two resizes are identities
+    predictor.close()
+    np.testing.assert_allclose(served, probs, atol=1e-5)
+
+
+def test_saving_twice_into_one_folder_is_refused_not_mixed(model_dir, tmp_path):
+    with tf.Graph().as_default(), tf.Session() as sess:
+        tensors, config = export.load_model(sess, model_dir)
+        target = str(tmp_path / 'model')
+        saved = {name for name, _ in tf.train.list_variables(os.path.join(model_dir, 'variables', 'variables'))}
+        variables = [v for v in tf.global_variables() if v.op.name in saved]
+        export.save_model(sess, target, variables, tensors, config)
+        with pytest.raises(Exception, match='exists'):
+            export.save_model(sess, target, variables, tensors, config)

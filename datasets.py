@@ -367,26 +367,48 @@ def folder_dataset(folder, name='folder'):
 DATASETS = ('kitti', 'camvid_road', 'camvid', 'cityscapes', 'folder')
 
 
-def load(kind, data_dir, val_fraction=0.0, strict=False):
+def load(kind, data_dir, val_fraction=0.0, strict=False, holdout_sequence=None):
     """(train, val) datasets a run trains and evaluates on.
 
     kitti: <data_dir>/data_road/training, split into train/val by data_road/val_images.txt
     when there is one, else by val_fraction.
-    camvid, camvid_road: <data_dir>/camvid/train and val (CamVid has its own val split).
+    camvid, camvid_road: <data_dir>/camvid/train and val (CamVid has its own val split); with
+    holdout_sequence, train and val together, split by sequence (leave one sequence out).
     cityscapes: <data_dir>/cityscapes, its train and val splits.
     folder: <data_dir>/images + labels + classes.json, split like kitti.
     """
+    if holdout_sequence and kind not in ('camvid', 'camvid_road'):
+        raise DataError('holding out a sequence needs CamVid (camvid or camvid_road), not %s' % kind)
     if kind == 'kitti':
         data_road = os.path.join(data_dir, 'data_road')
         return _split(kitti_dataset(data_road, strict), data_road, val_fraction)
     if kind in ('camvid', 'camvid_road'):
         camvid_dir = os.path.join(data_dir, 'camvid')
-        return tuple(camvid_dataset(camvid_dir, name, binary=kind == 'camvid_road') for name in ('train', 'val'))
+        train, val = (camvid_dataset(camvid_dir, name, binary=kind == 'camvid_road') for name in ('train', 'val'))
+        return hold_out_sequence(train, val, holdout_sequence) if holdout_sequence else (train, val)
     if kind == 'cityscapes':
         return tuple(cityscapes_dataset(os.path.join(data_dir, 'cityscapes'), name) for name in ('train', 'val'))
     if kind == 'folder':
         return _split(folder_dataset(data_dir), data_dir, val_fraction)
     raise DataError('unknown dataset %r (choose from %s)' % (kind, ', '.join(DATASETS)))
+
+
+def camvid_sequence(image_path):
+    """0001TP_006690.png -> 0001TP: CamVid names each frame by its sequence."""
+    return os.path.basename(image_path).split('_')[0]
+
+
+def hold_out_sequence(train, val, sequence):
+    """(train, val) of CamVid train + val with every frame of one sequence held out."""
+    pairs = train.pairs + val.pairs
+    sequences = sorted({camvid_sequence(image) for image, _ in pairs})
+    if sequence not in sequences:
+        raise DataError('CamVid has no sequence %r (it has %s)' % (sequence, ', '.join(sequences)))
+    kind = train.name.split('/')[0]
+    everything = Dataset(kind, sorted(pairs), train.class_names, train.read_label, train.colours)
+    held = [i for i, (image, _) in enumerate(everything.pairs) if camvid_sequence(image) == sequence]
+    kept = [i for i in range(len(everything)) if i not in set(held)]
+    return everything.subset(kept, 'without-' + sequence), everything.subset(held, sequence)
 
 
 def _split(dataset, folder, val_fraction):

@@ -82,6 +82,7 @@ def main(argv=None):
     p.add_argument('--split', default='val', choices=('train', 'val', 'test'),
                    help="test: CamVid in SegNet's layout (test/, testannot/) or a folder dataset with test/")
     p.add_argument('--val-fraction', type=float, help="KITTI hold-out share; default: the model's")
+    p.add_argument('--holdout-sequence', help="CamVid sequence held out; default: the model's")
     p.add_argument('--output', help='also write the metrics as JSON here')
     args = p.parse_args(argv)
     with tf.Graph().as_default(), tf.Session() as sess:
@@ -93,7 +94,9 @@ def main(argv=None):
             if args.split == 'test':
                 dataset = datasets.load_test(dataset_kind, args.data_dir)
             else:
-                train, val = datasets.load(dataset_kind, args.data_dir, val_fraction)
+                holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
+                    if dataset_kind in ('camvid', 'camvid_road') else None
+                train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout)
                 dataset = train if args.split == 'train' else val
         except datasets.DataError as e:
             raise SystemExit('data error: %s' % e)

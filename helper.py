@@ -146,14 +146,16 @@ class _Cache:
 
 
 def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cache=True,
-                       seed=None, strict=False):
+                       seed=None, strict=False, augment=None):
     """Generate a function that yields (images, one-hot labels) batches.
 
     data_folder: a KITTI `data_road/training` folder (the source's argument), or
     None when `dataset` (a datasets.Dataset) is given.  Images are float32 RGB
     0..255; labels float32 one-hot with all-zero rows where a pixel is ignored.
     Batches are decoded by a thread pool while the previous ones train, and the
-    resized arrays are kept in memory after the first epoch.
+    resized arrays are kept in memory after the first epoch.  augment: an
+    augment.Augmentation applied to each pair in the loader threads, its draws
+    seeded per batch from the epoch's data order, so an epoch is reproducible.
     """
     if dataset is None:
         dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_folder, strict),
@@ -161,8 +163,11 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     store = _Cache(dataset, image_shape)
     rng = np.random.RandomState(seed)
 
-    def make_batch(indices, pool):
+    def make_batch(indices, pool, batch_seed=None):
         items = list(pool.map(store.get, indices))
+        if augment is not None:
+            batch_rng = np.random.RandomState(batch_seed)
+            items = [augment(image, label, batch_rng) for image, label in items]
         images = np.stack([im for im, _ in items]).astype(np.float32)
         labels = datasets.one_hot(np.stack([lb for _, lb in items]), dataset.num_classes)
         if not cache:
@@ -172,6 +177,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     def get_batches_fn(batch_size, skip=0):
         """An epoch of batches; skip: batches of this epoch's order already trained (a resumed run)."""
         order = rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
+        seeds = rng.randint(2 ** 31 - 1, size=-(-len(order) // batch_size)) if augment is not None else None
         starts = range(skip * batch_size, len(order), batch_size)
         ready = queue.Queue(maxsize=PREFETCH_BATCHES)
         stop = threading.Event()
@@ -182,7 +188,8 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
                     for start in starts:
                         if stop.is_set():
                             return
-                        ready.put(make_batch(order[start:start + batch_size], pool))
+                        ready.put(make_batch(order[start:start + batch_size], pool,
+                                             None if seeds is None else seeds[start // batch_size]))
             except BaseException as e:  # re-raised in the consumer, with its message
                 ready.put(e)
             ready.put(None)

@@ -21,6 +21,7 @@ import tensorflow as tf2  # noqa: E402
 from tensorflow.core.protobuf import rewriter_config_pb2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+import augment  # noqa: E402
 import checkpoints  # noqa: E402
 import curves  # noqa: E402
 import datasets  # noqa: E402
@@ -398,12 +399,25 @@ def build_parser():
     p.add_argument('--l2', type=float, default=d['l2'])
     p.add_argument('--val-fraction', type=float, default=d['val_fraction'],
                    help='share of KITTI training images held out (fixed seeded split)')
+    p.add_argument('--holdout-sequence', metavar='SEQ',
+                   help='CamVid: train on train + val less this sequence, validate on all of it '
+                        '(0001TP dusk, 0006R0, 0016E5): a street the model has never seen')
     p.add_argument('--strict', action='store_true', help='an image without a road mask is an error')
     p.add_argument('--mixed-precision', action='store_true',
                    help='bfloat16 through oneDNN on CPU, float16 on GPU (graph rewrite)')
     p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
     p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
     p.add_argument('--seed', type=int, default=0)
+    a = p.add_argument_group('augmentation (README: Training recipe)')
+    a.add_argument('--augment', action='store_true', help='augment the training pairs (settings below)')
+    ad = augment.DEFAULTS
+    a.add_argument('--aug-flip', type=float, default=ad['flip'], metavar='P', help='horizontal flip probability')
+    a.add_argument('--aug-scale', type=float, nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
+                   help='random zoom range (crop above 1, pad with ignored pixels below 1)')
+    for name in ('brightness', 'contrast', 'saturation', 'gamma'):
+        a.add_argument('--aug-' + name, type=float, default=ad[name], metavar='D', help='%s range +-D' % name)
+    a.add_argument('--aug-shadow', type=float, default=ad['shadow'], metavar='P',
+                   help='probability of a random shadow over one side of a line')
     g = p.add_argument_group('long runs (README: Resuming)')
     g.add_argument('--resume', metavar='RUN_DIR',
                    help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
@@ -531,6 +545,16 @@ def find_kitti(args, explicit):
     return 'embedded sample %s' % os.path.join(SAMPLE_DIR, 'data_road')
 
 
+def augmentation_from_args(args):
+    """The augment.Augmentation the flags ask for, or None without --augment."""
+    if not getattr(args, 'augment', False):     # runs saved before augmentation existed have no flag
+        return None
+    try:
+        return augment.Augmentation(**{name: getattr(args, 'aug_' + name) for name in augment.DEFAULTS})
+    except ValueError as e:
+        raise SystemExit('--aug-*: %s' % e)
+
+
 RUN_ARGS = 'run_args.json'
 # Settings a resumed run may change; every other flag given again must agree with the run's.
 RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
@@ -614,7 +638,8 @@ def run(argv=None):
                 raise SystemExit('data error: %s' % e)
 
     try:
-        train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict)
+        train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
+                                           getattr(args, 'holdout_sequence', None))
     except datasets.DataError as e:
         raise SystemExit('data error: %s' % e)
     num_classes = args.num_classes or train_set.num_classes
@@ -629,7 +654,11 @@ def run(argv=None):
         sample_paths = [image for image, _ in val_set.pairs]
     print('Training on %s (%d images), validating on %s (%d images)'
           % (train_set.name, len(train_set), val_set.name, len(val_set)))
-    get_batches_fn = helper.gen_batch_function(None, image_shape, dataset=train_set, seed=args.seed)
+    augmentation = augmentation_from_args(args)
+    if augmentation is not None:
+        print('Augmenting the training pairs: %s' % ', '.join('%s %s' % kv for kv in augmentation.settings().items()))
+    get_batches_fn = helper.gen_batch_function(None, image_shape, dataset=train_set, seed=args.seed,
+                                               augment=augmentation)
 
     staging, run_dir = _run_folders(args)
     if not args.resume:

@@ -220,3 +220,17 @@ def test_test_split_where_there_is_one(tmp_path):
         datasets.load_test('kitti', root)
     with pytest.raises(datasets.DataError, match=r'camvid/test: no such folder'):
         datasets.load_test('camvid', root)
+
+
+def test_holdout_sequence_splits_camvid_by_sequence(camvid_real):
+    train, val = datasets.load('camvid_road', camvid_real, holdout_sequence='0001TP')
+    assert (len(train), len(val)) == (406, 62)
+    assert {datasets.camvid_sequence(i) for i, _ in val.pairs} == {'0001TP'}
+    assert '0001TP' not in {datasets.camvid_sequence(i) for i, _ in train.pairs}
+    assert val.name == 'camvid_road/0001TP'
+    train, val = datasets.load('camvid', camvid_real, holdout_sequence='0006R0')
+    assert (len(train), len(val), train.num_classes) == (367, 101, 11)
+    with pytest.raises(datasets.DataError, match="no sequence '0009XX'"):
+        datasets.load('camvid', camvid_real, holdout_sequence='0009XX')
+    with pytest.raises(datasets.DataError, match='needs CamVid'):
+        datasets.load('kitti', camvid_real, holdout_sequence='0001TP')

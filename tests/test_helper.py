@@ -114,3 +114,31 @@ def test_save_inference_samples_leaves_nothing_on_failure(tmp_path):
         helper.save_inference_samples(str(tmp_path / 'runs'), root, g.sess, (32, 64), g.logits,
                                       g.keep_prob, g.image)
     assert os.listdir(tmp_path / 'runs') == []
+
+
+def test_augmented_batches_are_reproducible_and_differ_between_epochs(training_dir):
+    import augment
+    aug = augment.Augmentation()
+    first = list(helper.gen_batch_function(training_dir, (32, 64), seed=4, augment=aug)(2))
+    again_fn = helper.gen_batch_function(training_dir, (32, 64), seed=4, augment=aug)
+    again = list(again_fn(2))
+    for (a_img, a_lab), (b_img, b_lab) in zip(first, again):
+        np.testing.assert_array_equal(a_img, b_img)
+        np.testing.assert_array_equal(a_lab, b_lab)
+    second_epoch = list(again_fn(2))
+    assert not all(np.array_equal(a, b) for (a, _), (b, _) in zip(first, second_epoch))
+    plain = list(helper.gen_batch_function(training_dir, (32, 64), seed=4)(2))
+    assert not all(np.array_equal(a, b) for (a, _), (b, _) in zip(first, plain))
+
+
+def test_resumed_epoch_skips_to_the_same_batches(training_dir):
+    import augment
+    fn = helper.gen_batch_function(training_dir, (32, 64), seed=5, augment=augment.Augmentation())
+    state = fn.rng.get_state()
+    full = list(fn(2))
+    fn.rng.set_state(state)
+    tail = list(fn(2, skip=1))
+    assert len(tail) == len(full) - 1
+    for (a, la), (b, lb) in zip(full[1:], tail):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(la, lb)

@@ -204,3 +204,24 @@ def test_diverged_run_leaves_its_last_good_checkpoint_resumable(kitti, tiny_vgg,
         results = json.load(f)
     assert not results['diverged'] and len(results['epoch_mean_loss']) == 4
     evaluate.main(['--model', os.path.join(finished, 'model'), '--data-dir', kitti])
+
+
+def test_interrupted_augmented_run_resumes_to_the_same_weights(kitti, tiny_vgg, tmp_path, monkeypatch):
+    args = tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs'), epochs=2) + ['--augment']
+    reference = main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'reference'), epochs=2) + ['--augment'])
+    real_after_step = main.TrainingHooks.after_step
+
+    def stop_at_step_8(self, sess, state, loss, learning_rate):    # mid-epoch 2 (6 steps an epoch)
+        real_after_step(self, sess, state, loss, learning_rate)
+        self.stop.requested = 'SIGINT' if state.global_step == 8 else self.stop.requested
+        return self.stop.requested is not None
+
+    monkeypatch.setattr(main.TrainingHooks, 'after_step', stop_at_step_8)
+    with pytest.raises(SystemExit) as stopped:
+        main.run(args)
+    assert stopped.value.code == 128 + signal.SIGINT
+    partial, = glob.glob(os.path.join(str(tmp_path / 'runs'), '*.partial'))
+    _, state = checkpoints.latest_checkpoint(os.path.join(partial, 'checkpoints'))
+    assert (state.epoch, state.step) == (1, 2)
+    monkeypatch.setattr(main.TrainingHooks, 'after_step', real_after_step)
+    assert_same_weights(model_weights(main.run(['--resume', partial])), model_weights(reference))

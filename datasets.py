@@ -84,6 +84,23 @@ def resize_probabilities(probs, shape):
                      for c in range(probs.shape[-1])], axis=-1)
 
 
+def median_frequency_weights(labels, num_classes):
+    """SegNet's class balancing: weight_c = median(freq) / freq_c.
+
+    freq_c is the pixels of class c over the pixels of the images where c
+    appears (IGNORE left out); a class that never appears gets weight 0.
+    """
+    pixels = np.zeros(num_classes, np.float64)
+    present_in = np.zeros(num_classes, np.float64)
+    for label in labels:
+        counts = np.bincount(label[label != IGNORE].ravel(), minlength=num_classes)[:num_classes]
+        pixels += counts
+        present_in += (counts > 0) * counts.sum()
+    seen = pixels > 0
+    freq = np.where(seen, pixels / np.maximum(present_in, 1), np.nan)
+    return np.where(seen, np.nanmedian(freq) / np.where(seen, freq, 1), 0.0).astype(np.float32)
+
+
 def one_hot(label, num_classes):
     """float32 one-hot of a label map; IGNORE (or any index >= num_classes) gives an all-zero row."""
     return (label[..., None] == np.arange(num_classes, dtype=label.dtype)).astype(np.float32)

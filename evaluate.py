@@ -13,6 +13,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -28,27 +29,55 @@ def predict(sess, tensors, images):
     return sess.run(tensors['probabilities'], {tensors['image_input']: images, tensors['keep_prob']: 1.0})
 
 
-def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH):
-    """Metrics of a model on a dataset, counts pooled over all its images."""
+def scaled_shape(image_shape, scale):
+    """The training shape times scale, rounded to the multiples of 32 the network needs."""
+    return tuple(max(32, int(s * scale / 32 + 0.5) * 32) for s in image_shape)
+
+
+def tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip=False, scales=(1.0,)):
+    """Probabilities of uint8 images, each at its target shape, averaged over scales and flips.
+
+    Test-time augmentation: the network sees every image at each scale of the
+    training shape, and mirrored too with flip; each map is resized back to
+    the target shape (bilinear) and the maps are averaged.
+    """
+    totals = [0.0] * len(images)
+    count = 0
+    for scale in scales:
+        shape = scaled_shape(image_shape, scale)
+        batch = np.stack([datasets.resize_image(im, shape) for im in images]).astype(np.float32)
+        for mirrored in (False, True) if flip else (False,):
+            probs = predict(sess, tensors, batch[:, :, ::-1] if mirrored else batch)
+            if mirrored:
+                probs = probs[:, :, ::-1]
+            for i, (p, target) in enumerate(zip(probs, target_shapes)):
+                totals[i] = totals[i] + datasets.resize_probabilities(p, target)
+            count += 1
+    return [t / count for t in totals]
+
+
+def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=False, scales=(1.0,)):
+    """Metrics of a model on a dataset, counts pooled over all its images (flip, scales: see tta_probabilities)."""
     num_classes = dataset.num_classes
     cm = np.zeros((num_classes, num_classes), np.int64)
     road = metrics.RoadEvaluation() if num_classes == 2 else None
+    start_time = time.time()
     for start in range(0, len(dataset), batch_size):
         pairs = dataset.pairs[start:start + batch_size]
         images = [datasets.read_png(image) for image, _ in pairs]
-        batch = np.stack([datasets.resize_image(im, image_shape) for im in images]).astype(np.float32)
-        probs = predict(sess, tensors, batch)
-        for (image_path, label_path), image, p in zip(pairs, images, probs):
-            label = dataset.read_label(label_path)
-            p = datasets.resize_probabilities(p, label.shape)
+        labels = [dataset.read_label(label_path) for _, label_path in pairs]
+        probs = tta_probabilities(sess, tensors, images, image_shape, [lb.shape for lb in labels], flip, scales)
+        for label, p in zip(labels, probs):
             if road is not None:
                 road.add(p[..., 1], label)
                 prediction = (p[..., 1] > 0.5).astype(np.uint8)
             else:
                 prediction = p.argmax(-1).astype(np.uint8)
             cm += metrics.confusion_matrix(label, prediction, num_classes)
+    seconds = time.time() - start_time
     results = {'images': len(dataset), 'class_names': list(dataset.class_names),
-               'confusion_matrix': cm.tolist()}
+               'confusion_matrix': cm.tolist(), 'test_time_augmentation': {'flip': flip, 'scales': list(scales)},
+               'seconds': round(seconds, 2), 'images_per_second': round(len(dataset) / seconds, 3) if seconds else None}
     results.update(metrics.scores_from_confusion(cm))
     if road is not None:
         results['road'] = metrics.binary_scores(cm)
@@ -58,7 +87,9 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH):
 
 def format_table(results):
     """A short plain-text table of the results."""
-    lines = ['Evaluation on %s (%d images)' % (results.get('dataset', '?'), results['images'])]
+    lines = ['Evaluation on %s (%d images%s)' % (results.get('dataset', '?'), results['images'],
+                                                 ', %.2f images/s' % results['images_per_second']
+                                                 if results.get('images_per_second') else '')]
     if 'road' in results:
         r, k = results['road'], results['kitti']
         lines += ['  road IoU %.4f  precision %.4f  recall %.4f' % (r['iou'], r['precision'], r['recall']),
@@ -84,6 +115,9 @@ def main(argv=None):
     p.add_argument('--val-fraction', type=float, help="KITTI hold-out share; default: the model's")
     p.add_argument('--holdout-sequence', help="CamVid sequence held out; default: the model's")
     p.add_argument('--output', help='also write the metrics as JSON here')
+    p.add_argument('--flip', action='store_true', help='test-time augmentation: average with the mirrored image')
+    p.add_argument('--scales', type=float, nargs='+', default=[1.0],
+                   help='test-time augmentation: average over these multiples of the training size')
     args = p.parse_args(argv)
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, run_config = load_model(sess, args.model)
@@ -103,7 +137,8 @@ def main(argv=None):
         if dataset.num_classes != run_config['num_classes']:
             raise SystemExit('model has %d classes, dataset %s has %d'
                              % (run_config['num_classes'], dataset.name, dataset.num_classes))
-        results = evaluate(sess, tensors, dataset, tuple(run_config['image_shape']))
+        results = evaluate(sess, tensors, dataset, tuple(run_config['image_shape']), flip=args.flip,
+                           scales=tuple(args.scales))
     results['dataset'] = dataset.name
     print(format_table(results))
     if args.output:

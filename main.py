@@ -183,7 +183,7 @@ def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
 
 
 def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
-             encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm']):
+             encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm'], class_weights=None):
     """
     Build the TensorFLow loss and optimizer operations.
     :param nn_last_layer: TF Tensor of the last layer in the neural network
@@ -192,6 +192,7 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     :param num_classes: Number of classes to classify
     :param encoder_lr_scale: the pretrained conv layers' rate as a fraction of learning_rate (0 freezes them)
     :param clip_norm: clip the gradients to this global norm (0: no clipping)
+    :param class_weights: per-class loss weights (e.g. median-frequency balancing); None: all 1
     :return: Tuple of (logits, train_op, cross_entropy_loss)
     """
     logits = tf.reshape(nn_last_layer, (-1, num_classes), name='logits')
@@ -199,6 +200,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     # Pixels the benchmark does not evaluate have an all-zero one-hot row.
     valid = tf.cast(tf.reduce_sum(labels, axis=1) > 0, tf.float32)
     pixel_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
+    if class_weights is not None:
+        pixel_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
     cross_entropy = tf.divide(tf.reduce_sum(pixel_loss * valid),
                               tf.maximum(tf.reduce_sum(valid), 1.0), name='cross_entropy')
     cross_entropy_loss = tf.add(cross_entropy, tf.losses.get_regularization_loss(), name='loss')
@@ -397,6 +400,8 @@ def build_parser():
     p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
     p.add_argument('--clip-norm', type=float, default=d['clip_norm'])
     p.add_argument('--l2', type=float, default=d['l2'])
+    p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
+                   help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
     p.add_argument('--val-fraction', type=float, default=d['val_fraction'],
                    help='share of KITTI training images held out (fixed seeded split)')
     p.add_argument('--holdout-sequence', metavar='SEQ',
@@ -654,6 +659,13 @@ def run(argv=None):
         sample_paths = [image for image, _ in val_set.pairs]
     print('Training on %s (%d images), validating on %s (%d images)'
           % (train_set.name, len(train_set), val_set.name, len(val_set)))
+    class_weights = None
+    if getattr(args, 'class_balance', 'none') == 'median-frequency':
+        class_weights = datasets.median_frequency_weights(
+            (datasets.resize_label(train_set.read_label(label), image_shape) for _, label in train_set.pairs),
+            num_classes)
+        print('Class weights (median frequency): %s' % ', '.join(
+            '%s %.2f' % (n, w) for n, w in zip(train_set.class_names, class_weights)))
     augmentation = augmentation_from_args(args)
     if augmentation is not None:
         print('Augmenting the training pairs: %s' % ', '.join('%s %s' % kv for kv in augmentation.settings().items()))
@@ -677,7 +689,8 @@ def run(argv=None):
             probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
             model_variables = tf.global_variables()
             logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
-                                                            num_classes, args.encoder_lr_scale, args.clip_norm)
+                                                            num_classes, args.encoder_lr_scale, args.clip_norm,
+                                                            class_weights)
             initialize_new_variables(sess)
             tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
 

@@ -80,14 +80,15 @@ def find_inputs(inputs):
 class Predictor:
     """A saved model's serving signature in a session: uint8 images in, classes and probabilities out."""
 
-    def __init__(self, model_dir):
+    def __init__(self, model_dir, flip=False, scales=(1.0,)):
         import tensorflow.compat.v1 as tf
         import export
         tf.disable_v2_behavior()
         self.graph = tf.Graph()
         self.sess = tf.Session(graph=self.graph)
         with self.graph.as_default():
-            _, self.run_config, meta = export.load_model(self.sess, model_dir, with_meta=True)
+            self.tensors, self.run_config, meta = export.load_model(self.sess, model_dir, with_meta=True)
+        self.flip, self.scales = flip, tuple(scales)
         signature = meta.signature_def.get(export.SERVING_SIGNATURE)
         if signature is None or 'images' not in signature.inputs:
             raise SystemExit('%s: saved without the any-size serving signature; train it again with this '
@@ -100,8 +101,18 @@ class Predictor:
                                             [tuple(c) for c in colours] if colours else None)
 
     def __call__(self, images):
-        """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3)."""
-        return self.sess.run([self.classes, self.probabilities], {self.images: images})
+        """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3).
+
+        With test-time augmentation (flip, scales) the network runs through its
+        training-size signature at each scale and mirrored, as evaluate.py does.
+        """
+        if not self.flip and self.scales == (1.0,):
+            return self.sess.run([self.classes, self.probabilities], {self.images: images})
+        import evaluate
+        probs = np.stack(evaluate.tta_probabilities(
+            self.sess, self.tensors, list(images), tuple(self.run_config['image_shape']),
+            [images.shape[1:3]] * len(images), self.flip, self.scales))
+        return helper.classes_from_probabilities(probs), probs
 
     def close(self):
         self.sess.close()
@@ -243,6 +254,9 @@ def main(argv=None):
     p.add_argument('--out', required=True, help='folder for the painted images and videos')
     p.add_argument('--class-map', action='store_true', help='also write the class index maps as PNG')
     p.add_argument('--batch-size', type=int, default=PREDICT_BATCH)
+    p.add_argument('--flip', action='store_true', help='test-time augmentation: average with the mirrored image')
+    p.add_argument('--scales', type=float, nargs='+', default=[1.0],
+                   help='test-time augmentation: average over these multiples of the training size')
     args = p.parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')
@@ -252,7 +266,7 @@ def main(argv=None):
         raise SystemExit('input error: %s' % e)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise SystemExit('--out %s: exists and is not a folder' % args.out)
-    predictor = Predictor(args.model)
+    predictor = Predictor(args.model, args.flip, args.scales)
     os.makedirs(args.out, exist_ok=True)
     images = [path for kind, path in inputs if kind == 'image']
     videos = [path for kind, path in inputs if kind == 'video']

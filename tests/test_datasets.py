@@ -234,3 +234,11 @@ def test_holdout_sequence_splits_camvid_by_sequence(camvid_real):
         datasets.load('camvid', camvid_real, holdout_sequence='0009XX')
     with pytest.raises(datasets.DataError, match='needs CamVid'):
         datasets.load('kitti', camvid_real, holdout_sequence='0001TP')
+
+
+def test_median_frequency_weights_known_answer():
+    a = np.array([[0, 0, 0, 1]], np.uint8)                 # class 0: 3 of 4, class 1: 1 of 4
+    b = np.array([[0, 2, 2, datasets.IGNORE]], np.uint8)   # class 0: 1 of 3, class 2: 2 of 3
+    w = datasets.median_frequency_weights([a, b], 4)
+    # freq: class 0 4/7, class 1 1/4, class 2 2/3; median 4/7; class 3 never seen.
+    np.testing.assert_allclose(w, [1.0, (4 / 7) / (1 / 4), (4 / 7) / (2 / 3), 0.0], rtol=1e-6)

@@ -233,3 +233,14 @@ def test_session_config_switches_precision_and_xla():
     assert gpu.graph_options.optimizer_options.global_jit_level == tf.OptimizerOptions.ON_1
     plain = main.session_config(gpu=False)
     assert plain.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 != on
+
+
+def test_class_weights_scale_each_pixels_loss():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        logits = tf.Variable(tf.zeros([1, 1, 2, 2]))          # uniform: each pixel's loss is log 2
+        label = tf.placeholder(tf.float32, [None, None, None, 2])
+        lr = tf.placeholder(tf.float32)
+        _, _, loss = main.optimize(logits, label, lr, 2, clip_norm=0, class_weights=[1.0, 3.0])
+        sess.run(tf.global_variables_initializer())
+        value = sess.run(loss, {label: [[[[1, 0], [0, 1]]]]})
+    assert value == pytest.approx((1 + 3) * np.log(2) / 2, rel=1e-5)

@@ -139,3 +139,16 @@ def test_predict_runs_as_a_command(model_dir, odd_folder, tmp_path):
                              '--out', str(tmp_path / 'out')], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert 'images/s' in result.stdout and len(os.listdir(tmp_path / 'out')) == 3
+
+
+def test_flip_tta_changes_nothing_on_a_mirror_symmetric_scene_and_keeps_sizes(model_dir, tmp_path):
+    image = street((61, 93), 11)
+    symmetric = np.concatenate([image[:, :47], image[:, :46][:, ::-1]], axis=1)
+    plain = predict.Predictor(model_dir)
+    tta = predict.Predictor(model_dir, flip=True, scales=(1.0, 1.5))
+    classes, probs = plain(symmetric[None])
+    tta_classes, tta_probs = tta(symmetric[None])
+    plain.close()
+    tta.close()
+    assert tta_probs.shape == probs.shape and tta_classes.shape == classes.shape == (1, 61, 93)
+    assert np.mean(tta_classes == classes) > 0.95

@@ -78,7 +78,11 @@ class Checkpointer:
         self.folder = folder
         self.keep = max(1, keep)
         self.saver = tf.train.Saver(variables, max_to_keep=None, save_relative_paths=True)
-        self.saved = False
+
+    @property
+    def saved(self):
+        """Whether the folder holds a complete checkpoint (this run's, or the one it resumed from)."""
+        return os.path.isfile(os.path.join(self.folder, LATEST))
 
     def save(self, sess, state):
         """Write a checkpoint of `state`; only when every file is there does latest.json point to it."""
@@ -91,7 +95,6 @@ class Checkpointer:
             _remove_checkpoint(prefix)
             raise
         write_json_atomic(os.path.join(self.folder, LATEST), {'checkpoint': state.name})
-        self.saved = True
         self._prune(keep_also=state.name)
         return prefix
 

@@ -256,8 +256,9 @@ def split_by_list(dataset, list_path):
     if missing:
         raise DataError('%s: names images that are not labelled training images: %s'
                         % (list_path, ', '.join(missing[:5])))
-    val = sorted(index[n] for n in set(names))
-    train = [i for i in range(len(dataset)) if i not in set(val)]
+    val = sorted({index[n] for n in names})
+    held = set(val)
+    train = [i for i in range(len(dataset)) if i not in held]
     if not train:
         raise DataError('%s: holds out every training image' % list_path)
     return dataset.subset(train, 'train'), dataset.subset(val, 'val')
@@ -424,7 +425,7 @@ def hold_out_sequence(train, val, sequence):
     kind = train.name.split('/')[0]
     everything = Dataset(kind, sorted(pairs), train.class_names, train.read_label, train.colours)
     held = [i for i, (image, _) in enumerate(everything.pairs) if camvid_sequence(image) == sequence]
-    kept = [i for i in range(len(everything)) if i not in set(held)]
+    kept = [i for i, (image, _) in enumerate(everything.pairs) if camvid_sequence(image) != sequence]
     return everything.subset(kept, 'without-' + sequence), everything.subset(held, sequence)
 
 

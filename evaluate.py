@@ -70,10 +70,7 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
         for label, p in zip(labels, probs):
             if road is not None:
                 road.add(p[..., 1], label)
-                prediction = (p[..., 1] > 0.5).astype(np.uint8)
-            else:
-                prediction = p.argmax(-1).astype(np.uint8)
-            cm += metrics.confusion_matrix(label, prediction, num_classes)
+            cm += metrics.confusion_matrix(label, metrics.classes_from_probabilities(p), num_classes)
     seconds = time.time() - start_time
     results = {'images': len(dataset), 'class_names': list(dataset.class_names),
                'confusion_matrix': cm.tolist(), 'test_time_augmentation': {'flip': flip, 'scales': list(scales)},

@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 import datasets
+import metrics
 import vgg
 
 log = logging.getLogger('helper')
@@ -29,7 +30,7 @@ PREFETCH_BATCHES = 2
 INFERENCE_BATCH = 8
 
 
-def download_and_extract(url, dest, member, is_complete, timeout=DOWNLOAD_TIMEOUT_S, what=None):
+def download_and_extract(url, dest, member, is_complete, timeout=DOWNLOAD_TIMEOUT_S):
     """Download a zip archive and move its folder `member` to `dest`.
 
     tqdm progress, a timeout, the size checked against Content-Length, every
@@ -39,9 +40,9 @@ def download_and_extract(url, dest, member, is_complete, timeout=DOWNLOAD_TIMEOU
     """
     parent = os.path.dirname(os.path.abspath(dest))
     os.makedirs(parent, exist_ok=True)
-    what = what or os.path.basename(dest)
-    zip_path = os.path.join(parent, '.%s.zip.part' % what)
-    extract_dir = os.path.join(parent, '.%s-extracting' % what)
+    name = os.path.basename(os.path.abspath(dest))
+    zip_path = os.path.join(parent, '.%s.zip.part' % name)
+    extract_dir = os.path.join(parent, '.%s-extracting' % name)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get('Content-Length') or 0)
@@ -88,7 +89,7 @@ def maybe_download_kitti(data_dir, url=KITTI_URL, timeout=DOWNLOAD_TIMEOUT_S):
     if os.path.isdir(data_road):
         return data_road
     log.info('Downloading KITTI Road (about 450 MB) from %s', url)
-    download_and_extract(url, data_road, 'data_road', kitti_is_complete, timeout, what='data_road')
+    download_and_extract(url, data_road, 'data_road', kitti_is_complete, timeout)
     return data_road
 
 
@@ -259,15 +260,8 @@ def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
         probs = sess.run(probabilities, {keep_prob: 1.0, image_pl: images.astype(np.float32)})
         probs = probs.reshape(len(paths), height, width, num_classes)
         for path, image, p in zip(paths, originals, probs):
-            prediction = classes_from_probabilities(datasets.resize_probabilities(p, image.shape[:2]))
+            prediction = metrics.classes_from_probabilities(datasets.resize_probabilities(p, image.shape[:2]))
             yield os.path.basename(path), paint(image, prediction, palette)
-
-
-def classes_from_probabilities(probs):
-    """Class map from (..., C) probabilities: road where p(road) > 0.5 for 2 classes, else argmax."""
-    if probs.shape[-1] == 2:
-        return (probs[..., 1] > 0.5).astype(np.uint8)
-    return probs.argmax(-1).astype(np.uint8)
 
 
 def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob, input_image,

@@ -28,6 +28,7 @@ import datasets  # noqa: E402
 import evaluate  # noqa: E402
 from export import save_model  # noqa: E402
 import helper  # noqa: E402
+import metrics  # noqa: E402
 import project_tests as tests  # noqa: E402
 
 tf = tf2.compat.v1
@@ -336,6 +337,7 @@ class TrainingHooks:
         self.best = best
         self.checkpoint_every = checkpoint_every
         self.curve_metric = curve_metric
+        self.last_evaluation = None     # (epoch, evaluate.evaluate results) of the newest validation
 
     @property
     def stop_reason(self):
@@ -350,6 +352,7 @@ class TrainingHooks:
         last = state.epoch == epochs
         if self.eval_every and (state.epoch % self.eval_every == 0 or last):
             results, painted = self.evaluate_fn(sess)
+            self.last_evaluation = (state.epoch, results)
             values = curves.val_metrics(results)
             state.evaluations.append(dict(epoch=state.epoch, **values))
             self.events.scalars(state.global_step, {curves.VAL_PREFIX + k: v for k, v in values.items()})
@@ -703,16 +706,18 @@ def run(argv=None):
             if args.resume:
                 prefix, state = checkpoints.latest_checkpoint(checkpoint_dir)
                 checkpointer.restore(sess, prefix)
-                checkpointer.saved = True
                 print('Resuming %s from %s: %d epochs and %d steps done' % (
                     staging, os.path.basename(prefix), state.epoch, state.step))
                 shutil.rmtree(os.path.join(staging, 'model'), ignore_errors=True)   # written again at the end
 
+            palette = helper.class_colours(num_classes, train_set.colours)
+
             def evaluate_fn(sess):
                 results = evaluate.evaluate(sess, tensors, val_set, image_shape)
-                painted = [image for _, image in helper.gen_test_output(
-                    sess, logits, keep_prob, input_image, None, image_shape,
-                    image_paths=[p for p, _ in val_set.pairs[:curves.NUM_PAINTED]], colours=train_set.colours)]
+                images = [datasets.read_png(p) for p, _ in val_set.pairs[:curves.NUM_PAINTED]]
+                probs = evaluate.tta_probabilities(sess, tensors, images, image_shape, [im.shape[:2] for im in images])
+                painted = [helper.paint(im, metrics.classes_from_probabilities(p), palette)
+                           for im, p in zip(images, probs)]
                 return results, painted
 
             curve_metric = args.keep_best or ('road_iou' if num_classes == 2 else 'mean_iou')
@@ -739,22 +744,24 @@ def run(argv=None):
                 events.close()
             train_seconds = time.time() - start
 
-            if best is not None and state.best and state.best['epoch'] != state.epoch and not diverged:
+            saved_epoch = state.best['epoch'] if best is not None and state.best and not diverged else state.epoch
+            if saved_epoch != state.epoch:
                 best.restore(sess, state)
-                print('Keeping the weights of epoch %d (best %s %.4f)' % (
-                    state.best['epoch'], args.keep_best, state.best['value']))
+                print('Keeping the weights of epoch %d (best %s %.4f)' % (saved_epoch, args.keep_best,
+                                                                         state.best['value']))
             run_config = {'dataset': args.dataset, 'data_source': data_source, 'image_shape': list(image_shape),
                           'num_classes': num_classes, 'class_names': list(train_set.class_names),
                           'colours': [list(c) for c in train_set.colours] if train_set.colours else None,
                           'decoder': args.decoder, 'args': vars(args)}
             save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
-            results = evaluate.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}
+            if hooks.last_evaluation and hooks.last_evaluation[0] == saved_epoch:
+                results = dict(hooks.last_evaluation[1])   # these very weights were just validated
+            else:
+                results = evaluate.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}
             results.update({'dataset': val_set.name, 'train_images': len(train_set),
                             'epoch_mean_loss': state.history, 'diverged': diverged,
                             'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,
-                            'best': state.best,
-                            'saved_epoch': state.best['epoch'] if best is not None and state.best and not diverged
-                            else state.epoch})
+                            'best': state.best, 'saved_epoch': saved_epoch})
             checkpoints.write_json_atomic(os.path.join(staging, 'metrics.json'), results)
             hooks.plot(state)
             helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,

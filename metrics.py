@@ -13,6 +13,14 @@ from datasets import IGNORE
 NUM_THRESHOLDS = 256  # the devkit's thresholds k/255, k = 0..255
 
 
+def classes_from_probabilities(probs):
+    """Class map from (..., C) probabilities: road where p(road) > 0.5 for 2 classes, else argmax."""
+    probs = np.asarray(probs)
+    if probs.shape[-1] == 2:
+        return (probs[..., 1] > 0.5).astype(np.uint8)
+    return probs.argmax(-1).astype(np.uint8)
+
+
 def confusion_matrix(labels, predictions, num_classes, ignore=IGNORE):
     """cm[true, predicted] pixel counts; pixels labelled `ignore` are left out."""
     labels = np.asarray(labels).ravel()

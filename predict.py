@@ -27,6 +27,7 @@ from tqdm import tqdm  # noqa: E402
 
 import datasets  # noqa: E402
 import helper  # noqa: E402
+import metrics  # noqa: E402
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv')
 PREDICT_BATCH = 8
@@ -112,7 +113,7 @@ class Predictor:
         probs = np.stack(evaluate.tta_probabilities(
             self.sess, self.tensors, list(images), tuple(self.run_config['image_shape']),
             [images.shape[1:3]] * len(images), self.flip, self.scales))
-        return helper.classes_from_probabilities(probs), probs
+        return metrics.classes_from_probabilities(probs), probs
 
     def close(self):
         self.sess.close()
@@ -236,14 +237,15 @@ def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_
     return frames
 
 
-def _count_frames(path):
+def _estimated_frames(path):
+    """Frames of a video from its header (fps x duration), for the progress bar only.
+
+    reader.count_frames() would decode the whole video once more just to count.
+    """
     reader, meta = _open_video(path)
-    try:
-        n = reader.count_frames()
-    except Exception:  # some containers do not say; the bar then runs without a total
-        n = None
     reader.close()
-    return n
+    fps, duration = meta.get('fps'), meta.get('duration')
+    return int(round(fps * duration)) if fps and duration and np.isfinite(fps * duration) else None
 
 
 def main(argv=None):
@@ -273,7 +275,7 @@ def main(argv=None):
     start = time.time()
     done = 0
     try:
-        frame_counts = [_count_frames(v) for v in videos]
+        frame_counts = [_estimated_frames(v) for v in videos]
         total = None if None in frame_counts else len(images) + sum(frame_counts)
         with tqdm(total=total, unit='img', desc='predict') as bar:
             if images:

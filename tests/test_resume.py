@@ -126,22 +126,27 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
         main.run(['--resume', str(tmp_path)])
 
 
-def test_keep_best_saves_the_best_epoch_not_the_last(kitti, tiny_vgg, tmp_path, monkeypatch):
+def spoil_batches(monkeypatch, spoil):
+    """Make main.run's batches pass through spoil(epoch, images, labels) -> (images, labels)."""
     real = helper.gen_batch_function
 
-    def worse_after_epoch_2(*args, **kwargs):
-        """Epochs 3 and 4 train on swapped labels: the model gets worse on purpose."""
+    def spoiled(*args, **kwargs):
         batches = real(*args, **kwargs)
         epochs = []
 
         def get_batches_fn(batch_size, skip=0):
             epochs.append(1)
             for images, labels in batches(batch_size, skip):
-                yield images, (labels[..., ::-1] if len(epochs) > 2 else labels)
+                yield spoil(len(epochs), images, labels)
         get_batches_fn.rng, get_batches_fn.num_batches = batches.rng, batches.num_batches
         return get_batches_fn
 
-    monkeypatch.setattr(helper, 'gen_batch_function', worse_after_epoch_2)
+    monkeypatch.setattr(helper, 'gen_batch_function', spoiled)
+
+
+def test_keep_best_saves_the_best_epoch_not_the_last(kitti, tiny_vgg, tmp_path, monkeypatch):
+    # Epochs 3 and 4 train on swapped labels: the model gets worse on purpose.
+    spoil_batches(monkeypatch, lambda epoch, images, labels: (images, labels[..., ::-1] if epoch > 2 else labels))
     run_dir = main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs')) +
                        ['--eval-every', '1', '--keep-best', 'road_iou'])
     with open(os.path.join(run_dir, 'metrics.json')) as f:
@@ -176,19 +181,7 @@ def test_keep_best_needs_validation(tmp_path):
 
 def test_diverged_run_leaves_its_last_good_checkpoint_resumable(kitti, tiny_vgg, tmp_path, monkeypatch):
     real = helper.gen_batch_function
-
-    def nan_in_epoch_2(*args, **kwargs):
-        batches = real(*args, **kwargs)
-        epochs = []
-
-        def get_batches_fn(batch_size, skip=0):
-            epochs.append(1)
-            for images, labels in batches(batch_size, skip):
-                yield (images * np.nan if len(epochs) == 2 else images), labels
-        get_batches_fn.rng, get_batches_fn.num_batches = batches.rng, batches.num_batches
-        return get_batches_fn
-
-    monkeypatch.setattr(helper, 'gen_batch_function', nan_in_epoch_2)
+    spoil_batches(monkeypatch, lambda epoch, images, labels: (images * np.nan if epoch == 2 else images, labels))
     runs = tmp_path / 'runs'
     with pytest.raises(SystemExit, match='training diverged: .*--resume'):
         main.run(tiny_args(kitti, tiny_vgg, str(runs)))

@@ -45,6 +45,8 @@ DEFAULTS = {
     'epochs': 40,
     'batch_size': 16,
     'learning_rate': 1e-4,       # source: 0.001 (diverges with ImageNet VGG16, BENCHMARKS.md)
+    'lr_schedule': 'constant',   # or 'poly': rate * (1 - step / steps) ** lr_power, DeepLab's decay
+    'lr_power': 0.9,
     'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
     'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
     'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
@@ -228,6 +230,15 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     return logits, train_op, cross_entropy_loss
 
 
+def learning_rate_schedule(base, schedule, total_steps, power=DEFAULTS['lr_power']):
+    """The learning rate of each step: `base` throughout, or decayed polynomially to 0 ('poly')."""
+    if schedule == 'constant':
+        return lambda step: base
+    if schedule == 'poly':
+        return lambda step: base * max(0.0, 1.0 - step / float(total_steps)) ** power
+    raise ValueError("learning-rate schedule must be 'constant' or 'poly', not %r" % schedule)
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good weights were restored."""
 
@@ -274,6 +285,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     :param correct_label: TF Placeholder for label images
     :param keep_prob: TF Placeholder for dropout keep probability
     :param learning_rate: TF Placeholder for learning rate
+    :param learning_rate_value: a number, or a function of the global step giving each step's rate
     :param state: checkpoints.TrainingState to continue from (a resumed run); None starts afresh
     :param hooks: TrainingHooks called after every step and epoch (checkpoints, evaluation, curves, signals)
     :return: list of each epoch's mean loss.  If the loss stops being finite, the
@@ -295,9 +307,10 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
         bar = tqdm(batches, total=total, initial=state.step, desc='epoch %d/%d' % (epoch, epochs),
                    unit='batch', leave=False)
         for image, label in bar:
+            rate = learning_rate_value(state.global_step) if callable(learning_rate_value) else learning_rate_value
             _, loss = sess.run([train_op, cross_entropy_loss], {
                 input_image: image, correct_label: label,
-                keep_prob: keep_prob_value, learning_rate: learning_rate_value})
+                keep_prob: keep_prob_value, learning_rate: rate})
             if not np.isfinite(loss):
                 bar.close()
                 snapshot.restore()
@@ -309,7 +322,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
             state.step += 1
             state.global_step += 1
             bar.set_postfix(loss='%.4f' % loss)
-            if hooks is not None and hooks.after_step(sess, state, float(loss), learning_rate_value):
+            if hooks is not None and hooks.after_step(sess, state, float(loss), rate):
                 bar.close()
                 raise TrainingInterrupted(state, hooks.stop_reason)
         bar.close()
@@ -399,6 +412,9 @@ def build_parser():
     p.add_argument('--epochs', type=int, default=d['epochs'])
     p.add_argument('--batch-size', type=int, default=d['batch_size'])
     p.add_argument('--learning-rate', type=float, default=d['learning_rate'])
+    p.add_argument('--lr-schedule', choices=('constant', 'poly'), default=d['lr_schedule'],
+                   help='poly: decay the rate to 0 over the run as (1 - step/steps)^power')
+    p.add_argument('--lr-power', type=float, default=d['lr_power'], help='the poly decay\'s power')
     p.add_argument('--keep-prob', type=float, default=d['keep_prob'])
     p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'))
     p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
@@ -725,13 +741,16 @@ def run(argv=None):
             stop = checkpoints.StopOnSignal()
             hooks = TrainingHooks(staging, checkpointer, stop, events, evaluate_fn, args.eval_every, best,
                                   args.checkpoint_every, curve_metric)
+            rate = learning_rate_schedule(
+                args.learning_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
+                args.epochs * get_batches_fn.num_batches(args.batch_size), getattr(args, 'lr_power', DEFAULTS['lr_power']))
             start = time.time()
             diverged = None
             try:
                 with stop:
                     train_nn(sess, args.epochs, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
                              input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
-                             args.learning_rate, state=state, hooks=hooks)
+                             rate, state=state, hooks=hooks)
             except TrainingDiverged as e:
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)

@@ -244,3 +244,25 @@ def test_class_weights_scale_each_pixels_loss():
         sess.run(tf.global_variables_initializer())
         value = sess.run(loss, {label: [[[[1, 0], [0, 1]]]]})
     assert value == pytest.approx((1 + 3) * np.log(2) / 2, rel=1e-5)
+
+
+def test_poly_schedule_decays_to_zero_and_constant_stays():
+    poly = main.learning_rate_schedule(1e-3, 'poly', total_steps=10, power=1.0)
+    assert [poly(s) for s in (0, 5, 10)] == pytest.approx([1e-3, 5e-4, 0.0])
+    assert main.learning_rate_schedule(1e-3, 'poly', 10, power=0.9)(5) == pytest.approx(1e-3 * 0.5 ** 0.9)
+    assert main.learning_rate_schedule(1e-3, 'constant', 10)(7) == 1e-3
+    with pytest.raises(ValueError, match='step'):
+        main.learning_rate_schedule(1e-3, 'step', 10)
+
+
+def test_train_nn_feeds_each_steps_scheduled_rate():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        lr = tf.placeholder(tf.float32, [])
+        total = tf.Variable(0.0)
+        train_op = tf.assign_add(total, lr)          # sums the rates it was fed
+        image, label, keep = (tf.placeholder(tf.float32) for _ in range(3))
+        sess.run(tf.global_variables_initializer())
+        schedule = main.learning_rate_schedule(1.0, 'poly', total_steps=4, power=1.0)
+        main.train_nn(sess, 2, 1, lambda b: [(np.zeros(1), np.zeros(1))] * 2, train_op, tf.constant(0.0),
+                      image, label, keep, lr, learning_rate_value=schedule)
+        assert sess.run(total) == pytest.approx(1.0 + 0.75 + 0.5 + 0.25)

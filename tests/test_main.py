@@ -205,14 +205,6 @@ def test_tutorial_decoder_keeps_the_source_shapes():
         assert o.shape == (1, 32, 64, 2)
 
 
-def test_bilinear_kernel_upsamples_a_constant_to_a_constant():
-    with tf.Graph().as_default(), tf.Session() as sess:
-        x = tf.ones((1, 4, 4, 2))
-        k = tf.constant(main._bilinear_kernel(16, 2))
-        y = sess.run(tf.nn.conv2d_transpose(x, k, (1, 32, 32, 2), [1, 8, 8, 1], 'SAME'))
-    np.testing.assert_allclose(y[0, 8:24, 8:24], 1.0, rtol=1e-6)   # away from the border
-
-
 def test_optimize_ignores_unlabelled_pixels():
     with tf.Graph().as_default(), tf.Session() as sess:
         scores = tf.Variable(np.array([[[[2.0, 0.0], [0.0, 5.0]]]], np.float32))  # 1x1x2 pixels
@@ -266,3 +258,34 @@ def test_train_nn_feeds_each_steps_scheduled_rate():
         main.train_nn(sess, 2, 1, lambda b: [(np.zeros(1), np.zeros(1))] * 2, train_op, tf.constant(0.0),
                       image, label, keep, lr, learning_rate_value=schedule)
         assert sess.run(total) == pytest.approx(1.0 + 0.75 + 0.5 + 0.25)
+
+
+@pytest.mark.parametrize('name', [n for n in main.models.MODELS if n != 'fcn8s'])
+def test_every_family_trains_saves_and_is_served_by_predict(name, tmp_path, tiny_vgg_pretrained):
+    """--model X: trained by the shared trainer from the tutorial's VGG16 weights (or AlexNet's), saved,
+    scored, and the saved model serves predictions at any size; the CRF refines them."""
+    from conftest import tiny_alexnet_weights, write_alexnet_ckpt
+    import predict
+    kitti = make_kitti(str(tmp_path / 'kitti'), n_train=8, n_test=2)
+    extra = ['--model', name, '--skip-checks']
+    if name == 'fcn_alexnet':
+        extra += ['--alexnet-weights', write_alexnet_ckpt(str(tmp_path / 'alexnet.ckpt'), tiny_alexnet_weights())]
+    run_dir = run_tiny(kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), *extra)
+    with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
+        assert json.load(f)['model'] == name
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        results = json.load(f)
+    assert results['epoch_mean_loss'][-1] < results['epoch_mean_loss'][0]
+    predictor = predict.Predictor(os.path.join(run_dir, 'model'), crf=name == 'deeplab_largefov')
+    try:
+        classes, probs = predictor(np.random.RandomState(0).randint(0, 255, (1, 50, 70, 3)).astype(np.uint8))
+    finally:
+        predictor.close()
+    assert classes.shape == (1, 50, 70) and probs.shape == (1, 50, 70, 2)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-3)
+
+
+def test_decoder_flag_belongs_to_fcn8s(tmp_path, tiny_vgg_pretrained, tiny_kitti):
+    with pytest.raises(SystemExit, match='--decoder tutorial is a choice of --model fcn8s'):
+        run_tiny(tiny_kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), '--model', 'segnet', '--decoder', 'tutorial')
+    assert not os.path.exists(str(tmp_path / 'runs'))

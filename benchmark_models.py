@@ -6,7 +6,7 @@ For every --models name (default: all of models.MODELS) it builds the network wi
 real ImageNet weights at one resolution, then prints its parameters (all variables the
 scores depend on, and how many start from ImageNet), the median seconds of a training
 step (batch --batch-size, Adam, the project's loss) and inference images/s (batch 1 and
---batch-size).  With --crf it also times crf.dense_crf on one map at --crf-shape.
+--batch-size).  With --crf it also times crf.dense_crf on one real photo's map at --crf-shape.
 Quality is measured by main.py runs (BENCHMARKS.md), not here.
 """
 import os
@@ -24,6 +24,7 @@ import models  # noqa: E402
 from models import encoders  # noqa: E402
 
 tf = main.tf
+SAMPLE_IMAGE = os.path.join(main.SAMPLE_DIR, 'data_road', 'training', 'image_2', 'um_000000.jpg')
 
 
 def seconds_per_call(fn, steps, warmup=2):
@@ -62,9 +63,10 @@ def measure(name, args, weights):
         if args.crf:
             import crf
             import datasets
-            ch, cw = args.crf_shape
-            probs = datasets.resize_probabilities(sess.run(probabilities, {images: batch[:1]})[0], (ch, cw))
-            image = rng.randint(0, 255, (ch, cw, 3)).astype(np.uint8)
+            # A real street photo: the CRF's cost depends on how many distinct colours it holds.
+            image = datasets.resize_image(datasets.read_png(args.crf_image), tuple(args.crf_shape))
+            feed = {images: datasets.resize_image(image, tuple(args.image_shape))[None].astype(np.float32)}
+            probs = datasets.resize_probabilities(sess.run(probabilities, feed)[0], tuple(args.crf_shape))
             crf_seconds = seconds_per_call(lambda: crf.dense_crf(image, probs), args.steps, warmup=1)
     return {'params': params, 'pretrained': pretrained, 'train_step_s': train,
             'infer_1_per_s': 1 / infer1, 'infer_b_per_s': args.batch_size / inferb, 'crf_s': crf_seconds}
@@ -82,6 +84,7 @@ def main_(argv=None):
     p.add_argument('--mixed-precision', action='store_true')
     p.add_argument('--crf', action='store_true', help='also time the dense CRF on one map')
     p.add_argument('--crf-shape', type=int, nargs=2, default=(360, 480), metavar=('H', 'W'))
+    p.add_argument('--crf-image', default=SAMPLE_IMAGE, help='the photo the CRF is timed on')
     args = p.parse_args(argv)
     print('%s, %s, %d cores; %dx%d, batch %d, %d classes, %s' % (
         platform.node(), platform.processor() or platform.machine(), os.cpu_count(), *args.image_shape,

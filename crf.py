@@ -34,6 +34,6 @@ def dense_crf(image, probabilities, iterations=DEFAULTS['iterations'], **setting
     crf.setUnaryEnergy(np.ascontiguousarray(unary, np.float32))
     crf.addPairwiseGaussian(sxy=s['smoothness_xy'], compat=s['smoothness_weight'])
     crf.addPairwiseBilateral(sxy=s['appearance_xy'], srgb=s['appearance_rgb'],
-                             rgbim=np.ascontiguousarray(image, np.uint8), compat=s['appearance_weight'])
+                             rgbim=np.require(image, np.uint8, ['C', 'W']), compat=s['appearance_weight'])
     q = np.array(crf.inference(iterations), np.float32)
     return q.reshape(c, h, w).transpose(1, 2, 0)

@@ -21,6 +21,7 @@ def _two_regions(h=60, w=80, seed=0):
 def test_crf_cleans_a_noisy_mask_along_the_image_edge():
     image, truth, probs = _two_regions()
     noisy_errors = (probs.argmax(-1) != truth).mean()
+    image.flags.writeable = False                   # as decoded frames often are
     refined = crf.dense_crf(image, probs)
     assert refined.shape == probs.shape
     np.testing.assert_allclose(refined.sum(-1), 1.0, atol=1e-4)

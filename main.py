@@ -49,6 +49,7 @@ DEFAULTS = {
     'lr_schedule': 'constant',   # or 'poly': rate * (1 - step / steps) ** lr_power, DeepLab's decay
     'lr_power': 0.9,
     'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
+    'augment': False,            # flip, zoom, colour, shadow (augment.py; README: Training recipe)
     'model': models.DEFAULT_MODEL,   # the network family (models/); fcn8s is the tutorial's
     'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
     'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
@@ -383,7 +384,8 @@ def build_parser():
     p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
     p.add_argument('--seed', type=int, default=0)
     a = p.add_argument_group('augmentation (README: Training recipe)')
-    a.add_argument('--augment', action='store_true', help='augment the training pairs (settings below)')
+    a.add_argument('--augment', action=argparse.BooleanOptionalAction, default=d['augment'],
+                   help='augment the training pairs (settings below)')
     ad = augment.DEFAULTS
     a.add_argument('--aug-flip', type=float, default=ad['flip'], metavar='P', help='horizontal flip probability')
     a.add_argument('--aug-scale', type=float, nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
@@ -492,6 +494,11 @@ def explicit_flags(parser, argv):
                 {'dest': action.dest}
             if isinstance(action, argparse._StoreTrueAction):
                 kwargs = {'dest': action.dest, 'action': 'store_true'}
+            elif isinstance(action, argparse.BooleanOptionalAction):
+                kwargs = {'dest': action.dest, 'action': argparse.BooleanOptionalAction}
+                option_strings = [o for o in action.option_strings if not o.startswith('--no-')]
+                probe.add_argument(*option_strings, **kwargs)
+                continue
             probe.add_argument(*action.option_strings, **kwargs)
     return set(vars(probe.parse_known_args(argv)[0]))
 

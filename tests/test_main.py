@@ -289,3 +289,12 @@ def test_decoder_flag_belongs_to_fcn8s(tmp_path, tiny_vgg_pretrained, tiny_kitti
     with pytest.raises(SystemExit, match='--decoder tutorial is a choice of --model fcn8s'):
         run_tiny(tiny_kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), '--model', 'segnet', '--decoder', 'tutorial')
     assert not os.path.exists(str(tmp_path / 'runs'))
+
+
+def test_augment_can_be_turned_on_and_off_and_counts_as_given():
+    parser = main.build_parser()
+    assert parser.parse_args(['--no-augment']).augment is False
+    assert parser.parse_args(['--augment']).augment is True
+    assert parser.parse_args([]).augment is main.DEFAULTS['augment']
+    assert 'augment' in main.explicit_flags(parser, ['--no-augment'])
+    assert 'augment' not in main.explicit_flags(parser, ['--epochs', '3'])

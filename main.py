@@ -31,6 +31,7 @@ import metrics  # noqa: E402
 import models  # noqa: E402
 from models import encoders, fcn  # noqa: E402
 import project_tests as tests  # noqa: E402
+import weak  # noqa: E402
 
 tf = tf2.compat.v1
 tf.disable_v2_behavior()
@@ -59,6 +60,8 @@ DEFAULTS = {
     'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
     'keep_checkpoints': 2,       # the newest checkpoints kept; each is every variable and Adam's slots
     'eval_every': 0,             # epochs between validations during training; 0: only at the end
+    'supervision': 'masks',      # or labels made from boxes (weak.py)
+    'weak_cache': os.path.join(os.path.expanduser('~'), '.cache', 'fcn8-road', 'weak'),
     'dataset': 'kitti',
     'data_dir': './data',
     'runs_dir': './runs',
@@ -394,6 +397,18 @@ def build_parser():
         a.add_argument('--aug-' + name, type=float, default=ad[name], metavar='D', help='%s range +-D' % name)
     a.add_argument('--aug-shadow', type=float, default=ad['shadow'], metavar='P',
                    help='probability of a random shadow over one side of a line')
+    w = p.add_argument_group('learning from boxes (README: Training from boxes)')
+    wd = weak.DEFAULTS
+    w.add_argument('--supervision', choices=weak.SUPERVISIONS, default=d['supervision'],
+                   help='train on the masks, or on labels made from boxes (weak.py)')
+    w.add_argument('--boxes-dir', metavar='DIR',
+                   help='box files of the training images (<image name>.json); default: boxes from the masks')
+    w.add_argument('--min-box-pixels', type=int, default=wd['min_box_pixels'], metavar='N',
+                   help='boxes from masks: connected components smaller than this get no box')
+    w.add_argument('--recursive-rounds', type=int, default=wd['recursive_rounds'], metavar='R',
+                   help='boxes-recursive: relabel R times (training split into R + 1 rounds)')
+    w.add_argument('--weak-cache', default=d['weak_cache'], metavar='DIR',
+                   help='where labels made from boxes are kept, per dataset and setting')
     g = p.add_argument_group('long runs (README: Resuming)')
     g.add_argument('--resume', metavar='RUN_DIR',
                    help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
@@ -443,6 +458,11 @@ def _check_args(args):
         raise SystemExit('--keep-prob must be in (0, 1]')
     if not os.path.isdir(args.data_dir):
         raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
+    if getattr(args, 'supervision', 'masks') == 'boxes-recursive' and not 1 <= args.recursive_rounds < args.epochs:
+        raise SystemExit('--recursive-rounds %d: needs 1 <= R < --epochs (%d), one epoch per round at least'
+                         % (args.recursive_rounds, args.epochs))
+    if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
+        raise SystemExit('--boxes-dir %s: no such folder' % args.boxes_dir)
     model = getattr(args, 'model', DEFAULTS['model'])
     if args.decoder != DEFAULTS['decoder'] and model != 'fcn8s':
         raise SystemExit('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
@@ -609,6 +629,54 @@ def _as_value(value):
     return ' '.join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
+WEAK_ROUNDS_DIR = 'weak_labels'
+
+
+def round_ends(epochs, rounds):
+    """The last epoch of each of the rounds + 1 stretches of training boxes-recursive splits a run into."""
+    return [round(epochs * (k + 1) / (rounds + 1)) for k in range(rounds + 1)]
+
+
+def training_rounds(args, state, train_set, boxes, staging, make_batches, predict_probabilities):
+    """(last epoch, get_batches_fn) of each stretch of training, as train_nn is called.
+
+    One stretch of all epochs, unless --supervision boxes-recursive: then after each stretch
+    the network predicts the training images, its predictions inside their boxes become the
+    next stretch's labels (weak.recursive_label), kept in the run folder so a resumed run
+    continues with them.
+    """
+    if getattr(args, 'supervision', 'masks') != 'boxes-recursive':
+        yield args.epochs, make_batches(train_set)
+        return
+    ends = round_ends(args.epochs, args.recursive_rounds)
+    dataset = train_set
+    for k, end in enumerate(ends):
+        if k:
+            folder = os.path.join(staging, WEAK_ROUNDS_DIR, 'round-%d' % k)
+            done = os.path.join(folder, weak.LABELS_COMPLETE)
+            if os.path.isfile(done):
+                dataset = weak.labelled_dataset(train_set, folder, [None] * len(train_set), 'round-%d' % k)
+            elif state.epoch >= ends[k - 1]:
+                dataset = relabel(train_set, boxes, folder, predict_probabilities, k)
+        if state.epoch < end:
+            yield end, make_batches(dataset)
+
+
+def relabel(train_set, boxes, folder, predict_probabilities, round_number, batch_size=evaluate.EVAL_BATCH):
+    """The training set labelled by the network's predictions inside the boxes (one recursive round)."""
+    labels = []
+    for start in range(0, len(train_set), batch_size):
+        images = [datasets.read_png(image) for image, _ in train_set.pairs[start:start + batch_size]]
+        for probs, (image_boxes, background) in zip(predict_probabilities(images), boxes[start:start + batch_size]):
+            prediction = metrics.classes_from_probabilities(probs)
+            labels.append(weak.recursive_label(prediction, image_boxes, train_set.num_classes, background))
+    dataset = weak.labelled_dataset(train_set, folder, labels, 'round-%d' % round_number)
+    checkpoints.write_json_atomic(os.path.join(folder, weak.LABELS_COMPLETE), {'images': len(labels)})
+    print('  boxes-recursive round %d: %d training images relabelled by the network inside their boxes'
+          % (round_number, len(labels)), flush=True)
+    return dataset
+
+
 def _run_folders(args):
     """(staging, final) folders of this run: a new runs/<ts>.partial, or the one being resumed."""
     if not args.resume:
@@ -666,6 +734,14 @@ def run(argv=None):
         sample_paths = datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))
     else:
         sample_paths = [image for image, _ in val_set.pairs]
+    supervision = getattr(args, 'supervision', 'masks')
+    boxes = None
+    if supervision != 'masks':
+        try:
+            train_set, boxes = weak.weak_dataset(train_set, supervision, args.weak_cache, args.boxes_dir,
+                                                 {'min_box_pixels': args.min_box_pixels})
+        except (weak.BoxError, datasets.DataError) as e:
+            raise SystemExit('--supervision %s: %s' % (supervision, e))
     print('Training on %s (%d images), validating on %s (%d images)'
           % (train_set.name, len(train_set), val_set.name, len(val_set)))
     class_weights = None
@@ -678,8 +754,8 @@ def run(argv=None):
     augmentation = augmentation_from_args(args)
     if augmentation is not None:
         print('Augmenting the training pairs: %s' % ', '.join('%s %s' % kv for kv in augmentation.settings().items()))
-    get_batches_fn = helper.gen_batch_function(None, image_shape, dataset=train_set, seed=args.seed,
-                                               augment=augmentation)
+    make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
+        None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation)
 
     staging, run_dir = _run_folders(args)
     if not args.resume:
@@ -733,15 +809,19 @@ def run(argv=None):
                                   args.checkpoint_every, curve_metric)
             rate = learning_rate_schedule(
                 args.learning_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
-                args.epochs * get_batches_fn.num_batches(args.batch_size), getattr(args, 'lr_power', DEFAULTS['lr_power']))
+                args.epochs * -(-len(train_set) // args.batch_size), getattr(args, 'lr_power', DEFAULTS['lr_power']))
             start = time.time()
             diverged = None
             try:
                 with stop:
-                    train_nn(sess, args.epochs, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
-                             input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
-                             rate, state=state, hooks=hooks,
-                             extra_feed={is_training: True} if is_training is not None else None)
+                    for last_epoch, get_batches_fn in training_rounds(
+                            args, state, train_set, boxes, staging, make_batches,
+                            lambda images: evaluate.tta_probabilities(sess, tensors, images, image_shape,
+                                                                      [im.shape[:2] for im in images])):
+                        train_nn(sess, last_epoch, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
+                                 input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
+                                 rate, state=state, hooks=hooks,
+                                 extra_feed={is_training: True} if is_training is not None else None)
             except TrainingDiverged as e:
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)

@@ -298,3 +298,41 @@ def test_augment_can_be_turned_on_and_off_and_counts_as_given():
     assert parser.parse_args([]).augment is main.DEFAULTS['augment']
     assert 'augment' in main.explicit_flags(parser, ['--no-augment'])
     assert 'augment' not in main.explicit_flags(parser, ['--epochs', '3'])
+
+
+def test_training_from_boxes_and_one_recursive_round_relabels_only_inside_boxes(tmp_path, tiny_vgg):
+    import weak
+    kitti = make_kitti(str(tmp_path / 'kitti'), n_train=8, n_test=2)
+    # A road that narrows towards the horizon, as in a photo: its box also holds background.
+    gt = os.path.join(kitti, 'data_road', 'training', 'gt_image_2')
+    for name in os.listdir(gt):
+        mask = imageio.imread(os.path.join(gt, name))
+        road = np.all(mask == (255, 0, 255), axis=-1)
+        rows, cols = np.mgrid[:mask.shape[0], :mask.shape[1]]
+        top = rows[road].min()
+        mask[road & (np.abs(cols - mask.shape[1] / 2) > (rows - top + 4) * 1.5)] = (255, 0, 0)
+        write_png(os.path.join(gt, name), mask)
+    cache = str(tmp_path / 'weak')
+    run_dir = run_tiny(kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'boxes-recursive',
+                       '--recursive-rounds', '1', '--weak-cache', cache, '--skip-checks')
+    boxes_folder = [os.path.join(cache, d) for d in os.listdir(cache)]
+    assert len(boxes_folder) == 1 and os.path.isfile(os.path.join(boxes_folder[0], weak.LABELS_COMPLETE))
+    round_folder = os.path.join(run_dir, main.WEAK_ROUNDS_DIR, 'round-1')
+    assert os.path.isfile(os.path.join(round_folder, weak.LABELS_COMPLETE))
+    names = sorted(f for f in os.listdir(boxes_folder[0]) if f.endswith('.png'))
+    assert names == sorted(f for f in os.listdir(round_folder) if f.endswith('.png')) and len(names) == 6
+    changed = 0
+    for name in names:
+        before = weak.read_label(os.path.join(boxes_folder[0], name))
+        after = weak.read_label(os.path.join(round_folder, name))
+        assert (after[before == datasets.IGNORE] == datasets.IGNORE).all()   # outside every box: unchanged
+        changed += int((after != before).sum())
+    assert changed > 0                      # the network's predictions replaced part of the filled boxes
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        assert len(json.load(f)['epoch_mean_loss']) == 6
+
+
+def test_recursive_rounds_must_fit_the_epochs(tmp_path, tiny_vgg, tiny_kitti):
+    with pytest.raises(SystemExit, match='--recursive-rounds 6: needs 1 <= R < --epochs'):
+        run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'boxes-recursive',
+                 '--recursive-rounds', '6')

@@ -276,6 +276,8 @@ def main(argv=None):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise SystemExit('--out %s: exists and is not a folder' % args.out)
     predictor = Predictor(args.model, args.flip, args.scales, args.crf)
+    print('Model: %s, trained at %s' % (predictor.run_config.get('model', 'fcn8s'),
+                                        'x'.join(map(str, predictor.run_config['image_shape']))))
     os.makedirs(args.out, exist_ok=True)
     images = [path for kind, path in inputs if kind == 'image']
     videos = [path for kind, path in inputs if kind == 'video']

@@ -218,3 +218,23 @@ def test_interrupted_augmented_run_resumes_to_the_same_weights(kitti, tiny_vgg, 
     assert (state.epoch, state.step) == (1, 2)
     monkeypatch.setattr(main.TrainingHooks, 'after_step', real_after_step)
     assert_same_weights(model_weights(main.run(['--resume', partial])), model_weights(reference))
+
+
+def test_interrupted_recursive_box_run_resumes_with_its_relabelled_round(kitti, tiny_vgg, tmp_path, monkeypatch):
+    weak_flags = ['--supervision', 'boxes-recursive', '--recursive-rounds', '1', '--weak-cache', str(tmp_path / 'w')]
+    args = tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs')) + weak_flags
+    reference = main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'reference')) + weak_flags)
+    real_after_step = main.TrainingHooks.after_step
+
+    def stop_in_round_2(self, sess, state, loss, learning_rate):   # epoch 3 of 4: after the relabelling
+        real_after_step(self, sess, state, loss, learning_rate)
+        self.stop.requested = 'SIGINT' if state.global_step == 15 else self.stop.requested
+        return self.stop.requested is not None
+
+    monkeypatch.setattr(main.TrainingHooks, 'after_step', stop_in_round_2)
+    with pytest.raises(SystemExit):
+        main.run(args)
+    partial, = glob.glob(os.path.join(str(tmp_path / 'runs'), '*.partial'))
+    assert os.path.isfile(os.path.join(partial, main.WEAK_ROUNDS_DIR, 'round-1', 'complete.json'))
+    monkeypatch.setattr(main.TrainingHooks, 'after_step', real_after_step)
+    assert_same_weights(model_weights(main.run(['--resume', partial])), model_weights(reference))

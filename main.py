@@ -139,7 +139,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     :param correct_label: TF Placeholder for the correct label image (one-hot; all-zero = ignored)
     :param learning_rate: TF Placeholder for the learning rate
     :param num_classes: Number of classes to classify
-    :param encoder_lr_scale: the pretrained conv layers' rate as a fraction of learning_rate (0 freezes them)
+    :param encoder_lr_scale: the ImageNet layers' rate (encoders.PRETRAINED_VARIABLES) as a fraction of
+        learning_rate (0 freezes them)
     :param clip_norm: clip the gradients to this global norm (0: no clipping)
     :param class_weights: per-class loss weights (e.g. median-frequency balancing); None: all 1
     :return: Tuple of (logits, train_op, cross_entropy_loss)

@@ -363,8 +363,12 @@ def index_label(path, num_classes):
     return label
 
 
-def folder_dataset(folder, name='folder'):
-    """Your own data: <folder>/images/* with <folder>/labels/<same stem>.png and <folder>/classes.json."""
+def folder_dataset(folder, name='folder', unlabelled_ok=False):
+    """Your own data: <folder>/images/* with <folder>/labels/<same stem>.png and <folder>/classes.json.
+
+    unlabelled_ok: images without a label are kept with None (training from boxes needs masks
+    only for the images it validates on).
+    """
     image_dir, label_dir = os.path.join(folder, 'images'), os.path.join(folder, 'labels')
     _require_dir(image_dir, 'images of a --dataset folder')
     _require_dir(label_dir, 'labels of a --dataset folder')
@@ -376,7 +380,9 @@ def folder_dataset(folder, name='folder'):
     for image in images:
         label = os.path.join(label_dir, os.path.splitext(os.path.basename(image))[0] + '.png')
         if not os.path.isfile(label):
-            raise DataError('%s: image has no label (expected %s)' % (image, label))
+            if not unlabelled_ok:
+                raise DataError('%s: image has no label (expected %s)' % (image, label))
+            label = None
         pairs.append((image, label))
     num_classes = len(names)
     return Dataset(name, pairs, names, lambda p: index_label(p, num_classes), colours)
@@ -385,7 +391,7 @@ def folder_dataset(folder, name='folder'):
 DATASETS = ('kitti', 'camvid_road', 'camvid', 'cityscapes', 'folder')
 
 
-def load(kind, data_dir, val_fraction=0.0, strict=False, holdout_sequence=None):
+def load(kind, data_dir, val_fraction=0.0, strict=False, holdout_sequence=None, unlabelled_ok=False):
     """(train, val) datasets a run trains and evaluates on.
 
     kitti: <data_dir>/data_road/training, split into train/val by data_road/val_images.txt
@@ -393,7 +399,8 @@ def load(kind, data_dir, val_fraction=0.0, strict=False, holdout_sequence=None):
     camvid, camvid_road: <data_dir>/camvid/train and val (CamVid has its own val split); with
     holdout_sequence, train and val together, split by sequence (leave one sequence out).
     cityscapes: <data_dir>/cityscapes, its train and val splits.
-    folder: <data_dir>/images + labels + classes.json, split like kitti.
+    folder: <data_dir>/images + labels + classes.json, split like kitti; with unlabelled_ok,
+    images without a mask are training images only (for training from boxes).
     """
     if holdout_sequence and kind not in ('camvid', 'camvid_road'):
         raise DataError('holding out a sequence needs CamVid (camvid or camvid_road), not %s' % kind)
@@ -407,7 +414,7 @@ def load(kind, data_dir, val_fraction=0.0, strict=False, holdout_sequence=None):
     if kind == 'cityscapes':
         return tuple(cityscapes_dataset(os.path.join(data_dir, 'cityscapes'), name) for name in ('train', 'val'))
     if kind == 'folder':
-        return _split(folder_dataset(data_dir), data_dir, val_fraction)
+        return _split(folder_dataset(data_dir, unlabelled_ok=unlabelled_ok), data_dir, val_fraction)
     raise DataError('unknown dataset %r (choose from %s)' % (kind, ', '.join(DATASETS)))
 
 
@@ -430,10 +437,19 @@ def hold_out_sequence(train, val, sequence):
 
 
 def _split(dataset, folder, val_fraction):
+    """(train, val) by the folder's val_images.txt or val_fraction; images without a label train only."""
+    unlabelled = [pair for pair in dataset.pairs if pair[1] is None]
+    if unlabelled:
+        if len(unlabelled) == len(dataset):
+            raise DataError('%s: no image has a mask, and validation needs some' % folder)
+        dataset = Dataset(dataset.name, [p for p in dataset.pairs if p[1] is not None], dataset.class_names,
+                          dataset.read_label, dataset.colours)
     val_list = os.path.join(folder, VAL_LIST)
-    if os.path.isfile(val_list):
-        return split_by_list(dataset, val_list)
-    return split(dataset, val_fraction)
+    train, val = split_by_list(dataset, val_list) if os.path.isfile(val_list) else split(dataset, val_fraction)
+    if unlabelled:
+        train = Dataset(train.name, train.pairs + sorted(unlabelled), train.class_names, train.read_label,
+                        train.colours)
+    return train, val
 
 
 def load_test(kind, data_dir):

@@ -139,7 +139,8 @@ def main(argv=None):
             else:
                 holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
                     if dataset_kind in ('camvid', 'camvid_road') else None
-                train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout)
+                train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
+                                           unlabelled_ok=args.split == 'val')   # box-only images train only
                 dataset = train if args.split == 'train' else val
         except datasets.DataError as e:
             raise SystemExit('data error: %s' % e)

@@ -722,7 +722,8 @@ def run(argv=None):
 
     try:
         train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
-                                           getattr(args, 'holdout_sequence', None))
+                                           getattr(args, 'holdout_sequence', None),
+                                           unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
     except datasets.DataError as e:
         raise SystemExit('data error: %s' % e)
     num_classes = args.num_classes or train_set.num_classes

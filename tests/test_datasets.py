@@ -242,3 +242,19 @@ def test_median_frequency_weights_known_answer():
     w = datasets.median_frequency_weights([a, b], 4)
     # freq: class 0 4/7, class 1 1/4, class 2 2/3; median 4/7; class 3 never seen.
     np.testing.assert_allclose(w, [1.0, (4 / 7) / (1 / 4), (4 / 7) / (2 / 3), 0.0], rtol=1e-6)
+
+
+def test_folder_images_without_masks_train_only_when_allowed(tmp_path):
+    root = make_folder(str(tmp_path), n=6)
+    for i in (0, 3):
+        os.remove(os.path.join(root, 'labels', 'img%d.png' % i))
+    with pytest.raises(datasets.DataError, match='img0.jpg: image has no label'):
+        datasets.load('folder', root, val_fraction=0.25)
+    train, val = datasets.load('folder', root, val_fraction=0.25, unlabelled_ok=True)
+    assert len(val) == 1 and all(label is not None for _, label in val.pairs)
+    assert sorted(os.path.basename(i) for i, label in train.pairs if label is None) == ['img0.jpg', 'img3.jpg']
+    assert len(train) == 5
+    for i in (1, 2, 4, 5):
+        os.remove(os.path.join(root, 'labels', 'img%d.png' % i))
+    with pytest.raises(datasets.DataError, match='no image has a mask, and validation needs some'):
+        datasets.load('folder', root, unlabelled_ok=True)

@@ -336,3 +336,28 @@ def test_recursive_rounds_must_fit_the_epochs(tmp_path, tiny_vgg, tiny_kitti):
     with pytest.raises(SystemExit, match='--recursive-rounds 6: needs 1 <= R < --epochs'):
         run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'boxes-recursive',
                  '--recursive-rounds', '6')
+
+
+def test_a_user_with_only_boxes_trains_with_one_flag(tmp_path, tiny_vgg):
+    """Training images with box files and no masks; masks only for the images validated on."""
+    from test_datasets import make_folder
+    root = make_folder(str(tmp_path / 'mine'), n=6, shape=(64, 96))
+    boxes = tmp_path / 'mine' / 'boxes'
+    boxes.mkdir()
+    for i in range(6):
+        with open(str(boxes / ('img%d.json' % i)), 'w') as f:
+            json.dump({'boxes': [{'class': 'road', 'box': [0, 32, 96, 64]}, {'class': 'car', 'box': [0, 32, 2, 64]}],
+                       'background': 'background'}, f)
+    for i in range(4):                         # only img4 and img5 keep a mask
+        os.remove(str(tmp_path / 'mine' / 'labels' / ('img%d.png' % i)))
+    (tmp_path / 'mine' / datasets.VAL_LIST).write_text('img5.jpg\n')
+    run_dir = run_tiny(root, tiny_vgg, str(tmp_path / 'runs'), '--dataset', 'folder', '--supervision', 'boxes',
+                       '--boxes-dir', str(boxes), '--weak-cache', str(tmp_path / 'weak'), '--skip-checks')
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        results = json.load(f)
+    assert results['train_images'] == 5 and results['images'] == 1
+    os.remove(str(boxes / 'img2.json'))
+    with pytest.raises(SystemExit, match='img2.json: no box file'):
+        run_tiny(root, tiny_vgg, str(tmp_path / 'runs2'), '--dataset', 'folder', '--supervision', 'boxes',
+                 '--boxes-dir', str(boxes), '--weak-cache', str(tmp_path / 'weak2'), '--skip-checks')
+    assert not os.path.exists(str(tmp_path / 'runs2'))

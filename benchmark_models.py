@@ -15,27 +15,16 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmark_speed import seconds_per_call  # noqa: E402
 import main  # noqa: E402
 import models  # noqa: E402
 from models import encoders  # noqa: E402
 
 tf = main.tf
 SAMPLE_IMAGE = os.path.join(main.SAMPLE_DIR, 'data_road', 'training', 'image_2', 'um_000000.jpg')
-
-
-def seconds_per_call(fn, steps, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def measure(name, args, weights):
@@ -56,9 +45,9 @@ def measure(name, args, weights):
         sess.run(tf.global_variables_initializer())
         encoders.transplant(sess, weights)
         train = seconds_per_call(lambda: sess.run(train_op, {images: batch, label: labels, keep_prob: 0.5,
-                                                             training: True}), args.steps)
-        infer1 = seconds_per_call(lambda: sess.run(probabilities, {images: batch[:1]}), args.steps)
-        inferb = seconds_per_call(lambda: sess.run(probabilities, {images: batch}), args.steps)
+                                                             training: True}), args.steps, warmup=2)
+        infer1 = seconds_per_call(lambda: sess.run(probabilities, {images: batch[:1]}), args.steps, warmup=2)
+        inferb = seconds_per_call(lambda: sess.run(probabilities, {images: batch}), args.steps, warmup=2)
         crf_seconds = None
         if args.crf:
             import crf

@@ -61,6 +61,25 @@ def read_png(path, channels=3):
     return image[..., :3]
 
 
+def staging_name(path):
+    """A staging name beside path that keeps its extension (writers pick the format from it)."""
+    folder, name = os.path.split(path)
+    stem, ext = os.path.splitext(name)
+    return os.path.join(folder, '.%s.partial%s' % (stem, ext))
+
+
+def write_image(path, image):
+    """Write an image under a staging name, then rename: path is whole or absent."""
+    staging = staging_name(path)
+    try:
+        imageio.imwrite(staging, image)
+        os.replace(staging, path)
+    except BaseException:
+        if os.path.exists(staging):
+            os.remove(staging)
+        raise
+
+
 def resize_image(image, shape):
     """Bilinear resize of an RGB uint8 image to shape (height, width)."""
     if image.shape[:2] == tuple(shape):

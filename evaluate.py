@@ -18,6 +18,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import datasets  # noqa: E402
+import export  # noqa: E402
 from export import load_model  # noqa: E402  (evaluate.load_model, as before)
 import metrics  # noqa: E402
 
@@ -129,7 +130,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, run_config = load_model(sess, args.model)
-        print('Model: %s, trained at %s' % (run_config.get('model', 'fcn8s'), 'x'.join(map(str, run_config['image_shape']))))
+        print(export.describe(run_config))
         dataset_kind = args.dataset or run_config['dataset']
         val_fraction = args.val_fraction if args.val_fraction is not None else \
             run_config['args'].get('val_fraction', 0.0)

@@ -73,6 +73,11 @@ def _save_serving_model(training_model_dir, export_dir, image_shape, num_classes
         builder.save()
 
 
+def describe(run_config):
+    """'Model: <family>, trained at HxW' (models saved before there were families are fcn8s)."""
+    return 'Model: %s, trained at %s' % (run_config.get('model', 'fcn8s'), 'x'.join(map(str, run_config['image_shape'])))
+
+
 def load_model(sess, model_dir, with_meta=False):
     """Load a model saved by main.run(); returns (tensors, run_config), and the MetaGraphDef with_meta."""
     config_path = os.path.join(model_dir, RUN_CONFIG)

@@ -146,6 +146,11 @@ class _Cache:
         return item
 
 
+def num_batches(num_images, batch_size):
+    """Batches of an epoch: the last one may be short."""
+    return -(-num_images // batch_size)
+
+
 def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cache=True,
                        seed=None, strict=False, augment=None):
     """Generate a function that yields (images, one-hot labels) batches.
@@ -215,7 +220,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
 
     get_batches_fn.dataset = dataset
     get_batches_fn.rng = rng   # its state before an epoch fixes that epoch's order (checkpoints keep it)
-    get_batches_fn.num_batches = lambda batch_size: -(-len(dataset) // batch_size)
+    get_batches_fn.num_batches = lambda batch_size: num_batches(len(dataset), batch_size)
     return get_batches_fn
 
 

@@ -464,7 +464,7 @@ def _check_args(args):
                          % (args.recursive_rounds, args.epochs))
     if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
         raise SystemExit('--boxes-dir %s: no such folder' % args.boxes_dir)
-    model = getattr(args, 'model', DEFAULTS['model'])
+    model = model_name(args)
     if args.decoder != DEFAULTS['decoder'] and model != 'fcn8s':
         raise SystemExit('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
 
@@ -796,10 +796,13 @@ def run(argv=None):
 
             palette = helper.class_colours(num_classes, train_set.colours)
 
+            def probabilities_at_own_size(images):
+                return evaluate.tta_probabilities(sess, tensors, images, image_shape, [im.shape[:2] for im in images])
+
             def evaluate_fn(sess):
                 results = evaluate.evaluate(sess, tensors, val_set, image_shape)
                 images = [datasets.read_png(p) for p, _ in val_set.pairs[:curves.NUM_PAINTED]]
-                probs = evaluate.tta_probabilities(sess, tensors, images, image_shape, [im.shape[:2] for im in images])
+                probs = probabilities_at_own_size(images)
                 painted = [helper.paint(im, metrics.classes_from_probabilities(p), palette)
                            for im, p in zip(images, probs)]
                 return results, painted
@@ -811,15 +814,14 @@ def run(argv=None):
                                   args.checkpoint_every, curve_metric)
             rate = learning_rate_schedule(
                 args.learning_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
-                args.epochs * -(-len(train_set) // args.batch_size), getattr(args, 'lr_power', DEFAULTS['lr_power']))
+                args.epochs * helper.num_batches(len(train_set), args.batch_size),
+                getattr(args, 'lr_power', DEFAULTS['lr_power']))
             start = time.time()
             diverged = None
             try:
                 with stop:
-                    for last_epoch, get_batches_fn in training_rounds(
-                            args, state, train_set, boxes, staging, make_batches,
-                            lambda images: evaluate.tta_probabilities(sess, tensors, images, image_shape,
-                                                                      [im.shape[:2] for im in images])):
+                    for last_epoch, get_batches_fn in training_rounds(args, state, train_set, boxes, staging,
+                                                                      make_batches, probabilities_at_own_size):
                         train_nn(sess, last_epoch, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
                                  input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
                                  rate, state=state, hooks=hooks,

@@ -139,24 +139,6 @@ def _batches_of_equal_size(paths, batch_size):
         yield paths_in_batch, np.stack(batch)
 
 
-def _staged(path):
-    """A staging name beside path that keeps its extension (writers pick the format from it)."""
-    folder, name = os.path.split(path)
-    stem, ext = os.path.splitext(name)
-    return os.path.join(folder, '.%s.partial%s' % (stem, ext))
-
-
-def _write_image(path, image):
-    staging = _staged(path)
-    try:
-        imageio.imwrite(staging, image)
-        os.replace(staging, path)
-    except BaseException:
-        if os.path.exists(staging):
-            os.remove(staging)
-        raise
-
-
 def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None):
     """Overlay (and class map) PNGs of each image at its own size; returns the number done."""
     done = 0
@@ -164,9 +146,9 @@ def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDIC
         classes, _ = predictor(images)
         for path, image, cls in zip(batch_paths, images, classes):
             stem = os.path.splitext(os.path.basename(path))[0]
-            _write_image(os.path.join(out_dir, stem + '.png'), helper.paint(image, cls, predictor.palette))
+            datasets.write_image(os.path.join(out_dir, stem + '.png'), helper.paint(image, cls, predictor.palette))
             if class_map:
-                _write_image(os.path.join(out_dir, stem + CLASS_MAP_SUFFIX + '.png'), cls)
+                datasets.write_image(os.path.join(out_dir, stem + CLASS_MAP_SUFFIX + '.png'), cls)
         done += len(batch_paths)
         if bar is not None:
             bar.update(len(batch_paths))
@@ -187,9 +169,9 @@ def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_
     reader, meta = _open_video(path)
     stem = os.path.splitext(os.path.basename(path))[0]
     target = os.path.join(out_dir, stem + '.mp4')
-    staging = _staged(target)
+    staging = datasets.staging_name(target)
     maps_dir = os.path.join(out_dir, stem + CLASS_MAP_SUFFIX)
-    maps_staging = _staged(maps_dir)
+    maps_staging = datasets.staging_name(maps_dir)
     writer = None
     frames = 0
     try:
@@ -276,8 +258,8 @@ def main(argv=None):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise SystemExit('--out %s: exists and is not a folder' % args.out)
     predictor = Predictor(args.model, args.flip, args.scales, args.crf)
-    print('Model: %s, trained at %s' % (predictor.run_config.get('model', 'fcn8s'),
-                                        'x'.join(map(str, predictor.run_config['image_shape']))))
+    import export   # loaded by Predictor already; TensorFlow is imported only once a model is read
+    print(export.describe(predictor.run_config))
     os.makedirs(args.out, exist_ok=True)
     images = [path for kind, path in inputs if kind == 'image']
     videos = [path for kind, path in inputs if kind == 'video']

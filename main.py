@@ -8,11 +8,13 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -24,6 +26,7 @@ import augment  # noqa: E402
 import checkpoints  # noqa: E402
 import curves  # noqa: E402
 import datasets  # noqa: E402
+import distribute  # noqa: E402
 import evaluate  # noqa: E402
 from export import save_model  # noqa: E402
 import helper  # noqa: E402
@@ -152,9 +155,20 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     pixel_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
     if class_weights is not None:
         pixel_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
-    cross_entropy = tf.divide(tf.reduce_sum(pixel_loss * valid),
-                              tf.maximum(tf.reduce_sum(valid), 1.0), name='cross_entropy')
-    cross_entropy_loss = tf.add(cross_entropy, tf.losses.get_regularization_loss(), name='loss')
+    # Under a tf.distribute strategy (--distribute) each replica holds a share of the batch;
+    # with one replica (the tutorial's path) the reductions below are the identity.
+    replica = tf2.distribute.get_replica_context()
+    replicas = replica.num_replicas_in_sync
+    valid_pixels = tf.reduce_sum(valid)
+    if replicas > 1:    # the mean over the global batch's pixels, not each share's
+        valid_pixels, = distribute.all_sum([valid_pixels])
+    cross_entropy = tf.divide(tf.reduce_sum(pixel_loss * valid), tf.maximum(valid_pixels, 1.0),
+                              name='cross_entropy')
+    # The L2 terms read the first replica's copy of the weights: counted there, once.
+    regularization = tf.losses.get_regularization_loss()
+    if replicas > 1 and distribute.replica_index() != 0:
+        regularization = tf.constant(0.0)
+    cross_entropy_loss = tf.add(cross_entropy, regularization, name='loss')
 
     variables = tf.trainable_variables()
     pretrained = set(tf.get_collection(encoders.PRETRAINED_VARIABLES))
@@ -164,8 +178,15 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
         encoder = []
     grads = tf.gradients(cross_entropy_loss, encoder + rest)
     pairs = [(g, v) for g, v in zip(grads, encoder + rest) if g is not None]
+    if replicas > 1:
+        cross_entropy_loss, = distribute.all_sum([cross_entropy_loss])
     if clip_norm:
-        clipped, _ = tf.clip_by_global_norm([g for g, _ in pairs], clip_norm)
+        if replicas > 1:
+            # Clip the global batch's gradient: sum the shares first; apply_gradients sums
+            # the replicas' (now equal) gradients once more, hence the division.
+            summed = distribute.all_sum([g for g, _ in pairs])
+            pairs = [(g / replicas, v) for g, (_, v) in zip(summed, pairs)]
+        clipped, _ = tf.clip_by_global_norm([g for g, _ in pairs], clip_norm / replicas)
         pairs = [(c, v) for c, (_, v) in zip(clipped, pairs)]
     with tf.variable_scope('train'):
         steps = [tf.train.AdamOptimizer(learning_rate).apply_gradients(
@@ -219,7 +240,7 @@ class _Snapshot:
 def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_loss, input_image,
              correct_label, keep_prob, learning_rate,
              keep_prob_value=DEFAULTS['keep_prob'], learning_rate_value=DEFAULTS['learning_rate'],
-             state=None, hooks=None, extra_feed=None):
+             state=None, hooks=None, extra_feed=None, run_options=None):
     """
     Train neural network and print out the loss during training.
     :param sess: TF Session
@@ -236,6 +257,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     :param state: checkpoints.TrainingState to continue from (a resumed run); None starts afresh
     :param hooks: TrainingHooks called after every step and epoch (checkpoints, evaluation, curves, signals)
     :param extra_feed: more feeds for the training steps (batch norm's is_training)
+    :param run_options: tf.RunOptions of each step (a distributed step's timeout)
     :return: list of each epoch's mean loss.  If the loss stops being finite, the
         weights of the last finished epoch are restored and TrainingDiverged is raised;
         if the hooks ask to stop, TrainingInterrupted is raised after the current step.
@@ -258,7 +280,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
             rate = learning_rate_value(state.global_step) if callable(learning_rate_value) else learning_rate_value
             feed = {input_image: image, correct_label: label, keep_prob: keep_prob_value, learning_rate: rate}
             feed.update(extra_feed or {})
-            _, loss = sess.run([train_op, cross_entropy_loss], feed)
+            _, loss = sess.run([train_op, cross_entropy_loss], feed, options=run_options)
             if not np.isfinite(loss):
                 bar.close()
                 snapshot.restore()
@@ -410,6 +432,18 @@ def build_parser():
                    help='boxes-recursive: relabel R times (training split into R + 1 rounds)')
     w.add_argument('--weak-cache', default=d['weak_cache'], metavar='DIR',
                    help='where labels made from boxes are kept, per dataset and setting')
+    t = p.add_argument_group('several GPUs or machines (README: Training on several GPUs or machines)')
+    dd = distribute.DEFAULTS
+    t.add_argument('--distribute', choices=distribute.MODES, default=dd['distribute'],
+                   help='mirrored: every GPU of this machine; multi-worker: the machines of TF_CONFIG '
+                        '(--batch-size is the global batch, split over the replicas)')
+    t.add_argument('--lr-scaling', choices=distribute.LR_SCALINGS, default=dd['lr_scaling'],
+                   help='multiply --learning-rate by the replicas (linear) or their square root (sqrt), '
+                        'for a --batch-size grown with them')
+    t.add_argument('--step-timeout', type=int, default=dd['step_timeout'], metavar='S',
+                   help='a distributed step taking longer than S s means a worker is lost: every worker stops')
+    t.add_argument('--logical-cpus', type=int, default=0, metavar='N',
+                   help='without GPUs: split the CPU into N devices, so --distribute mirrored can be tried')
     g = p.add_argument_group('long runs (README: Resuming)')
     g.add_argument('--resume', metavar='RUN_DIR',
                    help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
@@ -464,6 +498,17 @@ def _check_args(args):
                          % (args.recursive_rounds, args.epochs))
     if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
         raise SystemExit('--boxes-dir %s: no such folder' % args.boxes_dir)
+    if getattr(args, 'distribute', 'none') != 'none':
+        if args.decoder != DEFAULTS['decoder']:
+            raise SystemExit('--decoder %s: distributed runs build fcn8s from models/ (the FCN authors\' '
+                             'decoder); drop --decoder or --distribute' % args.decoder)
+        if args.step_timeout < 1:
+            raise SystemExit('--step-timeout must be at least 1 second')
+        if args.distribute == 'multi-worker' and args.resume:
+            raise SystemExit('--resume with --distribute multi-worker is not supported: resume the run on one '
+                             'machine with --distribute mirrored')
+    if getattr(args, 'logical_cpus', 0) < 0:
+        raise SystemExit('--logical-cpus must be 0 or more')
     model = model_name(args)
     if args.decoder != DEFAULTS['decoder'] and model != 'fcn8s':
         raise SystemExit('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
@@ -473,30 +518,84 @@ def model_name(args):
     return getattr(args, 'model', DEFAULTS['model'])     # runs saved before --model: fcn8s
 
 
-def build_network(sess, args, num_classes):
+def build_network(sess, args, num_classes, from_models=False):
     """(image_input, keep_prob, is_training or None, class scores, pretrained weights still to copy or None).
 
     fcn8s is built the tutorial's way: load_vgg's frozen VGG16, then layers().  The other
-    families build their encoder in the graph (models/) from the same ImageNet weights,
-    which transplant() copies in once the variables are initialised.
+    families (and fcn8s with from_models) build their encoder in the graph (models/) from the
+    same ImageNet weights, which transplant() copies in once the variables are initialised.
     """
     name = model_name(args)
-    if name == 'fcn8s':
+    if name == 'fcn8s' and not from_models:
         input_image, keep_prob, layer3_out, layer4_out, layer7_out = load_vgg(sess, args.vgg_dir)
         return input_image, keep_prob, None, layers(layer3_out, layer4_out, layer7_out, num_classes,
                                                     args.decoder, args.l2), None
-    encoder = models.get(name).encoder
-    try:
-        weights = encoders.pretrained_weights(encoder, vgg_dir=args.vgg_dir,
-                                              alexnet_path=getattr(args, 'alexnet_weights', None))
-    except encoders.WeightsError as e:
-        raise SystemExit('--model %s: %s' % (name, e))
+    weights = pretrained_weights(args)
     input_image = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
     keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
     is_training = tf.placeholder_with_default(False, [], name='is_training')
     scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
-    print('Model %s: %s' % (name, models.get(name).summary))
     return input_image, keep_prob, is_training, tf.identity(scores, name='scores'), weights
+
+
+def pretrained_weights(args):
+    """The ImageNet weights of --model's encoder, as {layer: (kernel, bias)}."""
+    try:
+        return encoders.pretrained_weights(models.get(model_name(args)).encoder, vgg_dir=args.vgg_dir,
+                                           alexnet_path=getattr(args, 'alexnet_weights', None))
+    except encoders.WeightsError as e:
+        raise SystemExit('--model %s: %s' % (model_name(args), e))
+
+
+def build_replicated(args, num_classes, class_weights, setup):
+    """build_network and optimize under a tf.distribute strategy (--distribute).
+
+    Each replica builds the network on its share of the fed batch and optimize() sums the
+    replicas' gradients; then a copy of the network on the whole fed batch, sharing the
+    variables, serves validation and the samples.  fcn8s is built from models/ (load_vgg's
+    imported graph cannot be mirrored): the FCN authors' fcn8s, from the same weights.
+    Returns (image_input, keep_prob, is_training, correct_label, learning_rate, scores of the
+    whole batch, model variables, train_op, loss, pretrained weights still to copy).
+    """
+    name = model_name(args)
+    built = {}
+    with setup.strategy.scope():
+        correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
+        learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
+        input_image = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
+        keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
+        is_training = tf.placeholder_with_default(False, [], name='is_training')
+        weights = pretrained_weights(args)
+
+        def replica_step():
+            # The first replica creates the variables (its L2 terms with them), the others share them.
+            scores = models.build(name, distribute.replica_share(input_image), keep_prob, weights, num_classes,
+                                  is_training, args.l2)
+            built.setdefault('model_variables', tf.global_variables())
+            _, train_op, loss = optimize(scores, distribute.replica_share(correct_label), learning_rate,
+                                         num_classes, args.encoder_lr_scale, args.clip_norm, class_weights)
+            return train_op, loss
+
+        train_op, loss = setup.strategy.extended.call_for_each_replica(replica_step)
+        train_op = setup.strategy.group(train_op)
+        loss = distribute.first_local(loss)
+        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+            scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
+    return (input_image, keep_prob, is_training, correct_label, learning_rate, tf.identity(scores, name='scores'),
+            built['model_variables'], train_op, loss, weights)
+
+
+def save_single_device_model(sess, export_dir, args, num_classes, model_variables, run_config):
+    """save_model of a replicated network: its weights copied into the network built on one device."""
+    values = dict(zip([v.op.name for v in model_variables], sess.run(model_variables)))
+    with tf.Graph().as_default(), tf.Session() as single:
+        input_image, keep_prob, _, scores, _ = build_network(None, args, num_classes, from_models=True)
+        probabilities = tf.nn.softmax(scores, name='probabilities')
+        variables = tf.global_variables()
+        for v in variables:
+            v.load(values[v.op.name], single)
+        save_model(single, export_dir, variables,
+                   {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}, run_config)
 
 
 def initialize_new_variables(sess):
@@ -593,7 +692,7 @@ def augmentation_from_args(args):
 RUN_ARGS = 'run_args.json'
 # Settings a resumed run may change; every other flag given again must agree with the run's.
 RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
-                     'no_download', 'no_sample', 'kitti_url'}
+                     'no_download', 'no_sample', 'kitti_url', 'distribute', 'step_timeout', 'logical_cpus'}
 PARTIAL = '.partial'
 
 
@@ -618,6 +717,11 @@ def resume_args(args, explicit):
     if differ:
         raise SystemExit('--resume %s: %s; a resumed run keeps its own settings: drop the flag, or start '
                          'a new run' % (args.resume, '; '.join(differ)))
+    was, now = saved.get('distribute', 'none'), getattr(args, 'distribute', 'none')
+    if 'distribute' in explicit and (was == 'none') != (now == 'none'):
+        raise SystemExit('--resume %s: --distribute %s cannot continue a run trained with --distribute %s '
+                         '(the networks are built differently); a distributed run continues distributed'
+                         % (args.resume, now, was))
     resumed = argparse.Namespace(**saved)
     for key in explicit & RESUME_MAY_CHANGE:
         setattr(resumed, key, getattr(args, key))
@@ -759,25 +863,59 @@ def run(argv=None):
     make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
         None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation)
 
-    staging, run_dir = _run_folders(args)
+    setup = None
+    if getattr(args, 'distribute', 'none') != 'none':
+        try:
+            config = session_config(args.mixed_precision, args.xla)
+            if args.logical_cpus:
+                distribute.use_logical_cpus(args.logical_cpus, config)
+            setup = distribute.setup(args.distribute, config)
+            setup.check_batch_size(args.batch_size)
+        except distribute.DistributeError as e:
+            raise SystemExit(str(e))
+        print(setup.describe())
+        make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
+            None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation, shard=setup.shard())
+    if setup is not None and not setup.is_chief:
+        # Only the chief writes the run; the others keep what the trainer writes in a folder of their own.
+        staging = run_dir = tempfile.mkdtemp(prefix='fcn8-worker%d-' % setup.task_index)
+    else:
+        staging, run_dir = _run_folders(args)
     if not args.resume:
         saved_args = dict(vars(args), data_dir=os.path.abspath(data_dir), vgg_dir=os.path.abspath(args.vgg_dir),
                           runs_dir=os.path.abspath(runs_dir))
         checkpoints.write_json_atomic(os.path.join(staging, RUN_ARGS), saved_args)
     resume_command = 'python main.py --resume %s' % staging
     checkpointer = None
+    writes = setup is None or setup.is_chief
+    run_options = tf.RunOptions(timeout_in_ms=1000 * args.step_timeout) if setup is not None else None
+    session = (setup.target, setup.config) if setup is not None else \
+        ('', session_config(args.mixed_precision, args.xla))
     try:
-        with tf.Graph().as_default(), tf.Session(config=session_config(args.mixed_precision, args.xla)) as sess:
+        with tf.Graph().as_default(), tf.Session(session[0], config=session[1]) as sess, \
+                setup.strategy.scope() if setup is not None else contextlib.nullcontext():
             tf.set_random_seed(args.seed)
-            correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
-            learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
-            input_image, keep_prob, is_training, nn_last_layer, weights = build_network(sess, args, num_classes)
-            probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
-            model_variables = tf.global_variables()
-            logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
-                                                            num_classes, args.encoder_lr_scale, args.clip_norm,
-                                                            class_weights)
-            initialize_new_variables(sess)
+            if setup is None:
+                correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
+                learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
+                input_image, keep_prob, is_training, nn_last_layer, weights = build_network(sess, args, num_classes)
+                probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
+                model_variables = tf.global_variables()
+                logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
+                                                                num_classes, args.encoder_lr_scale, args.clip_norm,
+                                                                class_weights)
+                initialize_new_variables(sess)
+            else:
+                (input_image, keep_prob, is_training, correct_label, learning_rate, nn_last_layer, model_variables,
+                 train_op, cross_entropy_loss, weights) = build_replicated(args, num_classes, class_weights, setup)
+                probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
+                logits = tf.reshape(nn_last_layer, (-1, num_classes))
+                try:    # multi-worker: the chief's initial values are broadcast to every worker
+                    sess.run(tf.global_variables_initializer(), options=run_options)
+                except distribute.WORKER_LOST as e:
+                    raise SystemExit(distribute.lost_worker_message(e, setup, args.step_timeout))
+            if model_name(args) != 'fcn8s' or setup is not None:
+                print('Model %s: %s' % (model_name(args), models.get(model_name(args)).summary))
             if weights is not None:
                 encoders.transplant(sess, weights)
             tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
@@ -810,11 +948,13 @@ def run(argv=None):
             curve_metric = args.keep_best or ('road_iou' if num_classes == 2 else 'mean_iou')
             events = curves.EventWriter(os.path.join(staging, curves.TENSORBOARD_DIR))
             stop = checkpoints.StopOnSignal()
-            hooks = TrainingHooks(staging, checkpointer, stop, events, evaluate_fn, args.eval_every, best,
-                                  args.checkpoint_every, curve_metric)
+            hooks = TrainingHooks(staging, checkpointer, stop, events, evaluate_fn, args.eval_every if writes else 0,
+                                  best, args.checkpoint_every if writes else 0, curve_metric)
+            base_rate = args.learning_rate if setup is None else setup.learning_rate(args.learning_rate,
+                                                                                     args.lr_scaling)
             rate = learning_rate_schedule(
-                args.learning_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
-                args.epochs * helper.num_batches(len(train_set), args.batch_size),
+                base_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
+                args.epochs * make_batches(train_set).num_batches(args.batch_size),
                 getattr(args, 'lr_power', DEFAULTS['lr_power']))
             start = time.time()
             diverged = None
@@ -825,7 +965,12 @@ def run(argv=None):
                         train_nn(sess, last_epoch, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
                                  input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
                                  rate, state=state, hooks=hooks,
-                                 extra_feed={is_training: True} if is_training is not None else None)
+                                 extra_feed={is_training: True} if is_training is not None else None,
+                                 run_options=run_options)
+            except distribute.WORKER_LOST as e:
+                if setup is None:
+                    raise
+                raise SystemExit(distribute.lost_worker_message(e, setup, args.step_timeout))
             except TrainingDiverged as e:
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)
@@ -837,6 +982,11 @@ def run(argv=None):
             finally:
                 events.close()
             train_seconds = time.time() - start
+            if not writes:
+                print('Worker %d: training done (%.0f s); the chief, worker 0, writes the run'
+                      % (setup.task_index, train_seconds), flush=True)
+                shutil.rmtree(staging, ignore_errors=True)
+                return None
 
             saved_epoch = state.best['epoch'] if best is not None and state.best and not diverged else state.epoch
             if saved_epoch != state.epoch:
@@ -847,7 +997,11 @@ def run(argv=None):
                           'num_classes': num_classes, 'class_names': list(train_set.class_names),
                           'colours': [list(c) for c in train_set.colours] if train_set.colours else None,
                           'model': model_name(args), 'decoder': args.decoder, 'args': vars(args)}
-            save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
+            if setup is None:
+                save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
+            else:
+                save_single_device_model(sess, os.path.join(staging, 'model'), args, num_classes, model_variables,
+                                         run_config)
             if hooks.last_evaluation and hooks.last_evaluation[0] == saved_epoch:
                 results = dict(hooks.last_evaluation[1])   # these very weights were just validated
             else:
@@ -862,7 +1016,7 @@ def run(argv=None):
                                           input_image, image_paths=sample_paths,
                                           colours=train_set.colours, output_dir=staging)
     except BaseException as e:
-        if checkpointer is not None and checkpointer.saved:
+        if checkpointer is not None and checkpointer.saved and writes:
             if not isinstance(e, SystemExit):
                 print('The run stopped (%s: %s); its checkpoints are kept in %s. Continue it with:\n    %s'
                       % (type(e).__name__, e, staging, resume_command), file=sys.stderr, flush=True)

@@ -236,15 +236,19 @@ def transplant(sess, weights):
     (encoder variables left at their initialisation)}.
     """
     variables = {v.op.name: v for v in tf.global_variables()}
-    copied, dropped = [], []
+    copied, dropped, values = [], [], {}
     for layer, (kernel, bias) in sorted(weights.items()):
         pair = variables.get(layer + '/weights'), variables.get(layer + '/biases')
         if None in pair or not _fits((kernel, bias), *pair):
             dropped.append(layer)
             continue
-        for var, value in zip(pair, (kernel, bias)):
-            var.load(np.asarray(value, np.float32), sess)
+        values.update(zip(pair, (kernel, bias)))
         copied.append(layer)
+    # Assign ops, not Variable.load: a variable mirrored over devices (main.py --distribute) is
+    # written in all its copies that way.
+    feeds = {var: tf.placeholder(tf.float32, var.shape) for var in values}
+    sess.run([var.assign(placeholder) for var, placeholder in feeds.items()],
+             {placeholder: np.asarray(values[var], np.float32) for var, placeholder in feeds.items()})
     if not copied:
         raise WeightsError('none of the pretrained layers (%s) fits this network' % ', '.join(sorted(weights)))
     pretrained = {v.op.name.split('/')[0] for v in tf.get_collection(PRETRAINED_VARIABLES)}

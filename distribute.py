@@ -8,6 +8,7 @@ worker 0 is the chief, the only one that writes the run folder.  Both split the 
 (--batch-size) over the replicas in sync, and main.optimize() sums their gradients, so a step
 is the single-device step on the same batch (README: Training on several GPUs or machines).
 """
+import hashlib
 import json
 import os
 
@@ -163,13 +164,21 @@ def first_local(value):
     return tf2.distribute.get_strategy().experimental_local_results(value)[0]
 
 
+def weights_digest(sess, variables):
+    """sha256 of the variables' names and values: equal on every worker when the copies agree."""
+    digest = hashlib.sha256()
+    for variable, value in sorted(zip([v.op.name for v in variables], sess.run(variables))):
+        digest.update(variable.encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
 # What a lost worker looks like from the others: a step past its deadline, a peer gone.
 WORKER_LOST = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.CancelledError,
                tf.errors.AbortedError)
 
 
 def lost_worker_message(error, setup, timeout):
-    return ('--distribute %s: a training step did not complete (%s after at most %d s, --step-timeout): '
-            'a worker of %s stopped or cannot be reached; every worker stops. %s'
-            % (setup.mode, type(error).__name__, timeout, ', '.join(setup.workers),
-               str(error).strip().splitlines()[0] if str(error).strip() else ''))
+    return ('--distribute %s: a step did not complete (%s within --step-timeout %d s): a worker of %s '
+            'stopped or cannot be reached, so this one stops too'
+            % (setup.mode, type(error).__name__, timeout, ', '.join(setup.workers)))

@@ -970,7 +970,11 @@ def run(argv=None):
             except distribute.WORKER_LOST as e:
                 if setup is None:
                     raise
-                raise SystemExit(distribute.lost_worker_message(e, setup, args.step_timeout))
+                message = distribute.lost_worker_message(e, setup, args.step_timeout)
+                if writes and checkpointer.saved:
+                    message += ('; the checkpoints so far are in %s, continue on one machine with:\n    %s '
+                                '--distribute mirrored' % (staging, resume_command))
+                raise SystemExit(message)
             except TrainingDiverged as e:
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)
@@ -982,6 +986,9 @@ def run(argv=None):
             finally:
                 events.close()
             train_seconds = time.time() - start
+            if setup is not None:
+                print('%s: weights sha256 %s' % ('Worker %d' % setup.task_index if setup.mode == 'multi-worker'
+                                                 else 'Replicas', distribute.weights_digest(sess, model_variables)))
             if not writes:
                 print('Worker %d: training done (%.0f s); the chief, worker 0, writes the run'
                       % (setup.task_index, train_seconds), flush=True)

@@ -34,9 +34,13 @@ def batch_norm(x, training, name):
     with tf.variable_scope(name):
         gamma = tf.get_variable('gamma', [depth], initializer=tf.ones_initializer())
         beta = tf.get_variable('beta', [depth], initializer=tf.zeros_initializer())
-        moving_mean = tf.get_variable('moving_mean', [depth], initializer=tf.zeros_initializer(), trainable=False)
+        # Mirrored over devices (main.py --distribute), the replicas' updates are averaged.
+        moving_mean = tf.get_variable('moving_mean', [depth], initializer=tf.zeros_initializer(), trainable=False,
+                                      aggregation=tf.VariableAggregation.MEAN)
         moving_variance = tf.get_variable('moving_variance', [depth], initializer=tf.ones_initializer(),
-                                          trainable=False)
+                                          trainable=False, aggregation=tf.VariableAggregation.MEAN)
+    if tf2.distribute.has_strategy():
+        return _replicated_batch_norm(x, training, gamma, beta, moving_mean, moving_variance)
 
     def batch_statistics():
         mean, variance = tf.nn.moments(x, [0, 1, 2])
@@ -47,6 +51,21 @@ def batch_norm(x, training, name):
 
     mean, variance = tf.cond(tf.convert_to_tensor(training), batch_statistics,
                              lambda: (tf.identity(moving_mean), tf.identity(moving_variance)))
+    return tf.nn.batch_normalization(x, mean, variance, beta, gamma, BN_EPSILON)
+
+
+def _replicated_batch_norm(x, training, gamma, beta, moving_mean, moving_variance):
+    """batch_norm without tf.cond, whose branches cannot hold a strategy's cross-replica update:
+    each replica normalises with its share's statistics; the moving averages move by the
+    replicas' mean (not at all at inference, where the rate is 0)."""
+    on = tf.cast(tf.convert_to_tensor(training), x.dtype)
+    mean, variance = tf.nn.moments(x, [0, 1, 2])
+    rate = (1 - BN_DECAY) * on
+    updates = [moving_mean.assign_sub(rate * (moving_mean - mean)),
+               moving_variance.assign_sub(rate * (moving_variance - variance))]
+    with tf.control_dependencies(updates):
+        mean = on * mean + (1 - on) * tf.identity(moving_mean)
+        variance = on * variance + (1 - on) * tf.identity(moving_variance)
     return tf.nn.batch_normalization(x, mean, variance, beta, gamma, BN_EPSILON)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import datasets
 import helper
-from conftest import make_kitti
+from conftest import TINY_SHAPE, make_kitti
 
 
 @pytest.fixture
@@ -142,3 +142,20 @@ def test_resumed_epoch_skips_to_the_same_batches(training_dir):
     for (a, la), (b, lb) in zip(full[1:], tail):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(la, lb)
+
+
+def test_shards_of_a_global_batch_are_its_equal_parts_and_short_batches_are_dropped(tmp_path):
+
+    kitti = make_kitti(str(tmp_path / 'kitti'), n_train=10, n_test=1)
+    data_road = os.path.join(kitti, 'data_road', 'training')
+    dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_road), datasets.ROAD_CLASSES,
+                               datasets.kitti_label)
+    whole = helper.gen_batch_function(None, TINY_SHAPE, dataset=dataset, seed=4)
+    shards = [helper.gen_batch_function(None, TINY_SHAPE, dataset=dataset, seed=4, shard=(i, 2)) for i in range(2)]
+    full = list(whole(4))
+    parts = [list(s(4)) for s in shards]
+    assert [len(f[0]) for f in full] == [4, 4, 2]
+    assert len(parts[0]) == len(parts[1]) == shards[0].num_batches(4) == 2      # the short batch is dropped
+    for step in range(2):
+        np.testing.assert_array_equal(np.concatenate([parts[0][step][0], parts[1][step][0]]), full[step][0])
+        np.testing.assert_array_equal(np.concatenate([parts[0][step][1], parts[1][step][1]]), full[step][1])

@@ -1,9 +1,13 @@
 """SegNet: max-unpooling with the encoder's indices, the mirrored decoder, batch norm's two modes."""
+import json
+import subprocess
+import sys
+
 import numpy as np
 import tensorflow as tf2
 
 import models
-from conftest import tiny_vgg_weights
+from conftest import ROOT, tiny_vgg_weights
 from models import segnet
 
 tf = tf2.compat.v1
@@ -67,3 +71,41 @@ def test_batch_norm_uses_batch_statistics_only_while_training():
     np.testing.assert_allclose(trained.mean(axis=(0, 1, 2)), 0.0, atol=1e-4)
     np.testing.assert_allclose(trained.std(axis=(0, 1, 2)), 1.0, atol=1e-3)
     np.testing.assert_allclose(mean_after, (1 - segnet.BN_DECAY) * x.mean(axis=(0, 1, 2)), rtol=1e-4)
+
+
+REPLICATED_BATCH_NORM = '''
+import json, sys, numpy as np, tensorflow as tf2
+sys.path.insert(0, sys.argv[1])
+cpu = tf2.config.list_physical_devices('CPU')[0]
+tf2.config.set_logical_device_configuration(cpu, [tf2.config.LogicalDeviceConfiguration()] * 2)
+tf = tf2.compat.v1
+tf.disable_v2_behavior()
+from models import segnet
+x = np.zeros((2, 2, 2, 1), np.float32)
+x[0], x[1] = 1.0, 5.0                                  # replica 0 sees mean 1, replica 1 mean 5
+with tf.Graph().as_default():
+    strategy = tf2.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+    with strategy.scope():
+        batch = tf.constant(x)
+        def step():
+            index = int(tf.get_static_value(tf2.distribute.get_replica_context().replica_id_in_sync_group))
+            return segnet.batch_norm(batch[index:index + 1], True, 'bn')
+        out = strategy.experimental_local_results(strategy.extended.call_for_each_replica(step))
+        mean = [v for v in tf.global_variables() if v.op.name == 'bn/moving_mean'][0]
+        with tf.Session(config=tf.ConfigProto(device_count={'CPU': 2})) as sess:
+            sess.run(tf.global_variables_initializer())
+            normalised = sess.run(out)
+            copies = sess.run(strategy.experimental_local_results(mean))
+            print(json.dumps([[float(c[0]) for c in copies], [float(np.abs(n).max()) for n in normalised]]))
+'''
+
+
+def test_replicated_batch_norm_averages_the_replicas_updates():
+    """Under a strategy (main.py --distribute) each replica normalises its share; the moving mean of
+    every copy moves by the mean of the replicas' batch means: 0.9 * 0 + 0.1 * (1 + 5) / 2."""
+    result = subprocess.run([sys.executable, '-c', REPLICATED_BATCH_NORM, ROOT], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    copies, normalised = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(copies, [0.3, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(normalised, [0.0, 0.0], atol=1e-6)   # each share minus its own mean

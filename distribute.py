@@ -143,8 +143,9 @@ def replica_share(batch):
     if context.num_replicas_in_sync == 1:
         return batch
     index = replica_index() % local       # replicas are numbered worker by worker
-    size = tf.shape(batch)[0] // local
-    return batch[index * size:(index + 1) * size]
+    with tf.colocate_with(batch):         # sliced where it was fed: each device receives its share only
+        size = tf.shape(batch)[0] // local
+        return batch[index * size:(index + 1) * size]
 
 
 def all_sum(values):

@@ -186,5 +186,9 @@ def test_a_lost_worker_stops_the_other_with_a_clear_error(tiny, tmp_path):
     assert 'a worker of localhost' in output and 'stops too' in output, output[-3000:]
     assert time.time() - lost_at < STEP_TIMEOUT + 60
     partial = glob.glob(os.path.join(runs, '*.partial'))
-    assert len(partial) == 1 and '--resume %s' % partial[0] in output   # its checkpoints are kept, resumable
+    assert len(partial) == 1 and '--resume %s' % partial[0] in output   # its checkpoints are kept
     assert not [d for d in glob.glob(os.path.join(runs, '*')) if not d.endswith('.partial')]
+    # ... and the run goes on on one machine, as the message says
+    run_main([sys.executable, os.path.join(ROOT, 'main.py'), '--resume', partial[0], '--epochs', '2',
+              '--distribute', 'mirrored'])
+    assert model_weights(runs)

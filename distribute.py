@@ -30,10 +30,8 @@ class DistributeError(ValueError):
     """A distributed setting that cannot work (TF_CONFIG, devices, batch size)."""
 
 
-def use_logical_cpus(count, config):
-    """Split the CPU into `count` logical devices, for the strategy and for sessions made with config
-    (before TensorFlow initialises its devices)."""
-    config.device_count['CPU'] = count
+def use_logical_cpus(count):
+    """Split the CPU into `count` logical devices (before TensorFlow initialises its devices)."""
     cpu = tf2.config.list_physical_devices('CPU')[0]
     try:
         tf2.config.set_logical_device_configuration(cpu, [tf2.config.LogicalDeviceConfiguration()] * count)
@@ -71,15 +69,21 @@ def read_tf_config(environ=os.environ):
 class Setup:
     """A strategy with what the trainer needs to know about it."""
 
-    def __init__(self, mode, strategy, config, target='', workers=None, task_index=0):
+    def __init__(self, mode, strategy, target='', workers=None, task_index=0, logical_cpus=0):
         self.mode = mode
         self.strategy = strategy
-        self.config = config           # the session's ConfigProto (multi-worker: with the cluster's settings)
         self.target = target           # the session's target ('' in process)
+        self.logical_cpus = logical_cpus
         self.workers = workers or ['localhost']
         self.task_index = task_index
         self.replicas = strategy.num_replicas_in_sync
         self.local_replicas = len(strategy.extended.worker_devices)
+
+    def session_config(self, config):
+        """The session's ConfigProto: config with the devices and the cluster's settings."""
+        if self.logical_cpus:
+            config.device_count['CPU'] = self.logical_cpus
+        return self.strategy.update_config_proto(config) if self.mode == 'multi-worker' else config
 
     @property
     def is_chief(self):
@@ -108,13 +112,17 @@ class Setup:
         return rate * {'none': 1.0, 'linear': self.replicas, 'sqrt': self.replicas ** 0.5}[rule]
 
 
-def setup(mode, config, environ=os.environ):
-    """The Setup of --distribute `mode` (None for 'none'); config: the session's ConfigProto."""
+def setup(mode, config, logical_cpus=0, environ=os.environ):
+    """The Setup of --distribute `mode` (None for 'none'); config: the session's ConfigProto;
+    logical_cpus: without GPUs, split the CPU into that many devices (0: leave it whole)."""
     if mode == 'none':
         return None
+    if logical_cpus:
+        use_logical_cpus(logical_cpus)
+        config.device_count['CPU'] = logical_cpus
     if mode == 'mirrored':
         devices = tf2.config.list_logical_devices('GPU') or tf2.config.list_logical_devices('CPU')
-        return Setup(mode, tf2.distribute.MirroredStrategy([d.name for d in devices]), config)
+        return Setup(mode, tf2.distribute.MirroredStrategy([d.name for d in devices]), logical_cpus=logical_cpus)
     if mode != 'multi-worker':
         raise DistributeError('--distribute must be one of %s, not %r' % (', '.join(MODES), mode))
     workers, index = read_tf_config(environ)
@@ -126,7 +134,7 @@ def setup(mode, config, environ=os.environ):
     except (tf.errors.OpError, RuntimeError) as e:
         raise DistributeError('%s: cannot start worker %d at %s: %s' % (TF_CONFIG, index, workers[index],
                                                                         str(e).splitlines()[0])) from None
-    setup = Setup(mode, strategy, config, server.target, workers, index)
+    setup = Setup(mode, strategy, server.target, workers, index, logical_cpus)
     setup.server = server      # kept alive as long as the Setup
     return setup
 

@@ -805,6 +805,15 @@ def run(argv=None):
         args = resume_args(args, explicit)
         explicit = set(vars(args))           # its own settings: no sample defaults over them
     _check_args(args)
+    setup = None
+    if getattr(args, 'distribute', 'none') != 'none':   # before TensorFlow's devices start (--logical-cpus)
+        try:
+            setup = distribute.setup(args.distribute, session_config(args.mixed_precision, args.xla),
+                                     args.logical_cpus)
+            setup.check_batch_size(args.batch_size)
+        except distribute.DistributeError as e:
+            raise SystemExit(str(e))
+        print(setup.describe())
 
     # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
     helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
@@ -863,17 +872,7 @@ def run(argv=None):
     make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
         None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation)
 
-    setup = None
-    if getattr(args, 'distribute', 'none') != 'none':
-        try:
-            config = session_config(args.mixed_precision, args.xla)
-            if args.logical_cpus:
-                distribute.use_logical_cpus(args.logical_cpus, config)
-            setup = distribute.setup(args.distribute, config)
-            setup.check_batch_size(args.batch_size)
-        except distribute.DistributeError as e:
-            raise SystemExit(str(e))
-        print(setup.describe())
+    if setup is not None:
         make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
             None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation, shard=setup.shard())
     if setup is not None and not setup.is_chief:
@@ -889,8 +888,8 @@ def run(argv=None):
     checkpointer = None
     writes = setup is None or setup.is_chief
     run_options = tf.RunOptions(timeout_in_ms=1000 * args.step_timeout) if setup is not None else None
-    session = (setup.target, setup.config) if setup is not None else \
-        ('', session_config(args.mixed_precision, args.xla))
+    config = session_config(args.mixed_precision, args.xla)
+    session = (setup.target, setup.session_config(config)) if setup is not None else ('', config)
     try:
         with tf.Graph().as_default(), tf.Session(session[0], config=session[1]) as sess, \
                 setup.strategy.scope() if setup is not None else contextlib.nullcontext():

@@ -50,7 +50,7 @@ def test_read_tf_config_names_what_is_wrong(environ, says):
 def fake_setup(replicas, workers=1, task_index=0):
     strategy = types.SimpleNamespace(num_replicas_in_sync=replicas,
                                      extended=types.SimpleNamespace(worker_devices=['d'] * (replicas // workers)))
-    return distribute.Setup('multi-worker', strategy, None, workers=['w:%d' % i for i in range(workers)],
+    return distribute.Setup('multi-worker', strategy, workers=['w:%d' % i for i in range(workers)],
                             task_index=task_index)
 
 

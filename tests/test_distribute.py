@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import distribute
+import export
 import main
 from conftest import ROOT, TINY_SHAPE, make_kitti, tiny_vgg_weights
 
@@ -124,6 +125,11 @@ def finish(process, timeout=RUN_TIMEOUT):
     return process.returncode, output
 
 
+def epoch_losses(runs_dir):
+    with open(os.path.join(glob.glob(os.path.join(runs_dir, '*'))[0], 'metrics.json')) as f:
+        return json.load(f)['epoch_mean_loss']
+
+
 def model_weights(runs_dir):
     run_dirs = glob.glob(os.path.join(runs_dir, '*'))
     assert len(run_dirs) == 1, run_dirs
@@ -139,10 +145,10 @@ def assert_same_weights(a, b):
 
 @pytest.fixture(scope='module')
 def reference(tiny, tmp_path_factory):
-    """The single-device run's weights."""
+    """The single-device run's weights and epoch losses."""
     runs = str(tmp_path_factory.mktemp('reference'))
     run_main(main_command(tiny, runs))
-    return model_weights(runs)
+    return model_weights(runs), epoch_losses(runs)
 
 
 def test_mirrored_on_two_devices_trains_the_single_device_weights(tiny, reference, tmp_path):
@@ -150,8 +156,16 @@ def test_mirrored_on_two_devices_trains_the_single_device_weights(tiny, referenc
     output = run_main(main_command(tiny, runs, '--distribute', 'mirrored', '--logical-cpus', '2'))
     assert '2 replicas in sync' in output
     weights = model_weights(runs)
-    assert_same_weights(weights, reference)
-    assert any(np.abs(weights[n]).max() > 0 for n in weights if n.startswith('decoder/'))   # it trained
+    assert_same_weights(weights, reference[0])
+    np.testing.assert_allclose(epoch_losses(runs), reference[1], rtol=1e-5)   # the global batch's loss
+    first_epoch = tf.train.load_checkpoint(os.path.join(glob.glob(os.path.join(runs, '*'))[0], 'checkpoints',
+                                                        'epoch-001'))   # it trained: epoch 2 moved the weights
+    assert not np.allclose(first_epoch.get_tensor('decoder/score_fr/weights'), weights['decoder/score_fr/weights'])
+    # The saved model is the single-device one evaluate.py and predict.py read.
+    with tf.Graph().as_default(), tf.Session() as sess:
+        tensors, run_config = export.load_model(sess, os.path.join(glob.glob(os.path.join(runs, '*'))[0], 'model'))
+        probabilities = sess.run(tensors['probabilities'], {tensors['image_input']: np.zeros((3,) + TINY_SHAPE + (3,))})
+    assert run_config['model'] == 'fcn16s' and probabilities.shape == (3,) + TINY_SHAPE + (2,)
 
 
 def test_two_workers_train_the_single_process_weights_and_only_the_chief_writes(tiny, reference, tmp_path):
@@ -164,7 +178,8 @@ def test_two_workers_train_the_single_process_weights_and_only_the_chief_writes(
                for i, (_, output) in enumerate(results)]
     assert digests[0] == digests[1]                   # every copy of the weights is the same
     assert 'the chief, worker 0, writes the run' in results[1][1]
-    assert_same_weights(model_weights(runs), reference)   # one run folder: the chief's, complete
+    assert_same_weights(model_weights(runs), reference[0])   # one run folder: the chief's, complete
+    np.testing.assert_allclose(epoch_losses(runs), reference[1], rtol=1e-5)
 
 
 def test_a_lost_worker_stops_the_other_with_a_clear_error(tiny, tmp_path):

@@ -810,7 +810,6 @@ def run(argv=None):
         try:
             setup = distribute.setup(args.distribute, session_config(args.mixed_precision, args.xla),
                                      args.logical_cpus)
-            setup.check_batch_size(args.batch_size)
         except distribute.DistributeError as e:
             raise SystemExit(str(e))
         print(setup.describe())
@@ -873,6 +872,10 @@ def run(argv=None):
         None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation)
 
     if setup is not None:
+        try:
+            setup.check_batch_size(args.batch_size)    # the embedded sample may have set it
+        except distribute.DistributeError as e:
+            raise SystemExit(str(e))
         make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
             None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation, shard=setup.shard())
     if setup is not None and not setup.is_chief:
@@ -978,16 +981,20 @@ def run(argv=None):
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)
             except TrainingInterrupted as e:
-                hooks.save(sess, e.state)
-                print('Interrupted (%s) at epoch %d after %d steps: the run so far is in %s. Continue it with:\n'
-                      '    %s' % (e, e.state.epoch + 1, e.state.step, staging, resume_command), flush=True)
+                if writes:
+                    hooks.save(sess, e.state)
+                    print('Interrupted (%s) at epoch %d after %d steps: the run so far is in %s. Continue it '
+                          'with:\n    %s' % (e, e.state.epoch + 1, e.state.step, staging, resume_command), flush=True)
+                else:
+                    print('Worker %d interrupted (%s); the chief keeps the checkpoints' % (setup.task_index, e),
+                          flush=True)
                 raise SystemExit(128 + getattr(signal, str(e), signal.SIGINT))
             finally:
                 events.close()
             train_seconds = time.time() - start
-            if setup is not None:
-                print('%s: weights sha256 %s' % ('Worker %d' % setup.task_index if setup.mode == 'multi-worker'
-                                                 else 'Replicas', distribute.weights_digest(sess, model_variables)))
+            if setup is not None and setup.mode == 'multi-worker':   # equal on every worker, or a bug
+                print('Worker %d: weights sha256 %s' % (setup.task_index,
+                                                        distribute.weights_digest(sess, model_variables)))
             if not writes:
                 print('Worker %d: training done (%.0f s); the chief, worker 0, writes the run'
                       % (setup.task_index, train_seconds), flush=True)

@@ -891,6 +891,11 @@ def run(argv=None):
     checkpointer = None
     writes = setup is None or setup.is_chief
     run_options = tf.RunOptions(timeout_in_ms=1000 * args.step_timeout) if setup is not None else None
+    if setup is not None and setup.mode == 'multi-worker' and args.mixed_precision \
+            and not tf2.config.list_physical_devices('GPU'):
+        print('--mixed-precision: oneDNN\'s bfloat16 rewrite does not run in a multi-worker session on CPU '
+              '(TensorFlow 2.21: no bfloat16 kernel for the fused convolutions there); training in float32')
+        args.mixed_precision = False
     config = session_config(args.mixed_precision, args.xla)
     session = (setup.target, setup.session_config(config)) if setup is not None else ('', config)
     try:

@@ -176,9 +176,9 @@ def first_local(value):
 def weights_digest(sess, variables):
     """sha256 of the variables' names and values: equal on every worker when the copies agree."""
     digest = hashlib.sha256()
-    for variable, value in sorted(zip([v.op.name for v in variables], sess.run(variables))):
-        digest.update(variable.encode())
-        digest.update(value.tobytes())
+    for variable in sorted(variables, key=lambda v: v.op.name):   # one at a time: a worker's memory is full
+        digest.update(variable.op.name.encode())
+        digest.update(sess.run(variable).tobytes())
     return digest.hexdigest()
 
 

@@ -587,13 +587,13 @@ def build_replicated(args, num_classes, class_weights, setup):
 
 def save_single_device_model(sess, export_dir, args, num_classes, model_variables, run_config):
     """save_model of a replicated network: its weights copied into the network built on one device."""
-    values = dict(zip([v.op.name for v in model_variables], sess.run(model_variables)))
+    trained = {v.op.name: v for v in model_variables}
     with tf.Graph().as_default(), tf.Session() as single:
         input_image, keep_prob, _, scores, _ = build_network(None, args, num_classes, from_models=True)
         probabilities = tf.nn.softmax(scores, name='probabilities')
         variables = tf.global_variables()
-        for v in variables:
-            v.load(values[v.op.name], single)
+        for v in variables:     # one at a time: no second copy of all the weights in memory
+            v.load(sess.run(trained[v.op.name]), single)
         save_model(single, export_dir, variables,
                    {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}, run_config)
 

@@ -22,6 +22,7 @@ DEFAULTS = {
     'distribute': 'none',
     'lr_scaling': 'none',     # the rate as given, whatever the number of replicas
     'step_timeout': 600,      # seconds a distributed step may take before a worker counts as lost
+    'logical_cpus': 0,        # the CPU left whole
 }
 TF_CONFIG = 'TF_CONFIG'
 

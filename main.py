@@ -442,7 +442,7 @@ def build_parser():
                         'for a --batch-size grown with them')
     t.add_argument('--step-timeout', type=int, default=dd['step_timeout'], metavar='S',
                    help='a distributed step taking longer than S s means a worker is lost: every worker stops')
-    t.add_argument('--logical-cpus', type=int, default=0, metavar='N',
+    t.add_argument('--logical-cpus', type=int, default=dd['logical_cpus'], metavar='N',
                    help='without GPUs: split the CPU into N devices, so --distribute mirrored can be tried')
     g = p.add_argument_group('long runs (README: Resuming)')
     g.add_argument('--resume', metavar='RUN_DIR',

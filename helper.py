@@ -183,11 +183,15 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
             store.items.clear()
         return images, labels
 
+    def epoch_batches(batch_size):
+        """The batches of an epoch: all (the last may be short), or the full ones only with shard."""
+        return num_batches(len(dataset), batch_size) if shard is None else len(dataset) // batch_size
+
     def get_batches_fn(batch_size, skip=0):
         """An epoch of batches; skip: batches of this epoch's order already trained (a resumed run)."""
         order = rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
-        seeds = rng.randint(2 ** 31 - 1, size=-(-len(order) // batch_size)) if augment is not None else None
-        starts = range(skip * batch_size, len(order) if shard is None else len(order) - batch_size + 1, batch_size)
+        seeds = rng.randint(2 ** 31 - 1, size=num_batches(len(order), batch_size)) if augment is not None else None
+        starts = range(skip * batch_size, epoch_batches(batch_size) * batch_size, batch_size)
         part = slice(None) if shard is None else \
             slice(shard[0] * batch_size // shard[1], (shard[0] + 1) * batch_size // shard[1])
         ready = queue.Queue(maxsize=PREFETCH_BATCHES)
@@ -225,8 +229,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
 
     get_batches_fn.dataset = dataset
     get_batches_fn.rng = rng   # its state before an epoch fixes that epoch's order (checkpoints keep it)
-    get_batches_fn.num_batches = lambda batch_size: \
-        num_batches(len(dataset), batch_size) if shard is None else len(dataset) // batch_size
+    get_batches_fn.num_batches = epoch_batches
     return get_batches_fn
 
 

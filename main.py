@@ -531,11 +531,16 @@ def build_network(sess, args, num_classes, from_models=False):
         return input_image, keep_prob, None, layers(layer3_out, layer4_out, layer7_out, num_classes,
                                                     args.decoder, args.l2), None
     weights = pretrained_weights(args)
-    input_image = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
-    keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
-    is_training = tf.placeholder_with_default(False, [], name='is_training')
+    input_image, keep_prob, is_training = model_inputs()
     scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
     return input_image, keep_prob, is_training, tf.identity(scores, name='scores'), weights
+
+
+def model_inputs():
+    """The in-graph families' inputs: images, dropout keep probability, batch norm's training flag."""
+    return (tf.placeholder(tf.float32, [None, None, None, 3], name='image_input'),
+            tf.placeholder_with_default(1.0, [], name='keep_prob'),
+            tf.placeholder_with_default(False, [], name='is_training'))
 
 
 def pretrained_weights(args):
@@ -547,24 +552,20 @@ def pretrained_weights(args):
         raise SystemExit('--model %s: %s' % (model_name(args), e))
 
 
-def build_replicated(args, num_classes, class_weights, setup):
+def build_replicated(args, num_classes, class_weights, setup, correct_label, learning_rate):
     """build_network and optimize under a tf.distribute strategy (--distribute).
 
     Each replica builds the network on its share of the fed batch and optimize() sums the
     replicas' gradients; then a copy of the network on the whole fed batch, sharing the
     variables, serves validation and the samples.  fcn8s is built from models/ (load_vgg's
     imported graph cannot be mirrored): the FCN authors' fcn8s, from the same weights.
-    Returns (image_input, keep_prob, is_training, correct_label, learning_rate, scores of the
-    whole batch, model variables, train_op, loss, pretrained weights still to copy).
+    Returns (image_input, keep_prob, is_training, scores of the whole batch, model variables,
+    train_op, loss, pretrained weights still to copy).
     """
     name = model_name(args)
     built = {}
     with setup.strategy.scope():
-        correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
-        learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
-        input_image = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
-        keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
-        is_training = tf.placeholder_with_default(False, [], name='is_training')
+        input_image, keep_prob, is_training = model_inputs()
         weights = pretrained_weights(args)
 
         def replica_step():
@@ -581,8 +582,8 @@ def build_replicated(args, num_classes, class_weights, setup):
         loss = distribute.first_local(loss)
         with tf.variable_scope(tf.get_variable_scope(), reuse=True):
             scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
-    return (input_image, keep_prob, is_training, correct_label, learning_rate, tf.identity(scores, name='scores'),
-            built['model_variables'], train_op, loss, weights)
+    return (input_image, keep_prob, is_training, tf.identity(scores, name='scores'), built['model_variables'],
+            train_op, loss, weights)
 
 
 def save_single_device_model(sess, export_dir, args, num_classes, model_variables, run_config):
@@ -868,16 +869,14 @@ def run(argv=None):
     augmentation = augmentation_from_args(args)
     if augmentation is not None:
         print('Augmenting the training pairs: %s' % ', '.join('%s %s' % kv for kv in augmentation.settings().items()))
-    make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
-        None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation)
-
     if setup is not None:
         try:
             setup.check_batch_size(args.batch_size)    # the embedded sample may have set it
         except distribute.DistributeError as e:
             raise SystemExit(str(e))
-        make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
-            None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation, shard=setup.shard())
+    make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
+        None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation,
+        shard=setup.shard() if setup is not None else None)
     if setup is not None and not setup.is_chief:
         # Only the chief writes the run; the others keep what the trainer writes in a folder of their own.
         staging = run_dir = tempfile.mkdtemp(prefix='fcn8-worker%d-' % setup.task_index)
@@ -902,9 +901,9 @@ def run(argv=None):
         with tf.Graph().as_default(), tf.Session(session[0], config=session[1]) as sess, \
                 setup.strategy.scope() if setup is not None else contextlib.nullcontext():
             tf.set_random_seed(args.seed)
+            correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
+            learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
             if setup is None:
-                correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
-                learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
                 input_image, keep_prob, is_training, nn_last_layer, weights = build_network(sess, args, num_classes)
                 probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
                 model_variables = tf.global_variables()
@@ -913,8 +912,8 @@ def run(argv=None):
                                                                 class_weights)
                 initialize_new_variables(sess)
             else:
-                (input_image, keep_prob, is_training, correct_label, learning_rate, nn_last_layer, model_variables,
-                 train_op, cross_entropy_loss, weights) = build_replicated(args, num_classes, class_weights, setup)
+                (input_image, keep_prob, is_training, nn_last_layer, model_variables, train_op, cross_entropy_loss,
+                 weights) = build_replicated(args, num_classes, class_weights, setup, correct_label, learning_rate)
                 probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
                 logits = tf.reshape(nn_last_layer, (-1, num_classes))
                 try:    # multi-worker: the chief's initial values are broadcast to every worker

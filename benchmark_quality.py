@@ -36,7 +36,7 @@ def train_and_score(model, dataset, data_dir, runs_dir, settings, holdout_sequen
         run_dir = main.run(argv)
     except SystemExit as e:  # a diverged run still saved its folder and metrics; bad input did not
         finished = [os.path.join(folder, d) for d in os.listdir(folder)
-                    if os.path.isfile(os.path.join(folder, d, 'metrics.json'))] if os.path.isdir(folder) else []
+                    if is_finished(os.path.join(folder, d))] if os.path.isdir(folder) else []
         if not finished:
             raise
         print('run ended: %s' % e, file=sys.stderr)
@@ -47,14 +47,19 @@ def train_and_score(model, dataset, data_dir, runs_dir, settings, holdout_sequen
     return results
 
 
+def is_finished(run_dir):
+    """main.py writes metrics.json into the run's .partial folder and renames it when the run ends."""
+    return (not os.path.normpath(run_dir).endswith(main.PARTIAL)
+            and os.path.isfile(os.path.join(run_dir, main.METRICS)))
+
+
 def read_run(run_dir):
     """A finished run folder's metrics.json, with its model name and folder added."""
-    path = os.path.join(run_dir, 'metrics.json')
-    if not os.path.isfile(path):
-        raise SystemExit('%s: no metrics.json (not a finished run folder)' % run_dir)
-    with open(path) as f:
+    if not is_finished(run_dir):
+        raise SystemExit('%s: not a finished run folder (no %s, or still %s)' % (run_dir, main.METRICS, main.PARTIAL))
+    with open(os.path.join(run_dir, main.METRICS)) as f:
         results = json.load(f)
-    args_path = os.path.join(run_dir, 'run_args.json')
+    args_path = os.path.join(run_dir, main.RUN_ARGS)
     run_args = {}
     if os.path.isfile(args_path):
         with open(args_path) as f:
@@ -64,15 +69,11 @@ def read_run(run_dir):
     return results
 
 
-def is_binary_road(results):
-    return 'road' in results and len(results['class_names']) == 2
-
-
 def row(results):
     """One table row: {column: text}, the binary-road or the per-class columns."""
     epochs = len(results['epoch_mean_loss'] or []) or 1
     line = {'model': results['model'], 'scored on': results['dataset']}
-    if is_binary_road(results):
+    if 'road' in results:   # evaluate.py adds the road and KITTI scores to binary runs only
         line.update({'road IoU': '%.4f' % results['road']['iou'],
                      'MaxF': '%.2f' % (100 * results['kitti']['MaxF']),
                      'AP': '%.2f' % (100 * results['kitti']['AP']),
@@ -82,7 +83,7 @@ def row(results):
                      'class-avg acc.': '%.4f' % results['class_average_accuracy']})
         line.update({name: '%.3f' % iou for name, iou in zip(results['class_names'], results['per_class_iou'])})
     line['s per epoch'] = '%d' % round(results['train_seconds'] / epochs)
-    line['scoring img/s'] = '%.2f' % results['images_per_second']
+    line['scoring img/s'] = '%.2f' % results['images_per_second'] if results.get('images_per_second') else '-'
     if results.get('diverged'):
         line['model'] += ' (diverged)'
     return line
@@ -119,9 +120,10 @@ def main_(argv=None):
                    help='only print the tables of these finished run folders')
     args = p.parse_args(argv)
     if args.from_runs:
-        finished = [d for d in args.from_runs if os.path.isfile(os.path.join(d, 'metrics.json'))]
+        finished = [d for d in args.from_runs if is_finished(d)]
         for d in sorted(set(args.from_runs) - set(finished)):
-            print('%s: no metrics.json (an unfinished run), left out' % d, file=sys.stderr)
+            print('%s: not a finished run (no %s, or still %s), left out' % (d, main.METRICS, main.PARTIAL),
+                  file=sys.stderr)
         if not finished:
             raise SystemExit('--from-runs: none of %s is a finished run folder' % ', '.join(args.from_runs))
         print(tables([read_run(d) for d in finished]))

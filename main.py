@@ -691,6 +691,7 @@ def augmentation_from_args(args):
 
 
 RUN_ARGS = 'run_args.json'
+METRICS = 'metrics.json'   # written last: a run folder holding it, not .partial, is finished
 # Settings a resumed run may change; every other flag given again must agree with the run's.
 RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
                      'no_download', 'no_sample', 'kitti_url', 'distribute', 'step_timeout', 'logical_cpus'}
@@ -1027,7 +1028,7 @@ def run(argv=None):
                             'epoch_mean_loss': state.history, 'diverged': diverged,
                             'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,
                             'best': state.best, 'saved_epoch': saved_epoch})
-            checkpoints.write_json_atomic(os.path.join(staging, 'metrics.json'), results)
+            checkpoints.write_json_atomic(os.path.join(staging, METRICS), results)
             hooks.plot(state)
             helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,
                                           input_image, image_paths=sample_paths,

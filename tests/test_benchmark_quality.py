@@ -58,8 +58,12 @@ def test_unfinished_run_folders_are_named_and_left_out(tmp_path, capsys):
     finished = write_run(str(tmp_path / 'done'), 'fcn8s', road_metrics(0.8))
     benchmark_quality.main_(['--from-runs', str(partial), finished])
     out, err = capsys.readouterr()
-    assert '20261126-025321.partial: no metrics.json (an unfinished run), left out' in err
+    assert '20261126-025321.partial: not a finished run (no metrics.json, or still .partial), left out' in err
     assert [line.split(' | ')[0] for line in out.splitlines() if line.startswith('| fcn')] == ['| fcn8s']
+    # metrics.json written but the run stopped before its folder lost .partial: still unfinished
+    write_run(str(tmp_path / '20261126-030000.partial'), 'segnet', road_metrics(0.9))
+    with pytest.raises(SystemExit, match='none of .*20261126-030000.partial is a finished run folder'):
+        benchmark_quality.main_(['--from-runs', str(tmp_path / '20261126-030000.partial')])
 
 
 def test_training_needs_a_data_dir(capsys):

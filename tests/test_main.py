@@ -300,6 +300,21 @@ def test_augment_can_be_turned_on_and_off_and_counts_as_given():
     assert 'augment' not in main.explicit_flags(parser, ['--epochs', '3'])
 
 
+def test_camvid_trains_at_its_own_size_unless_image_shape_is_given():
+    parser = main.build_parser()
+    args = parser.parse_args(['--dataset', 'camvid'])
+    assert main.apply_dataset_defaults(args, main.explicit_flags(parser, ['--dataset', 'camvid'])) == \
+        {'image_shape': (352, 480)}
+    assert tuple(args.image_shape) == (352, 480)
+    given = ['--dataset', 'camvid_road', '--image-shape', '192', '256']
+    args = parser.parse_args(given)
+    assert main.apply_dataset_defaults(args, main.explicit_flags(parser, given)) == {}
+    assert tuple(args.image_shape) == (192, 256)
+    args = parser.parse_args(['--dataset', 'kitti'])
+    assert main.apply_dataset_defaults(args, set()) == {}
+    assert tuple(args.image_shape) == main.DEFAULTS['image_shape']
+
+
 def test_training_from_boxes_and_one_recursive_round_relabels_only_inside_boxes(tmp_path, tiny_vgg):
     import weak
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=8, n_test=2)

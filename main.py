@@ -383,7 +383,9 @@ def build_parser():
     p.add_argument('--no-sample', action='store_true',
                    help='without KITTI, stop instead of training on the embedded sample')
     p.add_argument('--image-shape', type=int, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
-                   help='training resolution; both must be multiples of 32 (default: 160 576, camvid and camvid_road 352 480)')
+                   help='training resolution; both must be multiples of 32 (unless given: %s, other datasets the default)'
+                        % ', '.join('%s %s' % (name, ' '.join(map(str, v['image_shape'])))
+                                    for name, v in DATASET_DEFAULTS.items() if 'image_shape' in v))
     p.add_argument('--num-classes', type=int, default=None,
                    help="default: the dataset's (2 for kitti and camvid_road, 11 for camvid, 19 for cityscapes)")
     p.add_argument('--epochs', type=int, default=d['epochs'])
@@ -654,6 +656,14 @@ def reduced_precision_is_native():
     return bool(flags & {'avx512_bf16', 'amx_bf16'})
 
 
+def apply_defaults(args, defaults, explicit):
+    """Set each of defaults whose flag was not given (not in explicit); returns what was set."""
+    settings = {k: v for k, v in defaults.items() if k not in explicit}
+    for key, value in settings.items():
+        setattr(args, key, value)
+    return settings
+
+
 def find_kitti(args, explicit):
     """Make sure args.data_dir holds data_road/: as it is, downloaded, or the embedded sample.
 
@@ -674,11 +684,9 @@ def find_kitti(args, explicit):
     if args.no_sample:
         raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)'
                          % (data_road, why, args.kitti_url))
-    settings = {k: v for k, v in SAMPLE_DEFAULTS.items() if k not in explicit}
+    settings = apply_defaults(args, SAMPLE_DEFAULTS, explicit)
     if settings.get('mixed_precision') == 'auto':
-        settings['mixed_precision'] = reduced_precision_is_native()
-    for key, value in settings.items():
-        setattr(args, key, value)
+        settings['mixed_precision'] = args.mixed_precision = reduced_precision_is_native()
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
           'settings: %s. For the real benchmark, download %s and extract it into %s.'
@@ -688,11 +696,8 @@ def find_kitti(args, explicit):
 
 
 def apply_dataset_defaults(args, explicit):
-    """Set DATASET_DEFAULTS[args.dataset] where no flag was given; returns what was set."""
-    settings = {k: v for k, v in DATASET_DEFAULTS.get(args.dataset, {}).items() if k not in explicit}
-    for key, value in settings.items():
-        setattr(args, key, value)
-    return settings
+    """DATASET_DEFAULTS[args.dataset] where no flag was given; returns what was set."""
+    return apply_defaults(args, DATASET_DEFAULTS.get(args.dataset, {}), explicit)
 
 
 def augmentation_from_args(args):

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 
 from benchmark_speed import seconds_per_call  # noqa: E402
 import main  # noqa: E402
+import precision  # noqa: E402
 import models  # noqa: E402
 from models import encoders  # noqa: E402
 
@@ -32,7 +33,7 @@ def measure(name, args, weights):
     rng = np.random.RandomState(0)
     batch = rng.uniform(0, 255, (args.batch_size, h, w, 3)).astype(np.float32)
     labels = np.eye(args.num_classes, dtype=np.float32)[rng.randint(0, args.num_classes, (args.batch_size, h, w))]
-    with tf.Graph().as_default(), tf.Session(config=main.session_config(args.mixed_precision)) as sess:
+    with tf.Graph().as_default(), tf.Session(config=precision.session_config(args.mixed_precision)) as sess:
         images = tf.placeholder(tf.float32, [None, None, None, 3])
         keep_prob = tf.placeholder_with_default(1.0, [])
         training = tf.placeholder_with_default(False, [])

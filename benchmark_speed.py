@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import datasets  # noqa: E402
 import helper  # noqa: E402
 import main  # noqa: E402
+import precision  # noqa: E402
 import vgg  # noqa: E402
 
 tf = main.tf
@@ -238,7 +239,7 @@ def main_(argv=None):
     print('machine: %s, %d CPUs, %s; TensorFlow %s; image %dx%d'
           % (platform.processor() or platform.machine(), os.cpu_count(),
              ', '.join(gpus) or 'no GPU', main.tf2.__version__, *args.image_shape))
-    fp32 = main.session_config(False, gpu=bool(gpus))
+    fp32 = precision.session_config(False, gpu=bool(gpus))
     mm, conv = machine_limit(fp32)
     print('\nlimit float32: matmul 4096^3 %.0f GFLOP/s; 3x3 conv 256->256 %.0f GFLOP/s' % (mm, conv))
     pngs = tempfile.mkdtemp(prefix='fcn8-bench-')
@@ -247,7 +248,7 @@ def main_(argv=None):
         rows = []
         bench_precision('float32', args, fp32, mm, pngs, rows)
         if args.mixed_precision:
-            mixed = main.session_config(True, xla=bool(gpus), gpu=bool(gpus))  # GPUs: float16 plus XLA
+            mixed = precision.session_config(True, xla=bool(gpus), gpu=bool(gpus))  # GPUs: float16 plus XLA
             low = tf.bfloat16 if not gpus else tf.float16
             mm_low, conv_low = machine_limit(mixed, dtype=low)
             print('\nlimit %s: matmul %.0f GFLOP/s; 3x3 conv %.0f GFLOP/s' % (low.name, mm_low, conv_low))

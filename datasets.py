@@ -8,10 +8,12 @@ import json
 import os
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import imageio.v2 as imageio
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 IGNORE = 255
 
@@ -44,7 +46,7 @@ class DataError(ValueError):
 
 
 def read_png(path, channels=3):
-    """Read an image as uint8 with the given number of channels."""
+    """Read an image as uint8 with the given number of channels (None: as stored)."""
     try:
         image = imageio.imread(path)
     except Exception as e:  # imageio raises many types for a broken file
@@ -52,6 +54,8 @@ def read_png(path, channels=3):
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise DataError('%s: expected 8-bit pixels, got %s' % (path, image.dtype))
+    if channels is None:
+        return image
     if channels == 1:
         if image.ndim == 3:
             raise DataError('%s: expected a single-channel label image, got shape %s' % (path, image.shape))
@@ -126,20 +130,22 @@ def one_hot(label, num_classes):
 
 
 def kitti_label(path):
-    """KITTI road mask -> 0 background, 1 road, IGNORE not evaluated; unknown colours are an error."""
-    mask = read_png(path)
-    label = np.full(mask.shape[:2], IGNORE, np.uint8)
-    known = np.zeros(mask.shape[:2], bool)
-    for colour, value in ((KITTI_ROAD, 1), (KITTI_BACKGROUND, 0), (KITTI_NOT_EVALUATED, IGNORE)):
-        hit = np.all(mask == colour, axis=-1)
-        label[hit] = value
-        known |= hit
-    if not known.all():
-        bad = np.unique(mask[~known].reshape(-1, 3), axis=0)[:5]
-        raise DataError('%s: %d pixels have colours that are not KITTI road (255,0,255), '
-                        'background (255,0,0) or not-evaluated (0,0,0), e.g. %s'
-                        % (path, (~known).sum(), ', '.join(str(tuple(int(v) for v in c)) for c in bad)))
-    return label
+    """KITTI road mask -> 0 background, 1 road, IGNORE not evaluated, read the devkit's way.
+
+    The devkit (evaluateRoad.py) takes road where the blue channel is > 0 and evaluated
+    where the red channel is > 0, so a colour outside its three, such as the (0, 0, 255)
+    pixels of 16 original masks, follows from those two channels (there: not evaluated).
+    """
+    mask = read_png(path, channels=None)
+    if mask.ndim != 3 or mask.shape[2] < 3:
+        raise DataError('%s: not a KITTI road mask: it has %s, a KITTI mask is RGB (road (255,0,255), '
+                        'background (255,0,0), not evaluated (0,0,0))'
+                        % (path, 'one channel' if mask.ndim == 2 else 'shape %s' % (mask.shape,)))
+    evaluated = mask[..., 0] > 0
+    if not evaluated.any():
+        raise DataError('%s: not a KITTI road mask: no pixel has red > 0, so nothing in it is evaluated '
+                        '(road is (255,0,255), background (255,0,0))' % path)
+    return np.where(evaluated, (mask[..., 2] > 0).astype(np.uint8), np.uint8(IGNORE)).astype(np.uint8)
 
 
 def camvid_label(path, binary=False):
@@ -174,6 +180,43 @@ class Dataset:
 
     def __len__(self):
         return len(self.pairs)
+
+
+CHECK_THREADS = 4
+
+
+def check_pair(dataset, pair):
+    """None if the pair reads (its label decoded, the image's size read), else the DataError's message."""
+    image_path, label_path = pair
+    try:
+        try:
+            with Image.open(image_path) as image:
+                width, height = image.size
+        except (OSError, ValueError) as e:
+            raise DataError('%s: cannot read image (%s)' % (image_path, e)) from None
+        if label_path is not None:
+            label = dataset.read_label(label_path)
+            if label.shape[:2] != (height, width):
+                raise DataError('%s: label is %dx%d but its image %s is %dx%d' % (
+                    label_path, label.shape[1], label.shape[0], image_path, width, height))
+    except DataError as e:
+        return str(e)
+    return None
+
+
+def check(dataset, threads=CHECK_THREADS, progress=True):
+    """Every pair of dataset read before training: [(pair, message)] of those that do not read."""
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(tqdm(pool.map(lambda pair: check_pair(dataset, pair), dataset.pairs), total=len(dataset),
+                            desc='checking %s' % dataset.name, unit='file', leave=False, disable=not progress))
+    return [(pair, message) for pair, message in zip(dataset.pairs, results) if message is not None]
+
+
+def without(dataset, pairs):
+    """dataset less the given pairs."""
+    drop = set(pairs)
+    return Dataset(dataset.name, [p for p in dataset.pairs if p not in drop], dataset.class_names,
+                   dataset.read_label, dataset.colours)
 
 
 def _require_dir(path, what):
@@ -372,9 +415,24 @@ def read_folder_classes(folder):
     return names, colours
 
 
+def read_palette_indices(path):
+    """The indices of a palette ('P' mode) image, or None for an image of another mode."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image, np.uint8) if image.mode == 'P' else None
+    except (OSError, ValueError) as e:
+        raise DataError('%s: cannot read image (%s)' % (path, e)) from None
+
+
 def index_label(path, num_classes):
-    """A PNG of class indices (IGNORE = not evaluated); any other value is an error naming the file."""
-    label = read_png(path, channels=1)
+    """A PNG of class indices (IGNORE = not evaluated); any other value is an error naming the file.
+
+    A palette PNG (VOC's layout, labelme2voc's output) holds its class indices as the palette
+    indices: those are read, not the colours they are drawn in.
+    """
+    label = read_palette_indices(path)
+    if label is None:
+        label = read_png(path, channels=1)
     bad = (label >= num_classes) & (label != IGNORE)
     if bad.any():
         raise DataError('%s: class index %d is out of range 0..%d (%d = ignored)'

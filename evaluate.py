@@ -113,6 +113,7 @@ def format_table(results):
 
 def main(argv=None):
     import tensorflow.compat.v1 as tf
+    tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
     tf.disable_v2_behavior()
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')

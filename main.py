@@ -19,7 +19,6 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf2  # noqa: E402
-from tensorflow.core.protobuf import rewriter_config_pb2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import augment  # noqa: E402
@@ -32,13 +31,14 @@ from export import save_model  # noqa: E402
 import helper  # noqa: E402
 import metrics  # noqa: E402
 import models  # noqa: E402
+import precision  # noqa: E402
 from models import encoders, fcn  # noqa: E402
 import project_tests as tests  # noqa: E402
 import weak  # noqa: E402
 
 tf = tf2.compat.v1
-tf.disable_v2_behavior()
 tf2.get_logger().setLevel(logging.ERROR)  # its deprecation notices drown the training log
+tf.disable_v2_behavior()
 
 # ---------------------------------------------------------------- defaults
 # The source's hyperparameters, except where a measured comparison
@@ -65,6 +65,7 @@ DEFAULTS = {
     'keep_checkpoints': 2,       # the newest checkpoints kept; each is every variable and Adam's slots
     'eval_every': 0,             # epochs between validations during training; 0: only at the end
     'supervision': 'masks',      # or labels made from boxes (weak.py)
+    'mixed_precision': precision.DEFAULT_MODE,   # auto, on, off (precision.py)
     'weak_cache': os.path.join(os.path.expanduser('~'), '.cache', 'fcn8-road', 'weak'),
     'dataset': 'kitti',
     'data_dir': './data',
@@ -88,6 +89,17 @@ SAMPLE_DEFAULTS = {
 DATASET_DEFAULTS = {
     'camvid': {'image_shape': (352, 480)},
     'camvid_road': {'image_shape': (352, 480)},
+}
+# --recipe: a named set of settings. Which setting wins, highest first: a flag on the command
+# line > the resumed run's own (run_args.json) > --recipe > DATASET_DEFAULTS or SAMPLE_DEFAULTS
+# > DEFAULTS. The run prints every setting it took from a recipe or a dataset.
+RECIPES = {
+    'default': {},
+    # The tutorial as its source trains: its decoder, Adam 1e-3 on every layer, no clipping, no L2
+    # in the loss, no augmentation, 160x576, 40 epochs of batch 16 (README: Training recipe).
+    'tutorial': {'image_shape': (160, 576), 'epochs': 40, 'batch_size': 16, 'learning_rate': 1e-3,
+                 'lr_schedule': 'constant', 'keep_prob': 0.5, 'decoder': 'tutorial', 'encoder_lr_scale': 1.0,
+                 'clip_norm': 0.0, 'l2': 0.0, 'augment': False},
 }
 VGG_TAG = 'vgg16'
 
@@ -218,6 +230,21 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good weights were restored."""
 
 
+def divergence_advice(args, precision_name):
+    """What to change after a diverged run, from the settings it actually used (none already in use)."""
+    advice = []
+    if precision_name != 'float32':
+        advice.append('train in float32 (--mixed-precision off; it may be given with --resume)')
+    advice.append('lower --learning-rate (it was %g; try %g)' % (args.learning_rate, args.learning_rate / 10))
+    if not args.clip_norm:
+        advice.append('clip the gradients (--clip-norm %g)' % DEFAULTS['clip_norm'])
+    elif args.clip_norm > 1:
+        advice.append('clip the gradients tighter (--clip-norm was %g; try %g)' % (args.clip_norm, args.clip_norm / 10))
+    if model_name(args) == 'fcn8s' and args.decoder != DEFAULTS['decoder']:
+        advice.append('use the FCN authors\' decoder (--decoder %s)' % DEFAULTS['decoder'])
+    return '; '.join(advice)
+
+
 class TrainingInterrupted(Exception):
     """Training was asked to stop (a signal); `state` is where it stands after the last step."""
 
@@ -293,8 +320,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
                 snapshot.restore()
                 raise TrainingDiverged(
                     'loss is %s at epoch %d batch %d: training stopped, weights restored to the end of '
-                    'epoch %d; lower --learning-rate or use --decoder fcn8s' % (
-                        loss, epoch, state.step + 1, epoch - 1))
+                    'epoch %d' % (loss, epoch, state.step + 1, epoch - 1))
             state.epoch_losses.append(float(loss))
             state.step += 1
             state.global_step += 1
@@ -377,6 +403,9 @@ def build_parser():
     p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
     p.add_argument('--vgg-weights-h5', help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
+    p.add_argument('--recipe', default='default', choices=list(RECIPES),
+                   help="tutorial: the source's own settings (%s); flags given override them" % _as_flags(
+                       RECIPES['tutorial']))
     p.add_argument('--no-download', action='store_true',
                    help='do not download KITTI Road when <data-dir>/data_road is missing')
     p.add_argument('--kitti-url', default=helper.KITTI_URL, help='where data_road.zip is downloaded from')
@@ -413,8 +442,14 @@ def build_parser():
                    help='CamVid: train on train + val less this sequence, validate on all of it '
                         '(0001TP dusk, 0006R0, 0016E5): a street the model has never seen')
     p.add_argument('--strict', action='store_true', help='an image without a road mask is an error')
-    p.add_argument('--mixed-precision', action='store_true',
-                   help='bfloat16 through oneDNN on CPU, float16 on GPU (graph rewrite)')
+    p.add_argument('--skip-bad-data', action='store_true',
+                   help='leave out (with a warning, counted in metrics.json) the files that do not read when the '
+                        'data is checked before training, instead of stopping at the first')
+    p.add_argument('--mixed-precision', nargs='?', const='on', default=d['mixed_precision'], choices=precision.MODES,
+                   help='bfloat16 through oneDNN on CPU, float16 on GPU (graph rewrite): on (the bare flag), off, '
+                        'or auto (only where the hardware runs it natively); the run prints which it uses')
+    p.add_argument('--no-mixed-precision', dest='mixed_precision', action='store_const', const='off',
+                   help='the same as --mixed-precision off')
     p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
     p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
     p.add_argument('--seed', type=int, default=0)
@@ -465,24 +500,6 @@ def build_parser():
                    help='save the weights of the best validation (%s), not the last; needs --eval-every'
                         % ', '.join(curves.METRICS))
     return p
-
-
-def session_config(mixed_precision=False, xla=False, gpu=None):
-    """Session options: reduced precision through Grappler's rewrite, XLA auto-clustering."""
-    config = tf.ConfigProto()
-    config.gpu_options.allow_growth = True
-    if gpu is None:
-        gpu = bool(tf2.config.list_physical_devices('GPU'))
-    if xla:
-        config.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
-    if mixed_precision:
-        on = rewriter_config_pb2.RewriterConfig.ON
-        rewrite = config.graph_options.rewrite_options
-        if gpu:
-            rewrite.auto_mixed_precision = on
-        else:
-            rewrite.auto_mixed_precision_onednn_bfloat16 = on
-    return config
 
 
 def _check_args(args):
@@ -615,22 +632,18 @@ def initialize_new_variables(sess):
         [v for v in tf.global_variables() if v.op.name.encode() in uninitialized]))
 
 
-def explicit_flags(parser, argv):
-    """The destinations of the flags given on the command line (not left at their default)."""
-    probe = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    for action in parser._actions:
-        if action.option_strings and action.dest != 'help':
-            kwargs = {'dest': action.dest, 'nargs': action.nargs} if action.nargs is not None else \
-                {'dest': action.dest}
-            if isinstance(action, argparse._StoreTrueAction):
-                kwargs = {'dest': action.dest, 'action': 'store_true'}
-            elif isinstance(action, argparse.BooleanOptionalAction):
-                kwargs = {'dest': action.dest, 'action': argparse.BooleanOptionalAction}
-                option_strings = [o for o in action.option_strings if not o.startswith('--no-')]
-                probe.add_argument(*option_strings, **kwargs)
-                continue
-            probe.add_argument(*action.option_strings, **kwargs)
-    return set(vars(probe.parse_known_args(argv)[0]))
+NOT_GIVEN = object()     # the default of every flag in explicit_flags' probe parser
+
+
+def explicit_flags(argv, make_parser=None):
+    """The destinations of the flags given on the command line (not left at their default).
+
+    A second parser whose every default is NOT_GIVEN (argparse's set_defaults, which wins
+    over each argument's own default) parses the same words: what differs was given.
+    """
+    probe = (make_parser or build_parser)()
+    probe.set_defaults(**{dest: NOT_GIVEN for dest in vars(probe.parse_args([]))})
+    return {dest for dest, value in vars(probe.parse_args(argv)).items() if value is not NOT_GIVEN}
 
 
 def _as_flags(settings):
@@ -639,21 +652,11 @@ def _as_flags(settings):
         flag = '--' + key.replace('_', '-')
         if value is True:
             words.append(flag)
-        elif value is not False:
+        elif value is False:
+            words.append('--no-' + key.replace('_', '-'))
+        else:
             words.append('%s %s' % (flag, ' '.join(map(str, value)) if isinstance(value, tuple) else value))
     return ' '.join(words)
-
-
-def reduced_precision_is_native():
-    """A GPU, or a CPU with AVX512_BF16 or AMX: where --mixed-precision is fast, not emulated."""
-    if tf2.config.list_physical_devices('GPU'):
-        return True
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = set(f.read().split())
-    except OSError:
-        return False
-    return bool(flags & {'avx512_bf16', 'amx_bf16'})
 
 
 def apply_defaults(args, defaults, explicit):
@@ -685,8 +688,6 @@ def find_kitti(args, explicit):
         raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)'
                          % (data_road, why, args.kitti_url))
     settings = apply_defaults(args, SAMPLE_DEFAULTS, explicit)
-    if settings.get('mixed_precision') == 'auto':
-        settings['mixed_precision'] = args.mixed_precision = reduced_precision_is_native()
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
           'settings: %s. For the real benchmark, download %s and extract it into %s.'
@@ -714,7 +715,8 @@ RUN_ARGS = 'run_args.json'
 METRICS = 'metrics.json'   # written last: a run folder holding it, not .partial, is finished
 # Settings a resumed run may change; every other flag given again must agree with the run's.
 RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
-                     'no_download', 'no_sample', 'kitti_url', 'distribute', 'step_timeout', 'logical_cpus'}
+                     'no_download', 'no_sample', 'kitti_url', 'distribute', 'step_timeout', 'logical_cpus',
+                     'mixed_precision'}
 PARTIAL = '.partial'
 
 
@@ -804,12 +806,58 @@ def relabel(train_set, boxes, folder, predict_probabilities, round_number, batch
     return dataset
 
 
+def check_data(train_set, val_set, skip_bad):
+    """Every pair of both splits read before the first step: a bad file stops the run now, not at hour five.
+
+    With skip_bad the bad pairs are left out, each named in a warning; returns (train, val, [(pair, error)]).
+    """
+    bad = datasets.check(train_set) + datasets.check(val_set)
+    if bad and not skip_bad:
+        raise SystemExit('data error: %s%s' % (bad[0][1], ' (and %d more files that do not read; --skip-bad-data '
+                                                           'leaves them out)' % (len(bad) - 1) if len(bad) > 1 else ''))
+    for _, message in bad:
+        print('WARNING: --skip-bad-data: left out: %s' % message, file=sys.stderr)
+    pairs = [pair for pair, _ in bad]
+    train_set, val_set = datasets.without(train_set, pairs), datasets.without(val_set, pairs)
+    if not len(train_set):
+        raise SystemExit('data error: no training pair reads (%d left out)' % len(bad))
+    return train_set, val_set, bad
+
+
+def samples_to_paint(dataset, data_dir, val_set):
+    """KITTI's test images; the validation images where there is no testing/ (or another dataset)."""
+    if dataset != 'kitti':
+        return [image for image, _ in val_set.pairs]
+    test_dir = os.path.join(data_dir, 'data_road', 'testing', 'image_2')
+    if os.path.isdir(test_dir) and datasets.list_images(test_dir):
+        return datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))
+    print('%s: no test images; the %d validation images are painted instead' % (test_dir, len(val_set)))
+    return [image for image, _ in val_set.pairs]
+
+
+def new_run_folder(runs_dir, stamp=None):
+    """(staging, final) of a new runs/<timestamp>[-N]: unique even for runs started in the same second.
+
+    mkdir is atomic, so of two runs that pick one name only one creates it; the other takes the next N.
+    """
+    os.makedirs(runs_dir, exist_ok=True)
+    base = os.path.join(runs_dir, stamp or time.strftime('%Y%m%d-%H%M%S'))
+    for n in range(1, 10000):
+        run_dir = base if n == 1 else '%s-%d' % (base, n)
+        if os.path.exists(run_dir):
+            continue
+        try:
+            os.mkdir(run_dir + PARTIAL)
+        except FileExistsError:
+            continue
+        return run_dir + PARTIAL, run_dir
+    raise SystemExit('--runs-dir %s: no free run folder name for %s' % (runs_dir, base))
+
+
 def _run_folders(args):
     """(staging, final) folders of this run: a new runs/<ts>.partial, or the one being resumed."""
     if not args.resume:
-        run_dir = os.path.join(args.runs_dir, time.strftime('%Y%m%d-%H%M%S'))
-        os.makedirs(run_dir + PARTIAL)
-        return run_dir + PARTIAL, run_dir
+        return new_run_folder(args.runs_dir)
     if args.resume.endswith(PARTIAL):
         return args.resume, args.resume[:-len(PARTIAL)]
     # A finished run (one that diverged, or one given more --epochs) is partial again until it ends.
@@ -821,11 +869,16 @@ def run(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
-    explicit = explicit_flags(parser, argv)
+    explicit = explicit_flags(argv, build_parser)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     if args.resume:
         args = resume_args(args, explicit)
         explicit = set(vars(args))           # its own settings: no sample defaults over them
+    args.mixed_precision = precision.normalise_mode(getattr(args, 'mixed_precision', False))  # older runs: a bool
+    recipe_settings = apply_defaults(args, RECIPES[getattr(args, 'recipe', 'default')], explicit)
+    if recipe_settings:
+        print('--recipe %s: %s (flags override them)' % (args.recipe, _as_flags(recipe_settings)))
+    explicit = explicit | set(recipe_settings)    # a recipe wins over the dataset's and the sample's defaults
     dataset_settings = apply_dataset_defaults(args, explicit)
     if dataset_settings:
         print('%s: trained with its own settings %s (flags override them)' % (args.dataset, _as_flags(dataset_settings)))
@@ -833,7 +886,8 @@ def run(argv=None):
     setup = None
     if getattr(args, 'distribute', 'none') != 'none':   # before TensorFlow's devices start (--logical-cpus)
         try:
-            setup = distribute.setup(args.distribute, session_config(args.mixed_precision, args.xla),
+            setup = distribute.setup(args.distribute,
+                                     precision.session_config(precision.resolve(args.mixed_precision).rewrite, args.xla),
                                      args.logical_cpus)
         except distribute.DistributeError as e:
             raise SystemExit(str(e))
@@ -863,16 +917,14 @@ def run(argv=None):
                                            unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
     except datasets.DataError as e:
         raise SystemExit('data error: %s' % e)
+    train_set, val_set, bad_data = check_data(train_set, val_set, getattr(args, 'skip_bad_data', False))
     num_classes = args.num_classes or train_set.num_classes
     if train_set.num_classes != num_classes:
         raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
                          % (num_classes, args.dataset, train_set.num_classes))
     if args.keep_best and not len(val_set):
         raise SystemExit('--keep-best %s: no validation images to choose by' % args.keep_best)
-    if args.dataset == 'kitti':
-        sample_paths = datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))
-    else:
-        sample_paths = [image for image, _ in val_set.pairs]
+    sample_paths = samples_to_paint(args.dataset, data_dir, val_set)
     supervision = getattr(args, 'supervision', 'masks')
     boxes = None
     if supervision != 'masks':
@@ -914,12 +966,13 @@ def run(argv=None):
     checkpointer = None
     writes = setup is None or setup.is_chief
     run_options = tf.RunOptions(timeout_in_ms=1000 * args.step_timeout) if setup is not None else None
-    if setup is not None and setup.mode == 'multi-worker' and args.mixed_precision \
-            and not tf2.config.list_physical_devices('GPU'):
-        print('--mixed-precision: oneDNN\'s bfloat16 rewrite does not run in a multi-worker session on CPU '
-              '(TensorFlow 2.21: no bfloat16 kernel for the fused convolutions there); training in float32')
-        args.mixed_precision = False
-    config = session_config(args.mixed_precision, args.xla)
+    numerics = precision.resolve(args.mixed_precision)
+    if setup is not None and setup.mode == 'multi-worker' and numerics.name == 'bfloat16':
+        # TensorFlow 2.21 has no bfloat16 kernel for the fused convolutions of a multi-worker CPU session.
+        numerics = precision.Precision('float32', False, "--mixed-precision %s, but oneDNN's bfloat16 rewrite does "
+                                       "not run in a multi-worker session on CPU" % args.mixed_precision)
+    print('Precision: %s (%s)' % (numerics.name, numerics.note))
+    config = precision.session_config(numerics.rewrite, args.xla)
     session = (setup.target, setup.session_config(config)) if setup is not None else ('', config)
     try:
         with tf.Graph().as_default(), tf.Session(session[0], config=session[1]) as sess, \
@@ -1005,6 +1058,12 @@ def run(argv=None):
                     message += ('; the checkpoints so far are in %s, continue on one machine with:\n    %s '
                                 '--distribute mirrored' % (staging, resume_command))
                 raise SystemExit(message)
+            except datasets.DataError as e:     # from a loader thread: the same one line as at start-up
+                message = 'data error: %s' % e
+                if writes and checkpointer.saved:
+                    message += '; the checkpoints so far are in %s: fix the file, then continue with:\n    %s' % (
+                        staging, resume_command)
+                raise SystemExit(message)
             except TrainingDiverged as e:
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)
@@ -1050,7 +1109,8 @@ def run(argv=None):
             results.update({'dataset': val_set.name, 'train_images': len(train_set),
                             'epoch_mean_loss': state.history, 'diverged': diverged,
                             'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,
-                            'best': state.best, 'saved_epoch': saved_epoch})
+                            'best': state.best, 'saved_epoch': saved_epoch,
+                            'skipped_data': [dict(image=p[0], label=p[1], error=m) for p, m in bad_data]})
             checkpoints.write_json_atomic(os.path.join(staging, METRICS), results)
             hooks.plot(state)
             helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,
@@ -1070,8 +1130,8 @@ def run(argv=None):
     print('Run saved to %s (model/, metrics.json, curves.png, checkpoints/, tensorboard/, painted samples)'
           % run_dir)
     if diverged:
-        raise SystemExit('training diverged: %s; its last good checkpoint can be resumed: python main.py '
-                         '--resume %s' % (diverged, run_dir))
+        raise SystemExit('training diverged: %s. To change: %s. Its last good checkpoint can be resumed: python '
+                         'main.py --resume %s' % (diverged, divergence_advice(args, numerics.name), run_dir))
     return run_dir
 
 

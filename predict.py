@@ -84,6 +84,7 @@ class Predictor:
     def __init__(self, model_dir, flip=False, scales=(1.0,), crf=False):
         import tensorflow.compat.v1 as tf
         import export
+        tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
         tf.disable_v2_behavior()
         self.graph = tf.Graph()
         self.sess = tf.Session(graph=self.graph)
@@ -125,11 +126,22 @@ class Predictor:
         self.sess.close()
 
 
-def _batches_of_equal_size(paths, batch_size):
-    """Read images and group consecutive ones of the same size into batches of (paths, array)."""
+def _batches_of_equal_size(paths, batch_size, skipped=None):
+    """Read images and group consecutive ones of the same size into batches of (paths, array).
+
+    skipped: a list to which each unreadable image is added as (path, error), with a warning,
+    instead of stopping (None: the first one stops).
+    """
     batch, paths_in_batch = [], []
     for path in paths:
-        image = datasets.read_png(path)
+        try:
+            image = datasets.read_png(path)
+        except datasets.DataError as e:
+            if skipped is None:
+                raise
+            tqdm.write('WARNING: skipped: %s' % e, file=sys.stderr)
+            skipped.append((path, str(e)))
+            continue
         if batch and (len(batch) == batch_size or image.shape != batch[0].shape):
             yield paths_in_batch, np.stack(batch)
             batch, paths_in_batch = [], []
@@ -139,10 +151,10 @@ def _batches_of_equal_size(paths, batch_size):
         yield paths_in_batch, np.stack(batch)
 
 
-def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None):
+def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None, skipped=None):
     """Overlay (and class map) PNGs of each image at its own size; returns the number done."""
     done = 0
-    for batch_paths, images in _batches_of_equal_size(paths, batch_size):
+    for batch_paths, images in _batches_of_equal_size(paths, batch_size, skipped):
         classes, _ = predictor(images)
         for path, image, cls in zip(batch_paths, images, classes):
             stem = os.path.splitext(os.path.basename(path))[0]
@@ -160,7 +172,8 @@ def _open_video(path):
         reader = imageio.get_reader(path, format='FFMPEG')
         meta = reader.get_meta_data()
     except Exception as e:  # imageio and ffmpeg raise many types for a broken file
-        raise InputError('%s: cannot read video (%s)' % (path, e)) from None
+        # ffmpeg's whole stderr rides in the message: its first line says what is wrong
+        raise InputError('%s: cannot read video (%s)' % (path, str(e).strip().split('\n')[0])) from None
     return reader, meta
 
 
@@ -230,7 +243,10 @@ def _estimated_frames(path):
 
     reader.count_frames() would decode the whole video once more just to count.
     """
-    reader, meta = _open_video(path)
+    try:
+        reader, meta = _open_video(path)
+    except InputError:
+        return None     # said when the video itself is read
     reader.close()
     fps, duration = meta.get('fps'), meta.get('duration')
     return int(round(fps * duration)) if fps and duration and np.isfinite(fps * duration) else None
@@ -248,6 +264,8 @@ def main(argv=None):
     p.add_argument('--scales', type=float, nargs='+', default=[1.0],
                    help='test-time augmentation: average over these multiples of the training size')
     p.add_argument('--crf', action='store_true', help='refine each map with the fully connected CRF (crf.py)')
+    p.add_argument('--strict', action='store_true',
+                   help='stop at the first unreadable input (default: warn, go on, list them at the end, exit 1)')
     args = p.parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')
@@ -265,14 +283,21 @@ def main(argv=None):
     videos = [path for kind, path in inputs if kind == 'video']
     start = time.time()
     done = 0
+    skipped = None if args.strict else []
     try:
         frame_counts = [_estimated_frames(v) for v in videos]
         total = None if None in frame_counts else len(images) + sum(frame_counts)
         with tqdm(total=total, unit='img', desc='predict') as bar:
             if images:
-                done += predict_images(predictor, images, args.out, args.class_map, args.batch_size, bar)
+                done += predict_images(predictor, images, args.out, args.class_map, args.batch_size, bar, skipped)
             for video in videos:
-                done += predict_video(predictor, video, args.out, args.class_map, args.batch_size, bar)
+                try:
+                    done += predict_video(predictor, video, args.out, args.class_map, args.batch_size, bar)
+                except InputError as e:
+                    if skipped is None:
+                        raise
+                    tqdm.write('WARNING: skipped: %s' % e, file=sys.stderr)
+                    skipped.append((video, str(e)))
     except (InputError, datasets.DataError) as e:
         raise SystemExit('input error: %s' % e)
     finally:
@@ -280,6 +305,9 @@ def main(argv=None):
     seconds = time.time() - start
     print('%d images (%d image files, %d videos) in %.1f s: %.2f images/s, written to %s'
           % (done, len(images), len(videos), seconds, done / seconds if seconds else float('nan'), args.out))
+    if skipped:
+        raise SystemExit('%d inputs painted, %d skipped (unreadable): %s' % (
+            len(images) + len(videos) - len(skipped), len(skipped), ', '.join(path for path, _ in skipped)))
     return done
 
 

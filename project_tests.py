@@ -15,6 +15,7 @@ import tensorflow as tf2
 import datasets
 
 tf = tf2.compat.v1
+tf2.get_logger().setLevel('ERROR')    # disable_v2_behavior's deprecation notice is noise here
 tf.disable_v2_behavior()
 
 

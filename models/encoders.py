@@ -56,7 +56,13 @@ def conv(x, name, kernel_shape, weights, stride=1, rate=1):
         kernel = tf.get_variable('weights', kernel_shape, initializer=tf.variance_scaling_initializer(
             2.0, 'fan_in', 'truncated_normal'))
         bias = tf.get_variable('biases', kernel_shape[-1:], initializer=tf.zeros_initializer())
-        y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, stride, 'SAME', dilations=rate), bias)
+        if rate > 1:
+            # Through space-to-batch, not Conv2D's dilations: without oneDNN (which TensorFlow enables
+            # only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX) the CPU has no dilated Conv2D gradient.
+            y = tf.nn.atrous_conv2d(x, kernel, rate, 'SAME')
+        else:
+            y = tf.nn.conv2d(x, kernel, stride, 'SAME')
+        y = tf.nn.bias_add(y, bias)
     if _fits(weights.get(name), kernel, bias):
         mark_pretrained([name])
     return tf.nn.relu(y, name=name + '_relu')

@@ -16,13 +16,63 @@ def test_kitti_label_maps_devkit_colours(tmp_path):
     np.testing.assert_array_equal(label, [[1, 0, datasets.IGNORE], [datasets.IGNORE] * 3])
 
 
-def test_kitti_label_unknown_colour_names_the_file(tmp_path):
-    mask = np.zeros((2, 2, 3), np.uint8)
-    mask[1, 1] = (12, 200, 3)
+def test_kitti_label_reads_other_colours_as_the_devkit_does(tmp_path):
+    # road where blue > 0, evaluated where red > 0: (0,0,255) as in 16 original masks is not evaluated
+    mask = np.array([[(0, 0, 255), (255, 0, 255), (255, 0, 0)],
+                     [(200, 10, 40), (12, 200, 0), (0, 0, 0)]], np.uint8)
     path = str(tmp_path / 'um_road_000000.png')
     write_png(path, mask)
-    with pytest.raises(datasets.DataError, match=r'um_road_000000\.png.*\(12, 200, 3\)'):
+    ig = datasets.IGNORE
+    np.testing.assert_array_equal(datasets.kitti_label(path), [[ig, 1, 0], [1, 0, ig]])
+
+
+def test_kitti_label_reads_rgba_masks(tmp_path):
+    mask = np.zeros((1, 2, 4), np.uint8)
+    mask[0, 0] = (255, 0, 255, 255)
+    mask[0, 1] = (255, 0, 0, 255)
+    write_png(str(tmp_path / 'm.png'), mask)
+    np.testing.assert_array_equal(datasets.kitti_label(str(tmp_path / 'm.png')), [[1, 0]])
+
+
+def test_a_greyscale_image_is_not_a_kitti_mask(tmp_path):
+    path = str(tmp_path / 'um_road_000001.png')
+    write_png(path, np.full((2, 2), 255, np.uint8))
+    with pytest.raises(datasets.DataError, match=r'um_road_000001\.png: not a KITTI road mask: it has one channel'):
         datasets.kitti_label(path)
+
+
+def test_a_mask_without_red_is_not_a_kitti_mask(tmp_path):
+    path = str(tmp_path / 'um_road_000002.png')
+    write_png(path, np.zeros((2, 2, 3), np.uint8) + np.uint8([0, 0, 255]))
+    with pytest.raises(datasets.DataError, match=r'um_road_000002\.png: not a KITTI road mask: no pixel has red'):
+        datasets.kitti_label(path)
+
+
+def test_check_names_each_pair_that_does_not_read_and_passes_the_rest(tmp_path):
+    root = make_kitti(str(tmp_path / 'k'), n_train=4, n_test=0)
+    dataset = datasets.kitti_dataset(os.path.join(root, 'data_road'))
+    (image0, mask0), (image1, mask1) = dataset.pairs[:2]
+    write_png(mask0, np.zeros((2, 2, 3), np.uint8) + np.uint8([255, 0, 0]))     # a mask of another size
+    with open(image1, 'wb') as f:
+        f.write(b'not an image')
+    bad = datasets.check(dataset, progress=False)
+    assert [pair for pair, _ in bad] == [(image0, mask0), (image1, mask1)]
+    assert 'um_road_000000.png: label is 2x2 but its image' in bad[0][1]
+    assert 'um_000001.png: cannot read image' in bad[1][1]
+    assert len(datasets.without(dataset, [p for p, _ in bad])) == 2
+
+
+def test_real_kitti_masks_all_read_the_devkit_way(shared_data):
+    data_road = os.path.join(shared_data, 'kitti_road_train', 'data_road')
+    if not os.path.isdir(data_road):
+        pytest.skip('%s absent: the KITTI Road training set is not here' % data_road)
+    mask = os.path.join(data_road, 'training', 'gt_image_2', 'um_road_000057.png')   # has (0,0,255) pixels
+    raw = datasets.read_png(mask, channels=None)
+    odd = np.all(raw[..., :3] == (0, 0, 255), axis=-1)
+    assert odd.any()
+    label = datasets.kitti_label(mask)
+    assert np.all(label[odd] == datasets.IGNORE)
+    assert set(np.unique(label)) == {0, 1, datasets.IGNORE}
 
 
 def test_unreadable_png_names_the_file(tmp_path):
@@ -196,6 +246,18 @@ def test_folder_dataset_reads_indices_names_and_colours(tmp_path):
     assert train.class_names == ('background', 'road', 'car') and train.colours[2] == (255, 0, 0)
     label = train.read_label(train.pairs[0][1])
     assert label[0, 0] == datasets.IGNORE and label[5, 0] == 2 and label[5, 5] == 1 and label[2, 5] == 0
+
+
+def test_palette_png_labels_are_read_as_their_palette_indices(tmp_path):
+    from PIL import Image
+    indices = np.array([[0, 1, 2], [datasets.IGNORE, 1, 0]], np.uint8)
+    image = Image.fromarray(indices, 'P')
+    palette = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [0, 0, 0] * 252 + [224, 224, 192]     # VOC's colours
+    image.putpalette(palette)
+    path = str(tmp_path / 'voc.png')
+    image.save(path)
+    assert datasets.read_png(path).ndim == 3          # read as colours, it would be refused
+    np.testing.assert_array_equal(datasets.index_label(path, 3), indices)
 
 
 def test_folder_dataset_errors_name_the_file(tmp_path):

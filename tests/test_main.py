@@ -156,13 +156,33 @@ def test_bad_archive_leaves_nothing_behind(tmp_path, tiny_vgg, damage):
     assert not os.path.exists(tmp_path / 'runs')
 
 
-def test_unknown_mask_colour_stops_the_run_and_leaves_no_run_folder(tmp_path, tiny_vgg):
+def test_a_bad_mask_stops_the_run_before_training_in_one_line_and_leaves_no_run_folder(tmp_path, tiny_vgg):
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=3, n_test=1)
     bad = os.path.join(kitti, 'data_road', 'training', 'gt_image_2', 'um_road_000002.png')
-    write_png(bad, np.full(TINY_SHAPE + (3,), 77, np.uint8))
-    with pytest.raises(datasets.DataError, match=r'um_road_000002\.png: .* not KITTI road'):
+    write_png(bad, np.full(TINY_SHAPE + (3,), 77, np.uint8) * np.uint8([0, 0, 1]))     # no red: not a KITTI mask
+    with pytest.raises(SystemExit, match=r'^data error: .*um_road_000002\.png: not a KITTI road mask'):
         run_tiny(kitti, tiny_vgg, str(tmp_path / 'runs'), '--skip-checks', '--val-fraction', '0')
-    assert os.listdir(tmp_path / 'runs') == []
+    assert not os.path.exists(tmp_path / 'runs') or os.listdir(tmp_path / 'runs') == []
+
+
+def test_skip_bad_data_leaves_the_file_out_and_a_folder_without_testing_paints_validation(tmp_path, tiny_vgg,
+                                                                                          capsys):
+    kitti = make_kitti(str(tmp_path / 'kitti'), n_train=6, n_test=0)
+    bad = os.path.join(kitti, 'data_road', 'training', 'gt_image_2', 'um_road_000001.png')
+    write_png(bad, np.full(TINY_SHAPE, 255, np.uint8))      # greyscale
+    run_dir = run_tiny(kitti, tiny_vgg, str(tmp_path / 'runs'), '--skip-checks', '--skip-bad-data',
+                       '--epochs', '1')
+    out, err = capsys.readouterr()
+    assert 'left out: %s: not a KITTI road mask' % bad in err
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        results = json.load(f)
+    assert [s['label'] for s in results['skipped_data']] == [bad]
+    assert results['train_images'] + results['images'] == 5
+    assert 'testing/image_2: no test images; the %d validation images are painted instead' % results['images'] \
+        in out.replace(os.sep, '/')
+    _, val = datasets.split(datasets.kitti_dataset(os.path.join(kitti, 'data_road')), 0.25)
+    painted = [os.path.basename(image) for image, label in val.pairs if label != bad]
+    assert len(painted) == results['images'] and all(os.path.isfile(os.path.join(run_dir, p)) for p in painted)
 
 
 def test_bad_image_shape_is_refused(tmp_path, tiny_vgg):
@@ -214,17 +234,6 @@ def test_optimize_ignores_unlabelled_pixels():
         one = sess.run(loss, {label: [[[[1, 0], [0, 0]]]]})     # second pixel ignored
         want = np.log1p(np.exp(-2.0))
         np.testing.assert_allclose(one, want, rtol=1e-5)
-
-
-def test_session_config_switches_precision_and_xla():
-    on = main.rewriter_config_pb2.RewriterConfig.ON
-    cpu = main.session_config(mixed_precision=True, gpu=False).graph_options.rewrite_options
-    assert cpu.auto_mixed_precision_onednn_bfloat16 == on and cpu.auto_mixed_precision != on
-    gpu = main.session_config(mixed_precision=True, xla=True, gpu=True)
-    assert gpu.graph_options.rewrite_options.auto_mixed_precision == on
-    assert gpu.graph_options.optimizer_options.global_jit_level == tf.OptimizerOptions.ON_1
-    plain = main.session_config(gpu=False)
-    assert plain.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 != on
 
 
 def test_class_weights_scale_each_pixels_loss():
@@ -296,19 +305,79 @@ def test_augment_can_be_turned_on_and_off_and_counts_as_given():
     assert parser.parse_args(['--no-augment']).augment is False
     assert parser.parse_args(['--augment']).augment is True
     assert parser.parse_args([]).augment is main.DEFAULTS['augment']
-    assert 'augment' in main.explicit_flags(parser, ['--no-augment'])
-    assert 'augment' not in main.explicit_flags(parser, ['--epochs', '3'])
+    assert 'augment' in main.explicit_flags(['--no-augment'])
+    assert 'augment' not in main.explicit_flags(['--epochs', '3'])
+
+
+def test_explicit_flags_names_exactly_the_flags_given_even_at_their_default_value():
+    given = main.explicit_flags(['--epochs', str(main.DEFAULTS['epochs']), '--no-mixed-precision', '--image-shape',
+                                 '64', '96', '--mixed-precision'])
+    assert given == {'epochs', 'mixed_precision', 'image_shape'}
+    assert main.explicit_flags([]) == set()
+
+
+def test_mixed_precision_has_three_modes_and_the_bare_flag_means_on():
+    parser = main.build_parser()
+    assert parser.parse_args([]).mixed_precision == main.DEFAULTS['mixed_precision'] == 'off'
+    assert parser.parse_args(['--mixed-precision']).mixed_precision == 'on'
+    assert parser.parse_args(['--mixed-precision', 'auto']).mixed_precision == 'auto'
+    assert parser.parse_args(['--mixed-precision', 'on', '--no-mixed-precision']).mixed_precision == 'off'
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--mixed-precision', 'bf16'])
+
+
+def test_divergence_advice_names_only_changes_not_already_in_use():
+    args = main.build_parser().parse_args([])
+    advice = main.divergence_advice(args, 'bfloat16')
+    assert '--mixed-precision off' in advice and 'it was 0.0001; try 1e-05' in advice
+    assert '--clip-norm was 10; try 1' in advice and '--decoder' not in advice   # fcn8s's decoder is in use
+    args = main.build_parser().parse_args(['--decoder', 'tutorial', '--clip-norm', '0', '--learning-rate', '0.001'])
+    advice = main.divergence_advice(args, 'float32')
+    assert '--mixed-precision' not in advice and '--decoder fcn8s' in advice
+    assert 'clip the gradients (--clip-norm 10)' in advice and 'it was 0.001' in advice
+
+
+def test_recipe_tutorial_sets_the_sources_settings_under_the_flags_given(tmp_path, tiny_vgg, capsys):
+    # a flag given > --recipe > the dataset's defaults > DEFAULTS: the run stops at the shape check, after all four
+    with pytest.raises(SystemExit, match='--image-shape 100 576'):
+        main.run(['--data-dir', str(tmp_path), '--recipe', 'tutorial', '--image-shape', '100', '576'])
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match='--data-dir .*: no such folder'):
+        main.run(['--data-dir', str(tmp_path / 'none'), '--recipe', 'tutorial', '--dataset', 'camvid',
+                  '--epochs', '2'])
+    out = capsys.readouterr().out
+    assert '--recipe tutorial: --image-shape 160 576 --batch-size 16 --learning-rate 0.001' in out
+    assert '--epochs' not in out.split('--recipe tutorial:')[1].split('\n')[0]    # given: not the recipe's
+    assert '--no-augment' in out and 'camvid: trained with its own settings' not in out
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path):
+    import threading
+    got, start = [], threading.Barrier(8)
+
+    def start_run():
+        start.wait()
+        got.append(main.new_run_folder(str(tmp_path), stamp='20261201-120000'))
+
+    threads = [threading.Thread(target=start_run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({final for _, final in got}) == 8 and all(os.path.isdir(staging) for staging, _ in got)
+    os.rename(got[0][0], got[0][1])                    # a finished run keeps its name from later runs too
+    assert main.new_run_folder(str(tmp_path), stamp='20261201-120000')[1].endswith('-9')
 
 
 def test_camvid_trains_at_its_own_size_unless_image_shape_is_given():
     parser = main.build_parser()
     args = parser.parse_args(['--dataset', 'camvid'])
-    assert main.apply_dataset_defaults(args, main.explicit_flags(parser, ['--dataset', 'camvid'])) == \
+    assert main.apply_dataset_defaults(args, main.explicit_flags(['--dataset', 'camvid'])) == \
         {'image_shape': (352, 480)}
     assert tuple(args.image_shape) == (352, 480)
     given = ['--dataset', 'camvid_road', '--image-shape', '192', '256']
     args = parser.parse_args(given)
-    assert main.apply_dataset_defaults(args, main.explicit_flags(parser, given)) == {}
+    assert main.apply_dataset_defaults(args, main.explicit_flags(given)) == {}
     assert tuple(args.image_shape) == (192, 256)
     args = parser.parse_args(['--dataset', 'kitti'])
     assert main.apply_dataset_defaults(args, set()) == {}

@@ -116,8 +116,23 @@ def test_bad_inputs_are_named_and_leave_nothing(model_dir, tmp_path):
              (str(broken_mp4), r'broken\.mp4: cannot read video')]
     for item, message in cases:
         with pytest.raises(SystemExit, match=message):
-            predict.main(['--model', model_dir, item, '--out', str(out)])
+            predict.main(['--model', model_dir, item, '--out', str(out), '--strict'])
         assert not out.exists() or os.listdir(out) == []
+
+
+def test_one_unreadable_file_is_skipped_the_rest_painted_and_the_exit_says_so(model_dir, odd_folder, tmp_path,
+                                                                              capsys):
+    with open(os.path.join(odd_folder, 'photo_1.png'), 'wb') as f:
+        f.write(b'not a png')
+    broken_mp4 = tmp_path / 'broken.mp4'
+    broken_mp4.write_bytes(b'not a video')
+    out = str(tmp_path / 'out')
+    with pytest.raises(SystemExit, match=r'^2 inputs painted, 2 skipped \(unreadable\): .*photo_1\.png, .*broken\.mp4$'):
+        predict.main(['--model', model_dir, odd_folder, str(broken_mp4), '--out', out])
+    assert sorted(os.listdir(out)) == ['photo_0.png', 'photo_2.png']
+    err = capsys.readouterr().err
+    assert 'skipped: %s: cannot read image' % os.path.join(odd_folder, 'photo_1.png') in err
+    assert 'broken.mp4: cannot read video' in err
 
 
 def test_folder_that_is_not_a_model_is_a_clear_error(tmp_path, odd_folder):

@@ -128,6 +128,8 @@ def main(argv=None):
     p.add_argument('--scales', type=float, nargs='+', default=[1.0],
                    help='test-time augmentation: average over these multiples of the training size')
     p.add_argument('--crf', action='store_true', help='refine each map with the fully connected CRF (crf.py)')
+    p.add_argument('--strict', action='store_true',
+                   help='stop at the first pair that does not read (default: warn, score the rest, exit 1)')
     args = p.parse_args(argv)
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, run_config = load_model(sess, args.model)
@@ -146,6 +148,14 @@ def main(argv=None):
                 dataset = train if args.split == 'train' else val
         except datasets.DataError as e:
             raise SystemExit('data error: %s' % e)
+        bad = datasets.check(dataset)
+        if bad and args.strict:
+            raise SystemExit('data error: %s' % bad[0][1])
+        for _, message in bad:
+            print('WARNING: skipped: %s' % message, file=sys.stderr)
+        dataset = datasets.without(dataset, [pair for pair, _ in bad])
+        if not len(dataset):
+            raise SystemExit('data error: no pair of %s reads' % dataset.name)
         if dataset.num_classes != run_config['num_classes']:
             raise SystemExit('model has %d classes, dataset %s has %d'
                              % (run_config['num_classes'], dataset.name, dataset.num_classes))
@@ -153,9 +163,13 @@ def main(argv=None):
                            scales=tuple(args.scales), crf=args.crf)
     results['dataset'] = dataset.name
     print(format_table(results))
+    results['skipped_data'] = [dict(image=p[0], label=p[1], error=m) for p, m in bad]
     if args.output:
         with open(args.output, 'w') as f:
             json.dump(results, f, indent=2)
+    if bad:
+        raise SystemExit('%d pairs scored, %d skipped (unreadable): %s' % (
+            len(dataset), len(bad), ', '.join(label or image for (image, label), _ in bad)))
     return results
 
 

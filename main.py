@@ -32,6 +32,7 @@ import helper  # noqa: E402
 import metrics  # noqa: E402
 import models  # noqa: E402
 import precision  # noqa: E402
+import vgg  # noqa: E402
 from models import encoders, fcn  # noqa: E402
 import project_tests as tests  # noqa: E402
 import weak  # noqa: E402
@@ -101,7 +102,7 @@ RECIPES = {
                  'lr_schedule': 'constant', 'keep_prob': 0.5, 'decoder': 'tutorial', 'encoder_lr_scale': 1.0,
                  'clip_norm': 0.0, 'l2': 0.0, 'augment': False},
 }
-VGG_TAG = 'vgg16'
+VGG_TAG = vgg.VGG_TAG    # the tutorial's vgg.zip tag, which vgg.py writes too
 
 log = logging.getLogger('fcn8')
 

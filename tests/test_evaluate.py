@@ -58,3 +58,24 @@ def test_flip_averaging_and_scales_known_answer():
     assert multi.shape == (50, 70, 2)
     np.testing.assert_allclose(multi.sum(-1), 1, atol=1e-5)
     assert multi[0, 0, 1] < multi[0, 35, 1] < multi[0, -1, 1]
+
+
+def test_an_unreadable_pair_is_skipped_the_rest_scored_and_the_exit_says_so(trained_run, tmp_path):
+    import shutil
+    import datasets
+    kitti = str(tmp_path / 'kitti')
+    shutil.copytree(trained_run[0], kitti)
+    model = os.path.join(trained_run[1], 'model')
+    _, val = datasets.split(datasets.kitti_dataset(os.path.join(kitti, 'data_road')), 0.25)
+    broken = val.pairs[0][1]
+    with open(broken, 'wb') as f:
+        f.write(b'not a png')
+    output = str(tmp_path / 'scores.json')
+    with pytest.raises(SystemExit, match=r'^%d pairs scored, 1 skipped \(unreadable\): .*%s$'
+                       % (len(val) - 1, os.path.basename(broken))):
+        evaluate.main(['--model', model, '--data-dir', kitti, '--output', output])
+    with open(output) as f:
+        results = json.load(f)
+    assert results['images'] == len(val) - 1 and [s['label'] for s in results['skipped_data']] == [broken]
+    with pytest.raises(SystemExit, match=r'^data error: .*%s: cannot read image' % os.path.basename(broken)):
+        evaluate.main(['--model', model, '--data-dir', kitti, '--strict'])

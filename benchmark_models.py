@@ -33,7 +33,7 @@ def measure(name, args, weights):
     rng = np.random.RandomState(0)
     batch = rng.uniform(0, 255, (args.batch_size, h, w, 3)).astype(np.float32)
     labels = np.eye(args.num_classes, dtype=np.float32)[rng.randint(0, args.num_classes, (args.batch_size, h, w))]
-    with tf.Graph().as_default(), tf.Session(config=precision.session_config(args.mixed_precision)) as sess:
+    with tf.Graph().as_default(), tf.Session(config=precision.session_config(args.mixed_precision and precision.resolve('on').rewrite)) as sess:
         images = tf.placeholder(tf.float32, [None, None, None, 3])
         keep_prob = tf.placeholder_with_default(1.0, [])
         training = tf.placeholder_with_default(False, [])
@@ -78,7 +78,7 @@ def main_(argv=None):
     args = p.parse_args(argv)
     print('%s, %s, %d cores; %dx%d, batch %d, %d classes, %s' % (
         platform.node(), platform.processor() or platform.machine(), os.cpu_count(), *args.image_shape,
-        args.batch_size, args.num_classes, 'bfloat16/float16 rewrite' if args.mixed_precision else 'float32'))
+        args.batch_size, args.num_classes, precision.resolve('on' if args.mixed_precision else 'off').name))
     print('| model | parameters (M) | from ImageNet (M) | train s/step | infer img/s (batch 1) | '
           'infer img/s (batch %d) |%s' % (args.batch_size, ' CRF s/image |' if args.crf else ''))
     print('|---|---|---|---|---|---|%s' % ('---|' if args.crf else ''))

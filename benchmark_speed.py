@@ -247,7 +247,10 @@ def main_(argv=None):
         write_pngs(os.path.join(pngs, 'data_road', 'training'), args.feed_images + 2 * args.feed_batch)
         rows = []
         bench_precision('float32', args, fp32, mm, pngs, rows)
-        if args.mixed_precision:
+        numerics = precision.resolve('on', gpu=bool(gpus))
+        if args.mixed_precision and not numerics.rewrite:
+            print('\n--mixed-precision: %s, so there is no reduced precision to measure' % numerics.note)
+        elif args.mixed_precision:
             mixed = precision.session_config(True, xla=bool(gpus), gpu=bool(gpus))  # GPUs: float16 plus XLA
             low = tf.bfloat16 if not gpus else tf.float16
             mm_low, conv_low = machine_limit(mixed, dtype=low)

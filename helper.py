@@ -12,19 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from tqdm import tqdm
 
-import datasets
-import metrics
-import vgg
+from fcnroad.data import datasets
+from fcnroad.evaluation import metrics
+from fcnroad.models import vgg
+from fcnroad.serving.paint import PAINT_ALPHA, ROAD_GREEN, class_colours, paint  # noqa: F401  (helper.paint, as before)
 
 log = logging.getLogger('helper')
 
 VGG_URL = 'https://s3-us-west-1.amazonaws.com/udacity-selfdrivingcar/vgg.zip'
 # KITTI's public download mirror of the road benchmark (base kit with left color images).
-KITTI_URL = 'https://s3.eu-central-1.amazonaws.com/avg-kitti/data_road.zip'
 DOWNLOAD_TIMEOUT_S = 30
 # Alpha of the paint over predicted pixels, as the source's RGBA (0, 255, 0, 127).
-PAINT_ALPHA = 127 / 255.0
-ROAD_GREEN = (0, 255, 0)
 LOADER_THREADS = 4
 PREFETCH_BATCHES = 2
 INFERENCE_BATCH = 8
@@ -80,7 +78,7 @@ def kitti_is_complete(data_road):
     return all(counts.values())
 
 
-def maybe_download_kitti(data_dir, url=KITTI_URL, timeout=DOWNLOAD_TIMEOUT_S):
+def maybe_download_kitti(data_dir, url=datasets.KITTI_URL, timeout=DOWNLOAD_TIMEOUT_S):
     """Make sure <data_dir>/data_road holds KITTI Road; download data_road.zip when it is missing.
 
     Returns the data_road folder; raises IOError (naming the URL) when the download fails.
@@ -231,23 +229,6 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     get_batches_fn.rng = rng   # its state before an epoch fixes that epoch's order (checkpoints keep it)
     get_batches_fn.num_batches = epoch_batches
     return get_batches_fn
-
-
-def paint(image, prediction, colours=None):
-    """Blend each predicted class's colour over the image (road only, green, for 2 classes)."""
-    colours = colours or {1: ROAD_GREEN}
-    out = image.astype(np.float32)
-    for cls, colour in colours.items():
-        hit = prediction == cls
-        out[hit] = out[hit] * (1 - PAINT_ALPHA) + np.asarray(colour, np.float32) * PAINT_ALPHA
-    return np.round(out).astype(np.uint8)
-
-
-def class_colours(num_classes, colours=None):
-    """Which colour paints which class: green road for 2 classes, else the dataset's palette."""
-    if num_classes == 2 or colours is None:
-        return {1: ROAD_GREEN}
-    return dict(enumerate(colours))
 
 
 def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,

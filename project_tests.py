@@ -12,7 +12,7 @@ from unittest import mock
 import numpy as np
 import tensorflow as tf2
 
-import datasets
+from fcnroad.data import datasets
 
 tf = tf2.compat.v1
 tf2.get_logger().setLevel('ERROR')    # disable_v2_behavior's deprecation notice is noise here

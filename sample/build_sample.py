@@ -17,7 +17,7 @@ import sys
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import datasets  # noqa: E402
+from fcnroad.data import datasets  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JPEG_QUALITY = 85

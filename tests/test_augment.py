@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-import augment
-from datasets import IGNORE
+from fcnroad.data import augment
+from fcnroad.data.datasets import IGNORE
 
 OFF = dict(flip=0, scale=(1, 1), brightness=0, contrast=0, saturation=0, gamma=0, shadow=0)
 

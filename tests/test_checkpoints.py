@@ -4,7 +4,7 @@ import signal
 import numpy as np
 import pytest
 
-import checkpoints
+from fcnroad.training import checkpoints
 
 tf = pytest.importorskip('tensorflow').compat.v1
 

@@ -3,7 +3,7 @@ import os
 import imageio.v2 as imageio
 import numpy as np
 
-import curves
+from fcnroad.training import curves
 
 
 def test_plot_has_one_point_per_epoch_and_writes_a_png(tmp_path):

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-import datasets
+from fcnroad.data import datasets
 from conftest import make_kitti, write_png
 
 

@@ -12,8 +12,8 @@ import types
 import numpy as np
 import pytest
 
-import distribute
-import export
+from fcnroad.training import distribute
+from fcnroad.serving import saved_model
 import main
 from conftest import ROOT, TINY_SHAPE, make_kitti, tiny_vgg_weights
 
@@ -84,7 +84,7 @@ def free_ports(count):
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """(data folder, VGG16 folder) of a tiny set: 8 training images, so 2 global batches of 4."""
-    import vgg
+    from fcnroad.models import vgg
     base = tmp_path_factory.mktemp('distribute')
     kitti = make_kitti(str(base / 'kitti'), n_train=8, n_test=2)
     vgg_dir = str(base / 'vgg')
@@ -163,7 +163,7 @@ def test_mirrored_on_two_devices_trains_the_single_device_weights(tiny, referenc
     assert not np.allclose(first_epoch.get_tensor('decoder/score_fr/weights'), weights['decoder/score_fr/weights'])
     # The saved model is the single-device one evaluate.py and predict.py read.
     with tf.Graph().as_default(), tf.Session() as sess:
-        tensors, run_config = export.load_model(sess, os.path.join(glob.glob(os.path.join(runs, '*'))[0], 'model'))
+        tensors, run_config = saved_model.load_model(sess, os.path.join(glob.glob(os.path.join(runs, '*'))[0], 'model'))
         probabilities = sess.run(tensors['probabilities'], {tensors['image_input']: np.zeros((3,) + TINY_SHAPE + (3,))})
     assert run_config['model'] == 'fcn16s' and probabilities.shape == (3,) + TINY_SHAPE + (2,)
 

@@ -1,7 +1,6 @@
 import json
 import os
 
-import numpy as np
 import pytest
 
 import evaluate
@@ -27,42 +26,9 @@ def test_folder_dataset_trains_and_scores_its_test_split(tmp_path, tiny_vgg):
                        '--split', 'test'])
 
 
-def ramp_model():
-    """A 'network' whose road probability rises from 0 at the left edge to 1 at the right."""
-    tf = main.tf
-    graph = tf.Graph()
-    with graph.as_default():
-        image = tf.placeholder(tf.float32, [None, None, None, 3])
-        keep_prob = tf.placeholder(tf.float32)
-        width = tf.shape(image)[2]
-        ramp = tf.cast(tf.range(width), tf.float32) / tf.cast(width - 1, tf.float32)
-        road = tf.zeros_like(image[..., 0]) + ramp
-        probabilities = tf.stack([1 - road, road], -1)
-    return tf.Session(graph=graph), {'image_input': image, 'keep_prob': keep_prob, 'probabilities': probabilities}
-
-
-def test_scaled_shapes_are_multiples_of_32():
-    assert evaluate.scaled_shape((192, 256), 1.0) == (192, 256)
-    assert evaluate.scaled_shape((192, 256), 0.75) == (160, 192)     # 144 -> 160, 192
-    assert evaluate.scaled_shape((192, 256), 1.25) == (256, 320)     # 240 -> 256, 320
-
-
-def test_flip_averaging_and_scales_known_answer():
-    sess, tensors = ramp_model()
-    images = [np.zeros((50, 70, 3), np.uint8)]
-    plain, = evaluate.tta_probabilities(sess, tensors, images, (64, 96), [(50, 70)])
-    assert plain.shape == (50, 70, 2) and plain[0, 0, 1] < 0.02 and plain[0, -1, 1] > 0.98
-    flipped, = evaluate.tta_probabilities(sess, tensors, images, (64, 96), [(50, 70)], flip=True)
-    np.testing.assert_allclose(flipped[..., 1], 0.5, atol=1e-6)     # the ramp and its mirror average out
-    multi, = evaluate.tta_probabilities(sess, tensors, images, (64, 96), [(50, 70)], scales=(0.5, 1.0, 1.5))
-    assert multi.shape == (50, 70, 2)
-    np.testing.assert_allclose(multi.sum(-1), 1, atol=1e-5)
-    assert multi[0, 0, 1] < multi[0, 35, 1] < multi[0, -1, 1]
-
-
 def test_an_unreadable_pair_is_skipped_the_rest_scored_and_the_exit_says_so(trained_run, tmp_path):
     import shutil
-    import datasets
+    from fcnroad.data import datasets
     kitti = str(tmp_path / 'kitti')
     shutil.copytree(trained_run[0], kitti)
     model = os.path.join(trained_run[1], 'model')

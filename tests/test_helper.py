@@ -4,7 +4,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-import datasets
+from fcnroad.data import datasets
 import helper
 from conftest import TINY_SHAPE, make_kitti
 
@@ -50,22 +50,6 @@ def test_stopping_early_does_not_hang(training_dir):
     for _ in get_batches_fn(1):
         break
     assert len(list(get_batches_fn(1))) == 5
-
-
-def test_paint_blends_green_exactly_where_predicted():
-    image = np.full((2, 2, 3), 100, np.uint8)
-    prediction = np.array([[1, 0], [0, 1]])
-    out = helper.paint(image, prediction)
-    a = helper.PAINT_ALPHA
-    green = np.round(np.array([100 * (1 - a), 100 * (1 - a) + 255 * a, 100 * (1 - a)])).astype(np.uint8)
-    np.testing.assert_array_equal(out[0, 0], green)
-    np.testing.assert_array_equal(out[1, 1], green)
-    np.testing.assert_array_equal(out[0, 1], [100, 100, 100])
-
-
-def test_class_colours_multi_class_uses_the_palette():
-    assert helper.class_colours(2, datasets.CAMVID_COLOURS) == {1: helper.ROAD_GREEN}
-    assert helper.class_colours(11, datasets.CAMVID_COLOURS)[3] == (128, 64, 128)
 
 
 class _Graph:
@@ -117,7 +101,7 @@ def test_save_inference_samples_leaves_nothing_on_failure(tmp_path):
 
 
 def test_augmented_batches_are_reproducible_and_differ_between_epochs(training_dir):
-    import augment
+    from fcnroad.data import augment
     aug = augment.Augmentation()
     first = list(helper.gen_batch_function(training_dir, (32, 64), seed=4, augment=aug)(2))
     again_fn = helper.gen_batch_function(training_dir, (32, 64), seed=4, augment=aug)
@@ -132,7 +116,7 @@ def test_augmented_batches_are_reproducible_and_differ_between_epochs(training_d
 
 
 def test_resumed_epoch_skips_to_the_same_batches(training_dir):
-    import augment
+    from fcnroad.data import augment
     fn = helper.gen_batch_function(training_dir, (32, 64), seed=5, augment=augment.Augmentation())
     state = fn.rng.get_state()
     full = list(fn(2))

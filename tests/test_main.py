@@ -6,10 +6,15 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-import datasets
+from fcnroad.data import datasets
 import evaluate
+from fcnroad.evaluation import scoring
+from fcnroad.serving import saved_model
+from fcnroad.serving.predictor import Predictor
 import helper
 import main
+from fcnroad.training import loop, weak_rounds
+from fcnroad.training import options
 from conftest import TINY_SHAPE, make_kitti, refused_url, run_tiny, write_png
 
 tf = main.tf
@@ -30,11 +35,11 @@ def test_run_trains_saves_evaluates_and_paints(trained_run):
 def test_saved_samples_are_green_exactly_where_the_reloaded_model_predicts_road(trained_run):
     kitti, run_dir = trained_run
     with tf.Graph().as_default(), tf.Session() as sess:
-        tensors, config = evaluate.load_model(sess, os.path.join(run_dir, 'model'))
+        tensors, config = saved_model.load_model(sess, os.path.join(run_dir, 'model'))
         for name in ('um_000008.png', 'um_000009.png', 'um_000010.png'):
             image = datasets.read_png(os.path.join(kitti, 'data_road', 'testing', 'image_2', name))
             image = datasets.resize_image(image, tuple(config['image_shape']))
-            probs = evaluate.predict(sess, tensors, image[None].astype(np.float32))[0]
+            probs = scoring.predict(sess, tensors, image[None].astype(np.float32))[0]
             road = probs[..., 1] > 0.5
             assert 0 < road.mean() < 1
             np.testing.assert_array_equal(imageio.imread(os.path.join(run_dir, name)),
@@ -96,7 +101,7 @@ def test_without_kitti_and_no_download_trains_on_the_embedded_sample(tmp_path, t
         config = json.load(f)
     # Flags given win; the rest are the sample's own settings.
     assert config['args']['epochs'] == 1 and config['image_shape'] == [64, 96]
-    assert config['args']['batch_size'] == main.SAMPLE_DEFAULTS['batch_size']
+    assert config['args']['batch_size'] == options.SAMPLE_DEFAULTS['batch_size']
     assert config['data_source'].startswith('embedded sample')
     with open(os.path.join(run_dir, 'metrics.json')) as f:
         results = json.load(f)
@@ -203,7 +208,7 @@ def test_train_nn_stops_on_nan_and_restores_last_good_weights():
         def get_batches_fn(batch_size):
             return [(np.zeros(1), np.zeros(1))] * 2
 
-        with pytest.raises(main.TrainingDiverged, match='epoch 2 batch 1.*end of epoch 1'):
+        with pytest.raises(loop.TrainingDiverged, match='epoch 2 batch 1.*end of epoch 1'):
             main.train_nn(sess, 5, 1, get_batches_fn, train_op, loss, image, label, keep, lr)
         assert sess.run(w) == 2.0
 
@@ -247,15 +252,6 @@ def test_class_weights_scale_each_pixels_loss():
     assert value == pytest.approx((1 + 3) * np.log(2) / 2, rel=1e-5)
 
 
-def test_poly_schedule_decays_to_zero_and_constant_stays():
-    poly = main.learning_rate_schedule(1e-3, 'poly', total_steps=10, power=1.0)
-    assert [poly(s) for s in (0, 5, 10)] == pytest.approx([1e-3, 5e-4, 0.0])
-    assert main.learning_rate_schedule(1e-3, 'poly', 10, power=0.9)(5) == pytest.approx(1e-3 * 0.5 ** 0.9)
-    assert main.learning_rate_schedule(1e-3, 'constant', 10)(7) == 1e-3
-    with pytest.raises(ValueError, match='step'):
-        main.learning_rate_schedule(1e-3, 'step', 10)
-
-
 def test_train_nn_feeds_each_steps_scheduled_rate():
     with tf.Graph().as_default(), tf.Session() as sess:
         lr = tf.placeholder(tf.float32, [])
@@ -263,7 +259,7 @@ def test_train_nn_feeds_each_steps_scheduled_rate():
         train_op = tf.assign_add(total, lr)          # sums the rates it was fed
         image, label, keep = (tf.placeholder(tf.float32) for _ in range(3))
         sess.run(tf.global_variables_initializer())
-        schedule = main.learning_rate_schedule(1.0, 'poly', total_steps=4, power=1.0)
+        schedule = loop.learning_rate_schedule(1.0, 'poly', total_steps=4, power=1.0)
         main.train_nn(sess, 2, 1, lambda b: [(np.zeros(1), np.zeros(1))] * 2, train_op, tf.constant(0.0),
                       image, label, keep, lr, learning_rate_value=schedule)
         assert sess.run(total) == pytest.approx(1.0 + 0.75 + 0.5 + 0.25)
@@ -274,7 +270,6 @@ def test_every_family_trains_saves_and_is_served_by_predict(name, tmp_path, tiny
     """--model X: trained by the shared trainer from the tutorial's VGG16 weights (or AlexNet's), saved,
     scored, and the saved model serves predictions at any size; the CRF refines them."""
     from conftest import tiny_alexnet_weights, write_alexnet_ckpt
-    import predict
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=8, n_test=2)
     extra = ['--model', name, '--skip-checks']
     if name == 'fcn_alexnet':
@@ -285,7 +280,7 @@ def test_every_family_trains_saves_and_is_served_by_predict(name, tmp_path, tiny
     with open(os.path.join(run_dir, 'metrics.json')) as f:
         results = json.load(f)
     assert results['epoch_mean_loss'][-1] < results['epoch_mean_loss'][0]
-    predictor = predict.Predictor(os.path.join(run_dir, 'model'), crf=name == 'deeplab_largefov')
+    predictor = Predictor(os.path.join(run_dir, 'model'), crf=name == 'deeplab_largefov')
     try:
         classes, probs = predictor(np.random.RandomState(0).randint(0, 255, (1, 50, 70, 3)).astype(np.uint8))
     finally:
@@ -298,43 +293,6 @@ def test_decoder_flag_belongs_to_fcn8s(tmp_path, tiny_vgg_pretrained, tiny_kitti
     with pytest.raises(SystemExit, match='--decoder tutorial is a choice of --model fcn8s'):
         run_tiny(tiny_kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), '--model', 'segnet', '--decoder', 'tutorial')
     assert not os.path.exists(str(tmp_path / 'runs'))
-
-
-def test_augment_can_be_turned_on_and_off_and_counts_as_given():
-    parser = main.build_parser()
-    assert parser.parse_args(['--no-augment']).augment is False
-    assert parser.parse_args(['--augment']).augment is True
-    assert parser.parse_args([]).augment is main.DEFAULTS['augment']
-    assert 'augment' in main.explicit_flags(['--no-augment'])
-    assert 'augment' not in main.explicit_flags(['--epochs', '3'])
-
-
-def test_explicit_flags_names_exactly_the_flags_given_even_at_their_default_value():
-    given = main.explicit_flags(['--epochs', str(main.DEFAULTS['epochs']), '--no-mixed-precision', '--image-shape',
-                                 '64', '96', '--mixed-precision'])
-    assert given == {'epochs', 'mixed_precision', 'image_shape'}
-    assert main.explicit_flags([]) == set()
-
-
-def test_mixed_precision_has_three_modes_and_the_bare_flag_means_on():
-    parser = main.build_parser()
-    assert parser.parse_args([]).mixed_precision == main.DEFAULTS['mixed_precision'] == 'off'
-    assert parser.parse_args(['--mixed-precision']).mixed_precision == 'on'
-    assert parser.parse_args(['--mixed-precision', 'auto']).mixed_precision == 'auto'
-    assert parser.parse_args(['--mixed-precision', 'on', '--no-mixed-precision']).mixed_precision == 'off'
-    with pytest.raises(SystemExit):
-        parser.parse_args(['--mixed-precision', 'bf16'])
-
-
-def test_divergence_advice_names_only_changes_not_already_in_use():
-    args = main.build_parser().parse_args([])
-    advice = main.divergence_advice(args, 'bfloat16')
-    assert '--mixed-precision off' in advice and 'it was 0.0001; try 1e-05' in advice
-    assert '--clip-norm was 10; try 1' in advice and '--decoder' not in advice   # fcn8s's decoder is in use
-    args = main.build_parser().parse_args(['--decoder', 'tutorial', '--clip-norm', '0', '--learning-rate', '0.001'])
-    advice = main.divergence_advice(args, 'float32')
-    assert '--mixed-precision' not in advice and '--decoder fcn8s' in advice
-    assert 'clip the gradients (--clip-norm 10)' in advice and 'it was 0.001' in advice
 
 
 def test_recipe_tutorial_sets_the_sources_settings_under_the_flags_given(tmp_path, tiny_vgg, capsys):
@@ -351,41 +309,8 @@ def test_recipe_tutorial_sets_the_sources_settings_under_the_flags_given(tmp_pat
     assert '--no-augment' in out and 'camvid: trained with its own settings' not in out
 
 
-def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path):
-    import threading
-    got, start = [], threading.Barrier(8)
-
-    def start_run():
-        start.wait()
-        got.append(main.new_run_folder(str(tmp_path), stamp='20261201-120000'))
-
-    threads = [threading.Thread(target=start_run) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len({final for _, final in got}) == 8 and all(os.path.isdir(staging) for staging, _ in got)
-    os.rename(got[0][0], got[0][1])                    # a finished run keeps its name from later runs too
-    assert main.new_run_folder(str(tmp_path), stamp='20261201-120000')[1].endswith('-9')
-
-
-def test_camvid_trains_at_its_own_size_unless_image_shape_is_given():
-    parser = main.build_parser()
-    args = parser.parse_args(['--dataset', 'camvid'])
-    assert main.apply_dataset_defaults(args, main.explicit_flags(['--dataset', 'camvid'])) == \
-        {'image_shape': (352, 480)}
-    assert tuple(args.image_shape) == (352, 480)
-    given = ['--dataset', 'camvid_road', '--image-shape', '192', '256']
-    args = parser.parse_args(given)
-    assert main.apply_dataset_defaults(args, main.explicit_flags(given)) == {}
-    assert tuple(args.image_shape) == (192, 256)
-    args = parser.parse_args(['--dataset', 'kitti'])
-    assert main.apply_dataset_defaults(args, set()) == {}
-    assert tuple(args.image_shape) == main.DEFAULTS['image_shape']
-
-
 def test_training_from_boxes_and_one_recursive_round_relabels_only_inside_boxes(tmp_path, tiny_vgg):
-    import weak
+    from fcnroad.data import weak
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=8, n_test=2)
     # A road that narrows towards the horizon, as in a photo: its box also holds background.
     gt = os.path.join(kitti, 'data_road', 'training', 'gt_image_2')
@@ -401,7 +326,7 @@ def test_training_from_boxes_and_one_recursive_round_relabels_only_inside_boxes(
                        '--recursive-rounds', '1', '--weak-cache', cache, '--skip-checks')
     boxes_folder = [os.path.join(cache, d) for d in os.listdir(cache)]
     assert len(boxes_folder) == 1 and os.path.isfile(os.path.join(boxes_folder[0], weak.LABELS_COMPLETE))
-    round_folder = os.path.join(run_dir, main.WEAK_ROUNDS_DIR, 'round-1')
+    round_folder = os.path.join(run_dir, weak_rounds.WEAK_ROUNDS_DIR, 'round-1')
     assert os.path.isfile(os.path.join(round_folder, weak.LABELS_COMPLETE))
     names = sorted(f for f in os.listdir(boxes_folder[0]) if f.endswith('.png'))
     assert names == sorted(f for f in os.listdir(round_folder) if f.endswith('.png')) and len(names) == 6

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-import metrics
-from datasets import IGNORE
+from fcnroad.evaluation import metrics
+from fcnroad.data.datasets import IGNORE
 
 
 def test_confusion_matrix_leaves_out_ignored_pixels():

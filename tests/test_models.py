@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf2
 
 import main
-import models
+from fcnroad import models
 from conftest import tiny_weights
 
 tf = tf2.compat.v1

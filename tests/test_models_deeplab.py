@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow as tf2
 
 from conftest import TINY_FC_DEPTH, tiny_vgg_weights
-from models import encoders
+from fcnroad.models import encoders
 
 tf = tf2.compat.v1
 

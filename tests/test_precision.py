@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf2
 
-import precision
+from fcnroad.training import loop, precision
 
 tf = tf2.compat.v1
 
@@ -74,7 +74,7 @@ def _losses(vgg_dir, reduced, steps=40, shape=(64, 192), batch=2):
         label = tf.placeholder(tf.float32, [None, None, None, 2])
         rate = tf.placeholder(tf.float32, [])
         _, train_op, loss = main.optimize(last, label, rate, 2)
-        main.initialize_new_variables(sess)
+        loop.initialize_new_variables(sess)
         return [sess.run([train_op, loss], {image_input: images[i], label: [labels] * batch, keep_prob: 0.5,
                                             rate: 1e-4})[1] for i in range(steps)]
 

@@ -6,7 +6,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-import datasets
+from fcnroad.data import datasets
 import helper
 import predict
 from conftest import ROOT, write_png
@@ -140,13 +140,6 @@ def test_folder_that_is_not_a_model_is_a_clear_error(tmp_path, odd_folder):
         predict.main(['--model', str(tmp_path), odd_folder, '--out', str(tmp_path / 'out')])
     with pytest.raises(SystemExit, match='no such model folder'):
         predict.main(['--model', str(tmp_path / 'nope'), odd_folder, '--out', str(tmp_path / 'out')])
-
-
-def test_same_name_from_two_folders_is_refused(tmp_path):
-    for folder in ('a', 'b'):
-        write_png(str(tmp_path / folder / 'x.png'), street((32, 32), 0))
-    with pytest.raises(predict.InputError, match='would both be written as x'):
-        predict.find_inputs([str(tmp_path / 'a'), str(tmp_path / 'b')])
 
 
 def test_predict_runs_as_a_command(model_dir, odd_folder, tmp_path):

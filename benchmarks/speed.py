@@ -1,6 +1,6 @@
 """Speed benchmark: the machine's own limit, FCN-8 training and inference, feeding, precision.
 
-    python benchmark_speed.py --vgg-dir data/vgg --mixed-precision
+    python -m benchmarks.speed --vgg-dir data/vgg --mixed-precision
 
 In one run it prints: achieved GFLOP/s of a large matmul and of a VGG-sized 3x3
 conv (the limit); FCN-8 training and inference images/s at 160x576 for several
@@ -10,6 +10,10 @@ way (inline decode and resize, a softmax op per test image) versus ours; the sam
 with reduced precision (--mixed-precision); and peak memory.
 """
 import os
+import sys
+
+if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -23,11 +27,12 @@ import time  # noqa: E402
 import imageio.v2 as imageio  # noqa: E402
 import numpy as np  # noqa: E402
 
-import datasets  # noqa: E402
+from fcnroad.data import datasets  # noqa: E402
 import helper  # noqa: E402
 import main  # noqa: E402
-import precision  # noqa: E402
-import vgg  # noqa: E402
+from fcnroad.training import loop, options  # noqa: E402
+from fcnroad.training import precision  # noqa: E402
+from fcnroad.models import vgg  # noqa: E402
 
 tf = main.tf
 KITTI_SIZE = (375, 1242)  # full-size KITTI images, so decode and resize cost what they do there
@@ -95,7 +100,7 @@ class FCN:
             out = main.layers(l3, l4, l7, num_classes)
             self.probabilities = tf.nn.softmax(out)
             self.logits, self.train_op, self.loss = main.optimize(out, self.label, self.lr, num_classes)
-            main.initialize_new_variables(self.sess)
+            loop.initialize_new_variables(self.sess)
 
     def train(self, images, labels):
         self.sess.run([self.train_op, self.loss], {self.image: images, self.label: labels,
@@ -225,7 +230,7 @@ def bench_precision(name, args, sess_config, limit_gflops, pngs_dir, rows):
 def main_(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--vgg-dir', default='data/vgg', help='VGG16 SavedModel (built when missing)')
-    p.add_argument('--image-shape', type=int, nargs=2, default=main.DEFAULTS['image_shape'])
+    p.add_argument('--image-shape', type=int, nargs=2, default=options.DEFAULTS['image_shape'])
     p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 4, 16])
     p.add_argument('--images', type=int, default=16, help='images timed per batch size')
     p.add_argument('--feed-batch', type=int, default=4)

@@ -9,7 +9,7 @@ bilinearly to the input's size.
 """
 import tensorflow as tf2
 
-from models.fcn import conv1x1
+from fcnroad.models.fcn import conv1x1
 
 tf = tf2.compat.v1
 

@@ -15,19 +15,11 @@ import threading
 
 import numpy as np
 
+from fcnroad.files import write_json_atomic
+
 LATEST = 'latest.json'
 BEST = 'best.json'
 STATE_SUFFIX = '.state.json'
-
-
-def write_json_atomic(path, data):
-    """Write JSON under a temporary name, then rename: readers see the old file or the new one."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class TrainingState:

@@ -1,20 +1,26 @@
 """How good and how cheap are labels made from boxes: counts, agreement with the masks, time.
 
-    python benchmark_weak.py --dataset camvid_road --data-dir ../shared/data --holdout-sequence 0001TP
+    python -m benchmarks.weak --dataset camvid_road --data-dir ../shared/data --holdout-sequence 0001TP
 
 On the training split of a dataset it derives the boxes from the masks (weak.boxes_from_mask)
 and prints: images, boxes (what a labeller would draw instead of masks), and for each box
 supervision the share of pixels it labels, the share of those that agree with the mask, the
 per-class IoU of the labels against the masks, and seconds per image to make them.
 """
+import os
+import sys
+
+if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import argparse
 import time
 
 import numpy as np
 
-import datasets
-import metrics
-import weak
+from fcnroad.data import datasets
+from fcnroad.evaluation import metrics
+from fcnroad.data import weak
 
 
 def main(argv=None):

@@ -8,8 +8,8 @@ authors' Caffe model: upsample5, conv5_3_D, ..., conv1_1_D (the classifier).
 """
 import tensorflow as tf2
 
-import vgg
-from models.fcn import l2_regularizer
+from fcnroad.models import vgg
+from fcnroad.models.fcn import l2_regularizer
 
 tf = tf2.compat.v1
 

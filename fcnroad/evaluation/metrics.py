@@ -8,7 +8,7 @@ per-class IoU, mean IoU, global and class-average accuracy, with an ignore label
 """
 import numpy as np
 
-from datasets import IGNORE
+from fcnroad.data.datasets import IGNORE
 
 NUM_THRESHOLDS = 256  # the devkit's thresholds k/255, k = 0..255
 

@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-import checkpoints
-import datasets
+from fcnroad import files
+from fcnroad.data import datasets
 
 SUPERVISIONS = ('masks', 'boxes', 'boxes-grabcut', 'boxes-recursive')
 DEFAULTS = {
@@ -238,7 +238,7 @@ def weak_dataset(dataset, supervision, cache_dir, boxes_dir=None, settings=None,
     out = labelled_dataset(dataset, folder, labels, made)
     count = sum(len(b) for b, _ in all_boxes)
     # The boxes too, so that a cached run (boxes-recursive needs them) reads no mask again.
-    checkpoints.write_json_atomic(complete, {
+    files.write_json_atomic(complete, {
         'supervision': made, 'settings': used, 'images': len(dataset), 'boxes': count,
         'image_boxes': [[[list(map(int, b)) for b in boxes], background] for boxes, background in all_boxes]})
     log('%s labels of %s: made for %d images (%d boxes) in %s' % (made, dataset.name, len(dataset), count, folder))

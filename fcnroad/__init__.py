@@ -1,0 +1,7 @@
+"""fcnroad: the package behind main.py -- road and scene segmentation with FCN-8 and the survey's
+classic families, the TensorFlow 1.x way.
+
+Layers, lowest first; each imports only those below it (tests/test_architecture.py):
+files, data, models, evaluation, serving, training.
+"""
+__version__ = '0.9.0'

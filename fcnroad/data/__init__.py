@@ -1,0 +1,1 @@
+"""Datasets (KITTI Road, CamVid, Cityscapes, folders), augmentation, labels from boxes."""

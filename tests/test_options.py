@@ -1,0 +1,64 @@
+import pytest
+
+from fcnroad.training import options
+
+
+def test_augment_can_be_turned_on_and_off_and_counts_as_given():
+    parser = options.build_parser()
+    assert parser.parse_args(['--no-augment']).augment is False
+    assert parser.parse_args(['--augment']).augment is True
+    assert parser.parse_args([]).augment is options.DEFAULTS['augment']
+    assert 'augment' in options.explicit_flags(['--no-augment'])
+    assert 'augment' not in options.explicit_flags(['--epochs', '3'])
+
+
+def test_explicit_flags_names_exactly_the_flags_given_even_at_their_default_value():
+    given = options.explicit_flags(['--epochs', str(options.DEFAULTS['epochs']), '--no-mixed-precision', '--image-shape',
+                                 '64', '96', '--mixed-precision'])
+    assert given == {'epochs', 'mixed_precision', 'image_shape'}
+    assert options.explicit_flags([]) == set()
+
+
+def test_mixed_precision_has_three_modes_and_the_bare_flag_means_on():
+    parser = options.build_parser()
+    assert parser.parse_args([]).mixed_precision == options.DEFAULTS['mixed_precision'] == 'off'
+    assert parser.parse_args(['--mixed-precision']).mixed_precision == 'on'
+    assert parser.parse_args(['--mixed-precision', 'auto']).mixed_precision == 'auto'
+    assert parser.parse_args(['--mixed-precision', 'on', '--no-mixed-precision']).mixed_precision == 'off'
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--mixed-precision', 'bf16'])
+
+
+def test_camvid_trains_at_its_own_size_unless_image_shape_is_given():
+    parser = options.build_parser()
+    args = parser.parse_args(['--dataset', 'camvid'])
+    assert options.apply_dataset_defaults(args, options.explicit_flags(['--dataset', 'camvid'])) == \
+        {'image_shape': (352, 480)}
+    assert tuple(args.image_shape) == (352, 480)
+    given = ['--dataset', 'camvid_road', '--image-shape', '192', '256']
+    args = parser.parse_args(given)
+    assert options.apply_dataset_defaults(args, options.explicit_flags(given)) == {}
+    assert tuple(args.image_shape) == (192, 256)
+    args = parser.parse_args(['--dataset', 'kitti'])
+    assert options.apply_dataset_defaults(args, set()) == {}
+    assert tuple(args.image_shape) == options.DEFAULTS['image_shape']
+
+
+def test_resolve_a_flag_beats_the_recipe_which_beats_the_dataset_which_beats_the_defaults(capsys):
+    args, explicit = options.resolve(['--recipe', 'tutorial', '--dataset', 'camvid', '--epochs', '2'])
+    assert args.epochs == 2                                   # the flag, not the recipe's 40
+    assert args.batch_size == 16 and args.decoder == 'tutorial'           # the recipe's
+    assert tuple(args.image_shape) == (160, 576)              # the recipe's, not camvid's 352x480
+    assert args.lr_power == options.DEFAULTS['lr_power']      # nobody's: the project's default
+    assert {'epochs', 'batch_size', 'image_shape'} <= explicit and 'lr_power' not in explicit
+    assert '--recipe tutorial: --image-shape 160 576 --batch-size 16' in capsys.readouterr().out
+    args, explicit = options.resolve(['--dataset', 'camvid'])
+    assert tuple(args.image_shape) == (352, 480) and args.batch_size == options.DEFAULTS['batch_size']
+    assert 'camvid: trained with its own settings --image-shape 352 480' in capsys.readouterr().out
+    args, _ = options.resolve(['--dataset', 'camvid', '--image-shape', '192', '256'])
+    assert tuple(args.image_shape) == (192, 256)
+
+
+def test_resolve_checks_the_settings_it_returns():
+    with pytest.raises(SystemExit, match='--image-shape 100 576'):
+        options.resolve(['--image-shape', '100', '576'])

@@ -1,0 +1,20 @@
+import numpy as np
+
+from fcnroad.data import datasets
+from fcnroad.serving import paint
+
+
+def test_paint_blends_green_exactly_where_predicted():
+    image = np.full((2, 2, 3), 100, np.uint8)
+    prediction = np.array([[1, 0], [0, 1]])
+    out = paint.paint(image, prediction)
+    a = paint.PAINT_ALPHA
+    green = np.round(np.array([100 * (1 - a), 100 * (1 - a) + 255 * a, 100 * (1 - a)])).astype(np.uint8)
+    np.testing.assert_array_equal(out[0, 0], green)
+    np.testing.assert_array_equal(out[1, 1], green)
+    np.testing.assert_array_equal(out[0, 1], [100, 100, 100])
+
+
+def test_class_colours_multi_class_uses_the_palette():
+    assert paint.class_colours(2, datasets.CAMVID_COLOURS) == {1: paint.ROAD_GREEN}
+    assert paint.class_colours(11, datasets.CAMVID_COLOURS)[3] == (128, 64, 128)

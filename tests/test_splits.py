@@ -1,0 +1,39 @@
+import os
+import shutil
+
+import pytest
+
+from fcnroad.data import datasets
+from fcnroad.training import splits
+from conftest import make_kitti
+
+
+@pytest.fixture
+def kitti_with_a_bad_mask(tmp_path):
+    root = make_kitti(str(tmp_path), n_train=6, n_test=2, shape=(32, 64))
+    bad = os.path.join(root, 'data_road', 'training', 'gt_image_2', 'um_road_000002.png')
+    with open(bad, 'wb') as f:
+        f.write(b'not a png')
+    return root, bad
+
+
+def test_a_bad_file_stops_in_one_line_naming_it_and_skip_bad_leaves_it_out(kitti_with_a_bad_mask, capsys):
+    root, bad = kitti_with_a_bad_mask
+    train, val = datasets.load('kitti', root, val_fraction=0.34)
+    with pytest.raises(SystemExit, match='data error: .*um_road_000002.png'):
+        splits.check_data(train, val, skip_bad=False)
+    kept_train, kept_val, left_out = splits.check_data(train, val, skip_bad=True)
+    assert [label for (_, label), _ in left_out] == [bad]
+    assert len(kept_train) + len(kept_val) == len(train) + len(val) - 1
+    assert bad not in [label for _, label in kept_train.pairs + kept_val.pairs]
+    assert 'left out' in capsys.readouterr().err
+
+
+def test_kitti_paints_its_test_images_or_else_the_validation_images(tmp_path, capsys):
+    root = make_kitti(str(tmp_path), n_train=4, n_test=2, shape=(32, 64))
+    train, val = datasets.load('kitti', root, val_fraction=0.5)
+    assert [os.path.basename(p) for p in splits.samples_to_paint('kitti', root, val)] == ['um_000004.png',
+                                                                                         'um_000005.png']
+    shutil.rmtree(os.path.join(root, 'data_road', 'testing'))
+    assert splits.samples_to_paint('kitti', root, val) == [image for image, _ in val.pairs]
+    assert 'no test images; the 2 validation images are painted instead' in capsys.readouterr().out

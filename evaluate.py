@@ -6,76 +6,9 @@ Predictions are made at the training resolution, and the probabilities are
 resized back to each label's own resolution before counting, as the KITTI
 benchmark scores full-size images.
 """
-import os
+import sys
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-
-from fcnroad.data import datasets  # noqa: E402
-from fcnroad.evaluation import scoring  # noqa: E402
-from fcnroad.serving import saved_model  # noqa: E402
-
-def main(argv=None):
-    import tensorflow.compat.v1 as tf
-    tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
-    tf.disable_v2_behavior()
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
-    p.add_argument('--data-dir', required=True, help='the folder main.py --data-dir was given')
-    p.add_argument('--dataset', help="default: the model's training dataset")
-    p.add_argument('--split', default='val', choices=('train', 'val', 'test'),
-                   help="test: CamVid in SegNet's layout (test/, testannot/) or a folder dataset with test/")
-    p.add_argument('--val-fraction', type=float, help="KITTI hold-out share; default: the model's")
-    p.add_argument('--holdout-sequence', help="CamVid sequence held out; default: the model's")
-    p.add_argument('--output', help='also write the metrics as JSON here')
-    scoring.add_test_time_options(p)
-    p.add_argument('--strict', action='store_true',
-                   help='stop at the first pair that does not read (default: warn, score the rest, exit 1)')
-    args = p.parse_args(argv)
-    with tf.Graph().as_default(), tf.Session() as sess:
-        tensors, run_config = saved_model.load_model(sess, args.model)
-        print(saved_model.describe(run_config))
-        dataset_kind = args.dataset or run_config['dataset']
-        val_fraction = args.val_fraction if args.val_fraction is not None else \
-            run_config['args'].get('val_fraction', 0.0)
-        try:
-            if args.split == 'test':
-                dataset = datasets.load_test(dataset_kind, args.data_dir)
-            else:
-                holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
-                    if dataset_kind in ('camvid', 'camvid_road') else None
-                train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
-                                           unlabelled_ok=args.split == 'val')   # box-only images train only
-                dataset = train if args.split == 'train' else val
-        except datasets.DataError as e:
-            raise SystemExit('data error: %s' % e)
-        bad = datasets.check(dataset)
-        if bad and args.strict:
-            raise SystemExit('data error: %s' % bad[0][1])
-        for _, message in bad:
-            print('WARNING: skipped: %s' % message, file=sys.stderr)
-        dataset = datasets.without(dataset, [pair for pair, _ in bad])
-        if not len(dataset):
-            raise SystemExit('data error: no pair of %s reads' % dataset.name)
-        if dataset.num_classes != run_config['num_classes']:
-            raise SystemExit('model has %d classes, dataset %s has %d'
-                             % (run_config['num_classes'], dataset.name, dataset.num_classes))
-        results = scoring.evaluate(sess, tensors, dataset, tuple(run_config['image_shape']), flip=args.flip,
-                           scales=tuple(args.scales), crf=args.crf)
-    results['dataset'] = dataset.name
-    print(scoring.format_table(results))
-    results['skipped_data'] = [dict(image=p[0], label=p[1], error=m) for p, m in bad]
-    if args.output:
-        with open(args.output, 'w') as f:
-            json.dump(results, f, indent=2)
-    if bad:
-        raise SystemExit('%d pairs scored, %d skipped (unreadable): %s' % (
-            len(dataset), len(bad), ', '.join(label or image for (image, label), _ in bad)))
-    return results
-
+from fcnroad.cli.evaluate import main
 
 if __name__ == '__main__':
     main(sys.argv[1:])

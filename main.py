@@ -23,7 +23,7 @@ from tqdm import tqdm  # noqa: E402
 import helper  # noqa: E402
 import project_tests as tests  # noqa: E402
 from fcnroad import files, models  # noqa: E402
-from fcnroad.data import datasets, weak  # noqa: E402
+from fcnroad.data import datasets  # noqa: E402
 from fcnroad.evaluation import metrics, scoring  # noqa: E402
 from fcnroad.models import encoders, fcn, vgg  # noqa: E402
 from fcnroad.serving.saved_model import save_model  # noqa: E402
@@ -321,6 +321,10 @@ def find_kitti(args, explicit):
     if args.no_sample:
         raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)'
                          % (data_road, why, args.kitti_url))
+    if not os.path.isdir(os.path.join(SAMPLE_DIR, 'data_road')):   # an installed copy: no sample/ beside it
+        raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s); the '
+                         'embedded sample ships with the repository, not with an installed copy'
+                         % (data_road, why, args.kitti_url))
     settings = options.apply_defaults(args, options.SAMPLE_DEFAULTS, explicit)
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
@@ -337,9 +341,8 @@ def run(argv=None):
     setup = None
     if getattr(args, 'distribute', 'none') != 'none':   # before TensorFlow's devices start (--logical-cpus)
         try:
-            setup = distribute.setup(args.distribute,
-                                     precision.session_config(precision.resolve(args.mixed_precision).rewrite, args.xla),
-                                     args.logical_cpus)
+            config = precision.session_config(precision.resolve(args.mixed_precision).rewrite, args.xla)
+            setup = distribute.setup(args.distribute, config, args.logical_cpus)
         except distribute.DistributeError as e:
             raise SystemExit(str(e))
         print(setup.describe())
@@ -362,37 +365,8 @@ def run(argv=None):
             except AssertionError as e:
                 raise SystemExit('data error: %s' % e)
 
-    try:
-        train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
-                                           getattr(args, 'holdout_sequence', None),
-                                           unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
-    except datasets.DataError as e:
-        raise SystemExit('data error: %s' % e)
-    train_set, val_set, bad_data = splits.check_data(train_set, val_set, getattr(args, 'skip_bad_data', False))
-    num_classes = args.num_classes or train_set.num_classes
-    if train_set.num_classes != num_classes:
-        raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
-                         % (num_classes, args.dataset, train_set.num_classes))
-    if args.keep_best and not len(val_set):
-        raise SystemExit('--keep-best %s: no validation images to choose by' % args.keep_best)
-    sample_paths = splits.samples_to_paint(args.dataset, data_dir, val_set)
-    supervision = getattr(args, 'supervision', 'masks')
-    boxes = None
-    if supervision != 'masks':
-        try:
-            train_set, boxes = weak.weak_dataset(train_set, supervision, args.weak_cache, args.boxes_dir,
-                                                 {'min_box_pixels': args.min_box_pixels})
-        except (weak.BoxError, datasets.DataError) as e:
-            raise SystemExit('--supervision %s: %s' % (supervision, e))
-    print('Training on %s (%d images), validating on %s (%d images)'
-          % (train_set.name, len(train_set), val_set.name, len(val_set)))
-    class_weights = None
-    if getattr(args, 'class_balance', 'none') == 'median-frequency':
-        class_weights = datasets.median_frequency_weights(
-            (datasets.resize_label(train_set.read_label(label), image_shape) for _, label in train_set.pairs),
-            num_classes)
-        print('Class weights (median frequency): %s' % ', '.join(
-            '%s %.2f' % (n, w) for n, w in zip(train_set.class_names, class_weights)))
+    data = splits.training_data(args, data_dir, image_shape)
+    train_set, val_set, boxes, num_classes = data.train, data.val, data.boxes, data.num_classes
     augmentation = options.augmentation_from_args(args)
     if augmentation is not None:
         print('Augmenting the training pairs: %s' % ', '.join('%s %s' % kv for kv in augmentation.settings().items()))
@@ -437,11 +411,12 @@ def run(argv=None):
                 model_variables = tf.global_variables()
                 logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
                                                                 num_classes, args.encoder_lr_scale, args.clip_norm,
-                                                                class_weights)
+                                                                data.class_weights)
                 loop.initialize_new_variables(sess)
             else:
                 (input_image, keep_prob, is_training, nn_last_layer, model_variables, train_op, cross_entropy_loss,
-                 weights) = build_replicated(args, num_classes, class_weights, setup, correct_label, learning_rate)
+                 weights) = build_replicated(args, num_classes, data.class_weights, setup, correct_label,
+                                             learning_rate)
                 probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
                 logits = tf.reshape(nn_last_layer, (-1, num_classes))
                 try:    # multi-worker: the chief's initial values are broadcast to every worker
@@ -482,8 +457,9 @@ def run(argv=None):
             curve_metric = args.keep_best or ('road_iou' if num_classes == 2 else 'mean_iou')
             events = curves.EventWriter(os.path.join(staging, curves.TENSORBOARD_DIR))
             stop = checkpoints.StopOnSignal()
-            hooks = loop.TrainingHooks(staging, checkpointer, stop, events, evaluate_fn, args.eval_every if writes else 0,
-                                  best, args.checkpoint_every if writes else 0, curve_metric)
+            hooks = loop.TrainingHooks(staging, checkpointer, stop, events, evaluate_fn,
+                                       args.eval_every if writes else 0, best,
+                                       args.checkpoint_every if writes else 0, curve_metric)
             base_rate = args.learning_rate if setup is None else setup.learning_rate(args.learning_rate,
                                                                                      args.lr_scaling)
             rate = loop.learning_rate_schedule(
@@ -494,8 +470,8 @@ def run(argv=None):
             diverged = None
             try:
                 with stop:
-                    for last_epoch, get_batches_fn in weak_rounds.training_rounds(args, state, train_set, boxes, staging,
-                                                                      make_batches, probabilities_at_own_size):
+                    for last_epoch, get_batches_fn in weak_rounds.training_rounds(
+                            args, state, train_set, boxes, staging, make_batches, probabilities_at_own_size):
                         train_nn(sess, last_epoch, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
                                  input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
                                  rate, state=state, hooks=hooks,
@@ -561,11 +537,11 @@ def run(argv=None):
                             'epoch_mean_loss': state.history, 'diverged': diverged,
                             'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,
                             'best': state.best, 'saved_epoch': saved_epoch,
-                            'skipped_data': [dict(image=p[0], label=p[1], error=m) for p, m in bad_data]})
+                            'skipped_data': [dict(image=p[0], label=p[1], error=m) for p, m in data.bad]})
             files.write_json_atomic(os.path.join(staging, run_folder.METRICS), results)
             hooks.plot(state)
             helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,
-                                          input_image, image_paths=sample_paths,
+                                          input_image, image_paths=data.to_paint,
                                           colours=train_set.colours, output_dir=staging)
     except BaseException as e:
         if checkpointer is not None and checkpointer.saved and writes:

@@ -11,76 +11,9 @@ DIR/<name>.png (the overlay) and, with --class-map, DIR/<name>_classes.png
 count (class maps in DIR/<name>_classes/).  Every file is written under a
 staging name and renamed when complete.
 """
-import os
+import sys
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-from tqdm import tqdm  # noqa: E402
-
-from fcnroad.data import datasets  # noqa: E402
-from fcnroad.evaluation import scoring  # noqa: E402
-from fcnroad.serving import saved_model  # noqa: E402
-from fcnroad.serving.predictor import (PREDICT_BATCH, InputError, Predictor, estimated_frames,  # noqa: E402
-                                       find_inputs, predict_images, predict_video)
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
-    p.add_argument('inputs', nargs='+', metavar='INPUT', help='image, folder, quoted glob or video')
-    p.add_argument('--out', required=True, help='folder for the painted images and videos')
-    p.add_argument('--class-map', action='store_true', help='also write the class index maps as PNG')
-    p.add_argument('--batch-size', type=int, default=PREDICT_BATCH)
-    scoring.add_test_time_options(p)
-    p.add_argument('--strict', action='store_true',
-                   help='stop at the first unreadable input (default: warn, go on, list them at the end, exit 1)')
-    args = p.parse_args(argv)
-    if args.batch_size < 1:
-        raise SystemExit('--batch-size must be at least 1')
-    try:
-        inputs = find_inputs(args.inputs)
-    except InputError as e:
-        raise SystemExit('input error: %s' % e)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise SystemExit('--out %s: exists and is not a folder' % args.out)
-    predictor = Predictor(args.model, args.flip, args.scales, args.crf)
-    print(saved_model.describe(predictor.run_config))
-    os.makedirs(args.out, exist_ok=True)
-    images = [path for kind, path in inputs if kind == 'image']
-    videos = [path for kind, path in inputs if kind == 'video']
-    start = time.time()
-    done = 0
-    skipped = None if args.strict else []
-    try:
-        frame_counts = [estimated_frames(v) for v in videos]
-        total = None if None in frame_counts else len(images) + sum(frame_counts)
-        with tqdm(total=total, unit='img', desc='predict') as bar:
-            if images:
-                done += predict_images(predictor, images, args.out, args.class_map, args.batch_size, bar, skipped)
-            for video in videos:
-                try:
-                    done += predict_video(predictor, video, args.out, args.class_map, args.batch_size, bar)
-                except InputError as e:
-                    if skipped is None:
-                        raise
-                    tqdm.write('WARNING: skipped: %s' % e, file=sys.stderr)
-                    skipped.append((video, str(e)))
-    except (InputError, datasets.DataError) as e:
-        raise SystemExit('input error: %s' % e)
-    finally:
-        predictor.close()
-    seconds = time.time() - start
-    print('%d images (%d image files, %d videos) in %.1f s: %.2f images/s, written to %s'
-          % (done, len(images), len(videos), seconds, done / seconds if seconds else float('nan'), args.out))
-    if skipped:
-        raise SystemExit('%d inputs painted, %d skipped (unreadable): %s' % (
-            len(images) + len(videos) - len(skipped), len(skipped), ', '.join(path for path, _ in skipped)))
-    return done
-
+from fcnroad.cli.predict import main
 
 if __name__ == '__main__':
     main(sys.argv[1:])

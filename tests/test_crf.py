@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-crf = pytest.importorskip('crf')
 pytest.importorskip('pydensecrf.densecrf', reason='pydensecrf2 is not installed')
+from fcnroad.evaluation import crf  # noqa: E402
 
 
 def _two_regions(h=60, w=80, seed=0):

@@ -80,6 +80,14 @@ def test_data_dir_without_kitti_says_where_to_extract_it(tmp_path, tiny_vgg):
     assert not os.path.exists(tmp_path / 'runs')
 
 
+def test_an_installed_copy_without_the_sample_says_so_instead_of_training(tmp_path, tiny_vgg, monkeypatch):
+    monkeypatch.setattr(main, 'SAMPLE_DIR', str(tmp_path / 'site-packages' / 'sample'))    # no sample/ beside main
+    with pytest.raises(SystemExit, match='embedded sample ships with the repository, not with an installed copy'):
+        main.run(['--data-dir', str(tmp_path), '--vgg-dir', tiny_vgg, '--runs-dir', str(tmp_path / 'runs'),
+                  '--no-download'])
+    assert not os.path.exists(tmp_path / 'runs')
+
+
 def test_empty_data_road_is_a_clear_error(tmp_path, tiny_vgg):
     os.makedirs(tmp_path / 'data_road')
     with pytest.raises(SystemExit, match=r'data_road/training/image_2: no such folder'):

@@ -9,6 +9,7 @@ import pytest
 from fcnroad.data import datasets
 import helper
 import predict
+from fcnroad.serving.predictor import Predictor
 from conftest import ROOT, write_png
 
 # Sizes no network stride divides, as real photos and KITTI's 1242x375.
@@ -152,8 +153,8 @@ def test_predict_runs_as_a_command(model_dir, odd_folder, tmp_path):
 def test_flip_tta_changes_nothing_on_a_mirror_symmetric_scene_and_keeps_sizes(model_dir, tmp_path):
     image = street((61, 93), 11)
     symmetric = np.concatenate([image[:, :47], image[:, :46][:, ::-1]], axis=1)
-    plain = predict.Predictor(model_dir)
-    tta = predict.Predictor(model_dir, flip=True, scales=(1.0, 1.5))
+    plain = Predictor(model_dir)
+    tta = Predictor(model_dir, flip=True, scales=(1.0, 1.5))
     classes, probs = plain(symmetric[None])
     tta_classes, tta_probs = tta(symmetric[None])
     plain.close()

@@ -77,7 +77,8 @@ def _save_serving_model(training_model_dir, export_dir, image_shape, num_classes
 
 def describe(run_config):
     """'Model: <family>, trained at HxW' (models saved before there were families are fcn8s)."""
-    return 'Model: %s, trained at %s' % (run_config.get('model', models.TUTORIAL_MODEL), 'x'.join(map(str, run_config['image_shape'])))
+    return 'Model: %s, trained at %s' % (run_config.get('model', models.TUTORIAL_MODEL),
+                                         'x'.join(map(str, run_config['image_shape'])))
 
 
 def load_model(sess, model_dir, with_meta=False):

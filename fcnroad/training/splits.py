@@ -1,8 +1,9 @@
 """A training run's data: both splits read before the first step, and the images a run paints."""
+import argparse
 import os
 import sys
 
-from fcnroad.data import datasets
+from fcnroad.data import datasets, weak
 
 
 def check_data(train_set, val_set, skip_bad):
@@ -32,3 +33,42 @@ def samples_to_paint(dataset, data_dir, val_set):
         return datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))
     print('%s: no test images; the %d validation images are painted instead' % (test_dir, len(val_set)))
     return [image for image, _ in val_set.pairs]
+
+
+def training_data(args, data_dir, image_shape):
+    """The run's data, checked: train and val splits, boxes (--supervision), num_classes, class
+    weights (--class-balance), the bad pairs left out and the images to paint.  Errors are one line."""
+    try:
+        train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
+                                           getattr(args, 'holdout_sequence', None),
+                                           unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
+    except datasets.DataError as e:
+        raise SystemExit('data error: %s' % e)
+    train_set, val_set, bad_data = check_data(train_set, val_set, getattr(args, 'skip_bad_data', False))
+    num_classes = args.num_classes or train_set.num_classes
+    if train_set.num_classes != num_classes:
+        raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
+                         % (num_classes, args.dataset, train_set.num_classes))
+    if args.keep_best and not len(val_set):
+        raise SystemExit('--keep-best %s: no validation images to choose by' % args.keep_best)
+    to_paint = samples_to_paint(args.dataset, data_dir, val_set)
+    supervision = getattr(args, 'supervision', 'masks')
+    boxes = None
+    if supervision != 'masks':
+        try:
+            train_set, boxes = weak.weak_dataset(train_set, supervision, args.weak_cache, args.boxes_dir,
+                                                 {'min_box_pixels': args.min_box_pixels})
+        except (weak.BoxError, datasets.DataError) as e:
+            raise SystemExit('--supervision %s: %s' % (supervision, e))
+    print('Training on %s (%d images), validating on %s (%d images)'
+          % (train_set.name, len(train_set), val_set.name, len(val_set)))
+    class_weights = None
+    if getattr(args, 'class_balance', 'none') == 'median-frequency':
+        class_weights = datasets.median_frequency_weights(
+            (datasets.resize_label(train_set.read_label(label), image_shape) for _, label in train_set.pairs),
+            num_classes)
+        print('Class weights (median frequency): %s' % ', '.join(
+            '%s %.2f' % (n, w) for n, w in zip(train_set.class_names, class_weights)))
+    return argparse.Namespace(train=train_set, val=val_set, boxes=boxes, num_classes=num_classes,
+                              class_weights=class_weights, bad=bad_data,
+                              to_paint=to_paint)

@@ -49,8 +49,9 @@ DEFAULTS = {
 # The embedded sample (sample/README.md): used when KITTI is absent and cannot be
 # downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
 # 160x576) would take over an hour on a 2-core CPU in float32; the whole default run should
-# take about 15 minutes (BENCHMARKS.md, The default run), so the sample has its own
-# settings, unless a flag says otherwise: a smaller input of KITTI's shape, smaller batches.
+# take about 15 minutes (16 measured: BENCHMARKS.md, The default run on the KITTI sample), so
+# the sample has its own settings, unless a flag says otherwise: a smaller input of KITTI's
+# shape, smaller batches.
 SAMPLE_DEFAULTS = {
     'image_shape': (128, 416),
     'batch_size': 4,             # 10 steps an epoch instead of 3

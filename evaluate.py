@@ -2,9 +2,7 @@
 
     python evaluate.py --model runs/<run>/model --data-dir ../shared/data --dataset camvid_road --split val
 
-Predictions are made at the training resolution, and the probabilities are
-resized back to each label's own resolution before counting, as the KITTI
-benchmark scores full-size images.
+The command itself, and what it does in full: fcnroad/cli/evaluate.py (also `fcn8-evaluate`).
 """
 import sys
 

@@ -19,7 +19,6 @@ from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import saved_model  # noqa: E402
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
     import tensorflow.compat.v1 as tf
     tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
     tf.disable_v2_behavior()

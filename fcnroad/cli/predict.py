@@ -28,7 +28,6 @@ from fcnroad.serving.predictor import (PREDICT_BATCH, InputError, Predictor, est
                                        find_inputs, predict_images, predict_video)
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')

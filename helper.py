@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from tqdm import tqdm
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 from fcnroad.evaluation import metrics
 from fcnroad.models import vgg
 from fcnroad.serving.paint import PAINT_ALPHA, ROAD_GREEN, class_colours, paint  # noqa: F401  (helper.paint, as before)
@@ -132,13 +132,13 @@ class _Cache:
         item = self.items.get(i)
         if item is None:
             image_path, label_path = self.dataset.pairs[i]
-            image = datasets.read_png(image_path)
+            image = arrays.read_png(image_path)
             label = self.dataset.read_label(label_path)
             if label.shape != image.shape[:2]:
-                raise datasets.DataError('%s: label is %s but image %s is %s' % (
+                raise arrays.DataError('%s: label is %s but image %s is %s' % (
                     label_path, label.shape, image_path, image.shape[:2]))
-            item = (datasets.resize_image(image, self.image_shape),
-                    datasets.resize_label(label, self.image_shape))
+            item = (arrays.resize_image(image, self.image_shape),
+                    arrays.resize_label(label, self.image_shape))
             with self.lock:
                 self.items[i] = item
         return item
@@ -176,7 +176,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
             batch_rng = np.random.RandomState(batch_seed)
             items = [augment(image, label, batch_rng) for image, label in items]
         images = np.stack([im for im, _ in items]).astype(np.float32)
-        labels = datasets.one_hot(np.stack([lb for _, lb in items]), dataset.num_classes)
+        labels = arrays.one_hot(np.stack([lb for _, lb in items]), dataset.num_classes)
         if not cache:
             store.items.clear()
         return images, labels
@@ -250,12 +250,12 @@ def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
     palette = class_colours(num_classes, colours)
     for start in range(0, len(image_paths), batch_size):
         paths = image_paths[start:start + batch_size]
-        originals = [datasets.read_png(p) for p in paths]
-        images = np.stack([datasets.resize_image(im, image_shape) for im in originals])
+        originals = [arrays.read_png(p) for p in paths]
+        images = np.stack([arrays.resize_image(im, image_shape) for im in originals])
         probs = sess.run(probabilities, {keep_prob: 1.0, image_pl: images.astype(np.float32)})
         probs = probs.reshape(len(paths), height, width, num_classes)
         for path, image, p in zip(paths, originals, probs):
-            prediction = metrics.classes_from_probabilities(datasets.resize_probabilities(p, image.shape[:2]))
+            prediction = metrics.classes_from_probabilities(arrays.resize_probabilities(p, image.shape[:2]))
             yield os.path.basename(path), paint(image, prediction, palette)
 
 

@@ -8,12 +8,8 @@ import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import contextlib  # noqa: E402
 import logging  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -22,14 +18,10 @@ from tqdm import tqdm  # noqa: E402
 
 import helper  # noqa: E402
 import project_tests as tests  # noqa: E402
-from fcnroad import files, models  # noqa: E402
-from fcnroad.data import datasets  # noqa: E402
-from fcnroad.evaluation import metrics, scoring  # noqa: E402
+from fcnroad import models  # noqa: E402
 from fcnroad.models import encoders, fcn, vgg  # noqa: E402
-from fcnroad.serving.saved_model import save_model  # noqa: E402
-from fcnroad.training import (checkpoints, curves, distribute, loop, options, precision, run_folder,  # noqa: E402
-                              splits, weak_rounds)
-from fcnroad.training.options import DEFAULTS, model_name  # noqa: E402
+from fcnroad.training import checkpoints, distribute, loop, options, splits, trainer  # noqa: E402
+from fcnroad.training.options import DEFAULTS  # noqa: E402
 
 tf = tf2.compat.v1
 tf2.get_logger().setLevel(logging.ERROR)  # its deprecation notices drown the training log
@@ -37,8 +29,6 @@ tf.disable_v2_behavior()
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sample')
 VGG_TAG = vgg.VGG_TAG    # the tutorial's vgg.zip tag, which vgg.py writes too
-
-log = logging.getLogger('fcn8')
 
 
 def load_vgg(sess, vgg_path):
@@ -220,85 +210,9 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     return state.history
 
 
-def build_network(sess, args, num_classes, from_models=False):
-    """(image_input, keep_prob, is_training or None, class scores, pretrained weights still to copy or None).
-
-    fcn8s is built the tutorial's way: load_vgg's frozen VGG16, then layers().  The other
-    families (and fcn8s with from_models) build their encoder in the graph (models/) from the
-    same ImageNet weights, which transplant() copies in once the variables are initialised.
-    """
-    name = model_name(args)
-    if name == models.TUTORIAL_MODEL and not from_models:
-        input_image, keep_prob, layer3_out, layer4_out, layer7_out = load_vgg(sess, args.vgg_dir)
-        return input_image, keep_prob, None, layers(layer3_out, layer4_out, layer7_out, num_classes,
-                                                    args.decoder, args.l2), None
-    weights = pretrained_weights(args)
-    input_image, keep_prob, is_training = model_inputs()
-    scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
-    return input_image, keep_prob, is_training, tf.identity(scores, name='scores'), weights
-
-
-def model_inputs():
-    """The in-graph families' inputs: images, dropout keep probability, batch norm's training flag."""
-    return (tf.placeholder(tf.float32, [None, None, None, 3], name='image_input'),
-            tf.placeholder_with_default(1.0, [], name='keep_prob'),
-            tf.placeholder_with_default(False, [], name='is_training'))
-
-
-def pretrained_weights(args):
-    """The ImageNet weights of --model's encoder, as {layer: (kernel, bias)}."""
-    try:
-        return encoders.pretrained_weights(models.get(model_name(args)).encoder, vgg_dir=args.vgg_dir,
-                                           alexnet_path=getattr(args, 'alexnet_weights', None))
-    except encoders.WeightsError as e:
-        raise SystemExit('--model %s: %s' % (model_name(args), e))
-
-
-def build_replicated(args, num_classes, class_weights, setup, correct_label, learning_rate):
-    """build_network and optimize under a tf.distribute strategy (--distribute).
-
-    Each replica builds the network on its share of the fed batch and optimize() sums the
-    replicas' gradients; then a copy of the network on the whole fed batch, sharing the
-    variables, serves validation and the samples.  fcn8s is built from models/ (load_vgg's
-    imported graph cannot be mirrored): the FCN authors' fcn8s, from the same weights.
-    Returns (image_input, keep_prob, is_training, scores of the whole batch, model variables,
-    train_op, loss, pretrained weights still to copy).
-    """
-    name = model_name(args)
-    built = {}
-    with setup.strategy.scope():
-        input_image, keep_prob, is_training = model_inputs()
-        weights = pretrained_weights(args)
-
-        def replica_step():
-            # The first replica creates the variables (its L2 terms with them), the others share them.
-            scores = models.build(name, distribute.replica_share(input_image), keep_prob, weights, num_classes,
-                                  is_training, args.l2)
-            built.setdefault('model_variables', tf.global_variables())
-            _, train_op, loss = optimize(scores, distribute.replica_share(correct_label), learning_rate,
-                                         num_classes, args.encoder_lr_scale, args.clip_norm, class_weights)
-            return train_op, loss
-
-        train_op, loss = setup.strategy.extended.call_for_each_replica(replica_step)
-        train_op = setup.strategy.group(train_op)
-        loss = distribute.first_local(loss)
-        with tf.variable_scope(tf.get_variable_scope(), reuse=True):
-            scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
-    return (input_image, keep_prob, is_training, tf.identity(scores, name='scores'), built['model_variables'],
-            train_op, loss, weights)
-
-
-def save_single_device_model(sess, export_dir, args, num_classes, model_variables, run_config):
-    """save_model of a replicated network: its weights copied into the network built on one device."""
-    trained = {v.op.name: v for v in model_variables}
-    with tf.Graph().as_default(), tf.Session() as single:
-        input_image, keep_prob, _, scores, _ = build_network(None, args, num_classes, from_models=True)
-        probabilities = tf.nn.softmax(scores, name='probabilities')
-        variables = tf.global_variables()
-        for v in variables:     # one at a time: no second copy of all the weights in memory
-            v.load(sess.run(trained[v.op.name]), single)
-        save_model(single, export_dir, variables,
-                   {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}, run_config)
+# What the trainer builds, feeds and paints with: the four functions above and helper.py's.
+TUTORIAL = trainer.Tutorial(load_vgg, layers, optimize, train_nn, helper.gen_batch_function,
+                            helper.save_inference_samples)
 
 
 def find_kitti(args, explicit):
@@ -318,13 +232,12 @@ def find_kitti(args, explicit):
             return 'KITTI Road downloaded from %s into %s' % (args.kitti_url, data_road)
         except Exception as e:  # offline, refused, corrupt: all fall back to the sample
             why = 'download failed: %s' % e
+    not_found = 'Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)' % (
+        data_road, why, args.kitti_url)
     if args.no_sample:
-        raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)'
-                         % (data_road, why, args.kitti_url))
+        raise SystemExit(not_found)
     if not os.path.isdir(os.path.join(SAMPLE_DIR, 'data_road')):   # an installed copy: no sample/ beside it
-        raise SystemExit('Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s); the '
-                         'embedded sample ships with the repository, not with an installed copy'
-                         % (data_road, why, args.kitti_url))
+        raise SystemExit(not_found + '; the embedded sample ships with the repository, not with an installed copy')
     settings = options.apply_defaults(args, options.SAMPLE_DEFAULTS, explicit)
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
@@ -335,24 +248,15 @@ def find_kitti(args, explicit):
 
 
 def run(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    """Train and score FCN-8s as the tutorial does, on KITTI Road (or the embedded sample, or --dataset)."""
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    args, explicit = options.resolve(argv)
-    setup = None
-    if getattr(args, 'distribute', 'none') != 'none':   # before TensorFlow's devices start (--logical-cpus)
-        try:
-            config = precision.session_config(precision.resolve(args.mixed_precision).rewrite, args.xla)
-            setup = distribute.setup(args.distribute, config, args.logical_cpus)
-        except distribute.DistributeError as e:
-            raise SystemExit(str(e))
-        print(setup.describe())
+    args, explicit = options.resolve(sys.argv[1:] if argv is None else argv)
+    setup = trainer.start_distribution(args)    # before TensorFlow's devices start
 
     # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
     helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
     data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \
         '%s from %s' % (args.dataset, args.data_dir)
-    image_shape = tuple(args.image_shape)
-    data_dir, runs_dir = args.data_dir, args.runs_dir
 
     if not args.skip_checks:
         tests.test_load_vgg(load_vgg, tf)
@@ -361,205 +265,13 @@ def run(argv=None):
         tests.test_train_nn(train_nn)
         if args.dataset == 'kitti':
             try:
-                tests.test_for_kitti_dataset(data_dir)
+                tests.test_for_kitti_dataset(args.data_dir)
             except AssertionError as e:
                 raise SystemExit('data error: %s' % e)
 
-    data = splits.training_data(args, data_dir, image_shape)
-    train_set, val_set, boxes, num_classes = data.train, data.val, data.boxes, data.num_classes
-    augmentation = options.augmentation_from_args(args)
-    if augmentation is not None:
-        print('Augmenting the training pairs: %s' % ', '.join('%s %s' % kv for kv in augmentation.settings().items()))
-    if setup is not None:
-        try:
-            setup.check_batch_size(args.batch_size)    # the embedded sample may have set it
-        except distribute.DistributeError as e:
-            raise SystemExit(str(e))
-    make_batches = lambda dataset: helper.gen_batch_function(  # noqa: E731
-        None, image_shape, dataset=dataset, seed=args.seed, augment=augmentation,
-        shard=setup.shard() if setup is not None else None)
-    if setup is not None and not setup.is_chief:
-        # Only the chief writes the run; the others keep what the trainer writes in a folder of their own.
-        staging = run_dir = tempfile.mkdtemp(prefix='fcn8-worker%d-' % setup.task_index)
-    else:
-        staging, run_dir = run_folder.open_run_folder(args.runs_dir, args.resume)
-    if not args.resume:
-        saved_args = dict(vars(args), data_dir=os.path.abspath(data_dir), vgg_dir=os.path.abspath(args.vgg_dir),
-                          runs_dir=os.path.abspath(runs_dir))
-        files.write_json_atomic(os.path.join(staging, run_folder.RUN_ARGS), saved_args)
-    resume_command = 'python main.py --resume %s' % staging
-    checkpointer = None
-    writes = setup is None or setup.is_chief
-    run_options = tf.RunOptions(timeout_in_ms=1000 * args.step_timeout) if setup is not None else None
-    numerics = precision.resolve(args.mixed_precision)
-    if setup is not None and setup.mode == 'multi-worker' and numerics.name == 'bfloat16':
-        # TensorFlow 2.21 has no bfloat16 kernel for the fused convolutions of a multi-worker CPU session.
-        numerics = precision.Precision('float32', False, "--mixed-precision %s, but oneDNN's bfloat16 rewrite does "
-                                       "not run in a multi-worker session on CPU" % args.mixed_precision)
-    print('Precision: %s (%s)' % (numerics.name, numerics.note))
-    config = precision.session_config(numerics.rewrite, args.xla)
-    session = (setup.target, setup.session_config(config)) if setup is not None else ('', config)
-    try:
-        with tf.Graph().as_default(), tf.Session(session[0], config=session[1]) as sess, \
-                setup.strategy.scope() if setup is not None else contextlib.nullcontext():
-            tf.set_random_seed(args.seed)
-            correct_label = tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label')
-            learning_rate = tf.placeholder(tf.float32, [], name='learning_rate')
-            if setup is None:
-                input_image, keep_prob, is_training, nn_last_layer, weights = build_network(sess, args, num_classes)
-                probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
-                model_variables = tf.global_variables()
-                logits, train_op, cross_entropy_loss = optimize(nn_last_layer, correct_label, learning_rate,
-                                                                num_classes, args.encoder_lr_scale, args.clip_norm,
-                                                                data.class_weights)
-                loop.initialize_new_variables(sess)
-            else:
-                (input_image, keep_prob, is_training, nn_last_layer, model_variables, train_op, cross_entropy_loss,
-                 weights) = build_replicated(args, num_classes, data.class_weights, setup, correct_label,
-                                             learning_rate)
-                probabilities = tf.nn.softmax(nn_last_layer, name='probabilities')
-                logits = tf.reshape(nn_last_layer, (-1, num_classes))
-                try:    # multi-worker: the chief's initial values are broadcast to every worker
-                    sess.run(tf.global_variables_initializer(), options=run_options)
-                except distribute.WORKER_LOST as e:
-                    raise SystemExit(distribute.lost_worker_message(e, setup, args.step_timeout))
-            if model_name(args) != models.TUTORIAL_MODEL or setup is not None:
-                print('Model %s: %s' % (model_name(args), models.get(model_name(args)).summary))
-            if weights is not None:
-                encoders.transplant(sess, weights)
-            tensors = {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}
-
-            checkpoint_dir = os.path.join(staging, 'checkpoints')
-            checkpointer = checkpoints.Checkpointer(checkpoint_dir, tf.global_variables(), args.keep_checkpoints)
-            best = checkpoints.BestWeights(checkpoint_dir, model_variables, args.keep_best) \
-                if args.keep_best else None
-            state = checkpoints.TrainingState()
-            if args.resume:
-                prefix, state = checkpoints.latest_checkpoint(checkpoint_dir)
-                checkpointer.restore(sess, prefix)
-                print('Resuming %s from %s: %d epochs and %d steps done' % (
-                    staging, os.path.basename(prefix), state.epoch, state.step))
-                shutil.rmtree(os.path.join(staging, 'model'), ignore_errors=True)   # written again at the end
-
-            palette = helper.class_colours(num_classes, train_set.colours)
-
-            def probabilities_at_own_size(images):
-                return scoring.tta_probabilities(sess, tensors, images, image_shape, [im.shape[:2] for im in images])
-
-            def evaluate_fn(sess):
-                results = scoring.evaluate(sess, tensors, val_set, image_shape)
-                images = [datasets.read_png(p) for p, _ in val_set.pairs[:curves.NUM_PAINTED]]
-                probs = probabilities_at_own_size(images)
-                painted = [helper.paint(im, metrics.classes_from_probabilities(p), palette)
-                           for im, p in zip(images, probs)]
-                return results, painted
-
-            curve_metric = args.keep_best or ('road_iou' if num_classes == 2 else 'mean_iou')
-            events = curves.EventWriter(os.path.join(staging, curves.TENSORBOARD_DIR))
-            stop = checkpoints.StopOnSignal()
-            hooks = loop.TrainingHooks(staging, checkpointer, stop, events, evaluate_fn,
-                                       args.eval_every if writes else 0, best,
-                                       args.checkpoint_every if writes else 0, curve_metric)
-            base_rate = args.learning_rate if setup is None else setup.learning_rate(args.learning_rate,
-                                                                                     args.lr_scaling)
-            rate = loop.learning_rate_schedule(
-                base_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
-                args.epochs * make_batches(train_set).num_batches(args.batch_size),
-                getattr(args, 'lr_power', DEFAULTS['lr_power']))
-            start = time.time()
-            diverged = None
-            try:
-                with stop:
-                    for last_epoch, get_batches_fn in weak_rounds.training_rounds(
-                            args, state, train_set, boxes, staging, make_batches, probabilities_at_own_size):
-                        train_nn(sess, last_epoch, args.batch_size, get_batches_fn, train_op, cross_entropy_loss,
-                                 input_image, correct_label, keep_prob, learning_rate, args.keep_prob,
-                                 rate, state=state, hooks=hooks,
-                                 extra_feed={is_training: True} if is_training is not None else None,
-                                 run_options=run_options)
-            except distribute.WORKER_LOST as e:
-                if setup is None:
-                    raise
-                message = distribute.lost_worker_message(e, setup, args.step_timeout)
-                if writes and checkpointer.saved:
-                    message += ('; the checkpoints so far are in %s, continue on one machine with:\n    %s '
-                                '--distribute mirrored' % (staging, resume_command))
-                raise SystemExit(message)
-            except datasets.DataError as e:     # from a loader thread: the same one line as at start-up
-                message = 'data error: %s' % e
-                if writes and checkpointer.saved:
-                    message += '; the checkpoints so far are in %s: fix the file, then continue with:\n    %s' % (
-                        staging, resume_command)
-                raise SystemExit(message)
-            except loop.TrainingDiverged as e:
-                diverged = str(e)
-                print('ERROR: %s' % e, file=sys.stderr)
-            except loop.TrainingInterrupted as e:
-                if writes:
-                    hooks.save(sess, e.state)
-                    print('Interrupted (%s) at epoch %d after %d steps: the run so far is in %s. Continue it '
-                          'with:\n    %s' % (e, e.state.epoch + 1, e.state.step, staging, resume_command), flush=True)
-                else:
-                    print('Worker %d interrupted (%s); the chief keeps the checkpoints' % (setup.task_index, e),
-                          flush=True)
-                raise SystemExit(128 + getattr(signal, str(e), signal.SIGINT))
-            finally:
-                events.close()
-            train_seconds = time.time() - start
-            if setup is not None and setup.mode == 'multi-worker':   # equal on every worker, or a bug
-                print('Worker %d: weights sha256 %s' % (setup.task_index,
-                                                        distribute.weights_digest(sess, model_variables)))
-            if not writes:
-                print('Worker %d: training done (%.0f s); the chief, worker 0, writes the run'
-                      % (setup.task_index, train_seconds), flush=True)
-                shutil.rmtree(staging, ignore_errors=True)
-                return None
-
-            saved_epoch = state.best['epoch'] if best is not None and state.best and not diverged else state.epoch
-            if saved_epoch != state.epoch:
-                best.restore(sess, state)
-                print('Keeping the weights of epoch %d (best %s %.4f)' % (saved_epoch, args.keep_best,
-                                                                         state.best['value']))
-            run_config = {'dataset': args.dataset, 'data_source': data_source, 'image_shape': list(image_shape),
-                          'num_classes': num_classes, 'class_names': list(train_set.class_names),
-                          'colours': [list(c) for c in train_set.colours] if train_set.colours else None,
-                          'model': model_name(args), 'decoder': args.decoder, 'args': vars(args)}
-            if setup is None:
-                save_model(sess, os.path.join(staging, 'model'), model_variables, tensors, run_config)
-            else:
-                save_single_device_model(sess, os.path.join(staging, 'model'), args, num_classes, model_variables,
-                                         run_config)
-            if hooks.last_evaluation and hooks.last_evaluation[0] == saved_epoch:
-                results = dict(hooks.last_evaluation[1])   # these very weights were just validated
-            else:
-                results = scoring.evaluate(sess, tensors, val_set, image_shape) if len(val_set) else {}
-            results.update({'dataset': val_set.name, 'train_images': len(train_set),
-                            'epoch_mean_loss': state.history, 'diverged': diverged,
-                            'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,
-                            'best': state.best, 'saved_epoch': saved_epoch,
-                            'skipped_data': [dict(image=p[0], label=p[1], error=m) for p, m in data.bad]})
-            files.write_json_atomic(os.path.join(staging, run_folder.METRICS), results)
-            hooks.plot(state)
-            helper.save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob,
-                                          input_image, image_paths=data.to_paint,
-                                          colours=train_set.colours, output_dir=staging)
-    except BaseException as e:
-        if checkpointer is not None and checkpointer.saved and writes:
-            if not isinstance(e, SystemExit):
-                print('The run stopped (%s: %s); its checkpoints are kept in %s. Continue it with:\n    %s'
-                      % (type(e).__name__, e, staging, resume_command), file=sys.stderr, flush=True)
-        else:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
-    os.replace(staging, run_dir)
-    if len(val_set):
-        print(scoring.format_table(results))
-    print('Run saved to %s (model/, metrics.json, curves.png, checkpoints/, tensorboard/, painted samples)'
-          % run_dir)
-    if diverged:
-        raise SystemExit('training diverged: %s. To change: %s. Its last good checkpoint can be resumed: python '
-                         'main.py --resume %s' % (diverged, loop.divergence_advice(args, numerics.name), run_dir))
-    return run_dir
+    data = splits.training_data(args, args.data_dir, tuple(args.image_shape))
+    # Build the network with load_vgg and layers, optimize, train_nn; save the model, score it, paint samples.
+    return trainer.train(args, data, data_source, TUTORIAL, setup)
 
 
 if __name__ == '__main__':

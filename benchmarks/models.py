@@ -58,11 +58,11 @@ def measure(name, args, weights):
         crf_seconds = None
         if args.crf:
             from fcnroad.evaluation import crf
-            from fcnroad.data import datasets
+            from fcnroad.data import arrays
             # A real street photo: the CRF's cost depends on how many distinct colours it holds.
-            image = datasets.resize_image(datasets.read_png(args.crf_image), tuple(args.crf_shape))
-            feed = {images: datasets.resize_image(image, tuple(args.image_shape))[None].astype(np.float32)}
-            probs = datasets.resize_probabilities(sess.run(probabilities, feed)[0], tuple(args.crf_shape))
+            image = arrays.resize_image(arrays.read_png(args.crf_image), tuple(args.crf_shape))
+            feed = {images: arrays.resize_image(image, tuple(args.image_shape))[None].astype(np.float32)}
+            probs = arrays.resize_probabilities(sess.run(probabilities, feed)[0], tuple(args.crf_shape))
             crf_seconds = seconds_per_call(lambda: crf.dense_crf(image, probs), args.steps, warmup=1)
     return {'params': params, 'pretrained': pretrained, 'train_step_s': train,
             'infer_1_per_s': 1 / infer1, 'infer_b_per_s': args.batch_size / inferb, 'crf_s': crf_seconds}

@@ -27,7 +27,7 @@ import time  # noqa: E402
 import imageio.v2 as imageio  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fcnroad.data import datasets  # noqa: E402
+from fcnroad.data import arrays, datasets  # noqa: E402
 import helper  # noqa: E402
 import main  # noqa: E402
 from fcnroad.training import loop, options  # noqa: E402
@@ -131,8 +131,8 @@ def naive_batches(training_dir, image_shape, batch_size):
     for start in range(0, len(pairs), batch_size):
         images, labels = [], []
         for image_path, mask_path in pairs[start:start + batch_size]:
-            images.append(datasets.resize_image(datasets.read_png(image_path), image_shape))
-            labels.append(datasets.one_hot(datasets.resize_label(datasets.kitti_label(mask_path),
+            images.append(arrays.resize_image(arrays.read_png(image_path), image_shape))
+            labels.append(arrays.one_hot(arrays.resize_label(datasets.kitti_label(mask_path),
                                                                  image_shape), 2))
         yield np.array(images, np.float32), np.array(labels)
 
@@ -155,7 +155,7 @@ def naive_inference_seconds_per_image(fcn, paths, image_shape):
     with fcn.graph.as_default():
         start = time.perf_counter()
         for path in paths:
-            image = datasets.resize_image(datasets.read_png(path), image_shape)
+            image = arrays.resize_image(arrays.read_png(path), image_shape)
             softmax = tf.nn.softmax(fcn.logits)
             fcn.sess.run([softmax], {fcn.image: [image], fcn.keep_prob: 1.0})
         return (time.perf_counter() - start) / len(paths)
@@ -181,7 +181,7 @@ def bench_precision(name, args, sess_config, limit_gflops, pngs_dir, rows):
     print('|---|---|---|---|---|---|')
     for batch in args.batch_sizes:
         images = rng.uniform(0, 255, (batch, h, w, 3)).astype(np.float32)
-        labels = datasets.one_hot(rng.randint(0, 2, (batch, h, w)).astype(np.uint8), 2)
+        labels = arrays.one_hot(rng.randint(0, 2, (batch, h, w)).astype(np.uint8), 2)
         steps = max(1, args.images // batch)
         t_train = seconds_per_call(lambda: fcn.train(images, labels), steps)
         t_infer = seconds_per_call(lambda: fcn.infer(images), steps)
@@ -194,7 +194,7 @@ def bench_precision(name, args, sess_config, limit_gflops, pngs_dir, rows):
     batch = args.feed_batch
     training_dir = os.path.join(pngs_dir, 'data_road', 'training')
     images = rng.uniform(0, 255, (batch, h, w, 3)).astype(np.float32)
-    labels = datasets.one_hot(rng.randint(0, 2, (batch, h, w)).astype(np.uint8), 2)
+    labels = arrays.one_hot(rng.randint(0, 2, (batch, h, w)).astype(np.uint8), 2)
     count = args.feed_images
     t_memory = loop_seconds_per_image(fcn, iter(lambda: (images, labels), None), count)
     ours = helper.gen_batch_function(training_dir, (h, w), cache=False, seed=0)

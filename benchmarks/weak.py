@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 from fcnroad.evaluation import metrics
 from fcnroad.data import weak
 
@@ -34,7 +34,7 @@ def main(argv=None):
     train, _ = datasets.load(args.dataset, args.data_dir, holdout_sequence=args.holdout_sequence)
     pairs = train.pairs[:args.limit] if args.limit else train.pairs
     masks = [train.read_label(label) for _, label in pairs]
-    images = [datasets.read_png(image) for image, _ in pairs]
+    images = [arrays.read_png(image) for image, _ in pairs]
     boxes = [weak.boxes_from_mask(m, train.num_classes, args.min_box_pixels) for m in masks]
     print('%s: %d training images, %d boxes (%.1f per image) from the masks, components under %d px dropped'
           % (train.name, len(pairs), sum(map(len, boxes)), sum(map(len, boxes)) / float(len(pairs)),
@@ -51,10 +51,10 @@ def main(argv=None):
         cm = np.zeros((train.num_classes,) * 2, np.int64)
         labelled = evaluated = 0
         for mask, label in zip(masks, labels):
-            valid = mask != datasets.IGNORE
+            valid = mask != arrays.IGNORE
             evaluated += valid.sum()
-            labelled += (valid & (label != datasets.IGNORE)).sum()
-            cm += metrics.confusion_matrix(np.where(label == datasets.IGNORE, datasets.IGNORE, mask), label,
+            labelled += (valid & (label != arrays.IGNORE)).sum()
+            cm += metrics.confusion_matrix(np.where(label == arrays.IGNORE, arrays.IGNORE, mask), label,
                                            train.num_classes)
         scores = metrics.scores_from_confusion(cm)
         print('| %s | %.1f%% | %.1f%% | %.4f | %.4f | %.3f |' % (

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 from conftest import make_kitti, write_png
 
 
@@ -13,7 +13,7 @@ def test_kitti_label_maps_devkit_colours(tmp_path):
     mask[0, 1] = (255, 0, 0)
     write_png(str(tmp_path / 'm.png'), mask)
     label = datasets.kitti_label(str(tmp_path / 'm.png'))
-    np.testing.assert_array_equal(label, [[1, 0, datasets.IGNORE], [datasets.IGNORE] * 3])
+    np.testing.assert_array_equal(label, [[1, 0, arrays.IGNORE], [arrays.IGNORE] * 3])
 
 
 def test_kitti_label_reads_other_colours_as_the_devkit_does(tmp_path):
@@ -22,7 +22,7 @@ def test_kitti_label_reads_other_colours_as_the_devkit_does(tmp_path):
                      [(200, 10, 40), (12, 200, 0), (0, 0, 0)]], np.uint8)
     path = str(tmp_path / 'um_road_000000.png')
     write_png(path, mask)
-    ig = datasets.IGNORE
+    ig = arrays.IGNORE
     np.testing.assert_array_equal(datasets.kitti_label(path), [[ig, 1, 0], [1, 0, ig]])
 
 
@@ -37,14 +37,14 @@ def test_kitti_label_reads_rgba_masks(tmp_path):
 def test_a_greyscale_image_is_not_a_kitti_mask(tmp_path):
     path = str(tmp_path / 'um_road_000001.png')
     write_png(path, np.full((2, 2), 255, np.uint8))
-    with pytest.raises(datasets.DataError, match=r'um_road_000001\.png: not a KITTI road mask: it has one channel'):
+    with pytest.raises(arrays.DataError, match=r'um_road_000001\.png: not a KITTI road mask: it has one channel'):
         datasets.kitti_label(path)
 
 
 def test_a_mask_without_red_is_not_a_kitti_mask(tmp_path):
     path = str(tmp_path / 'um_road_000002.png')
     write_png(path, np.zeros((2, 2, 3), np.uint8) + np.uint8([0, 0, 255]))
-    with pytest.raises(datasets.DataError, match=r'um_road_000002\.png: not a KITTI road mask: no pixel has red'):
+    with pytest.raises(arrays.DataError, match=r'um_road_000002\.png: not a KITTI road mask: no pixel has red'):
         datasets.kitti_label(path)
 
 
@@ -62,38 +62,33 @@ def test_check_names_each_pair_that_does_not_read_and_passes_the_rest(tmp_path):
     assert len(datasets.without(dataset, [p for p, _ in bad])) == 2
 
 
+def test_check_all_names_the_first_bad_file_and_counts_the_rest_or_leaves_them_out(tmp_path, capsys):
+    root = make_kitti(str(tmp_path), n_train=6, n_test=0, shape=(32, 64))
+    masks = os.path.join(root, 'data_road', 'training', 'gt_image_2')
+    for i in (1, 4):
+        with open(os.path.join(masks, 'um_road_%06d.png' % i), 'wb') as f:
+            f.write(b'not a png')
+    train, val = datasets.load('kitti', root, val_fraction=0.5)
+    with pytest.raises(arrays.DataError, match=r'um_road_00000[14].png: cannot read image .*\(and 1 more files '
+                                               r'that do not read; a hint\)$'):
+        datasets.check_all([train, val], False, 'a hint')
+    (kept_train, kept_val), bad = datasets.check_all([train, val], True, 'a hint')
+    assert sorted(os.path.basename(label) for (_, label), _ in bad) == ['um_road_000001.png', 'um_road_000004.png']
+    assert len(kept_train) + len(kept_val) == 4
+    assert capsys.readouterr().err.count('WARNING: left out: ') == 2
+
+
 def test_real_kitti_masks_all_read_the_devkit_way(shared_data):
     data_road = os.path.join(shared_data, 'kitti_road_train', 'data_road')
     if not os.path.isdir(data_road):
         pytest.skip('%s absent: the KITTI Road training set is not here' % data_road)
     mask = os.path.join(data_road, 'training', 'gt_image_2', 'um_road_000057.png')   # has (0,0,255) pixels
-    raw = datasets.read_png(mask, channels=None)
+    raw = arrays.read_png(mask, channels=None)
     odd = np.all(raw[..., :3] == (0, 0, 255), axis=-1)
     assert odd.any()
     label = datasets.kitti_label(mask)
-    assert np.all(label[odd] == datasets.IGNORE)
-    assert set(np.unique(label)) == {0, 1, datasets.IGNORE}
-
-
-def test_unreadable_png_names_the_file(tmp_path):
-    path = tmp_path / 'broken.png'
-    path.write_bytes(b'\x89PNG not really')
-    with pytest.raises(datasets.DataError, match='broken.png: cannot read image'):
-        datasets.read_png(str(path))
-
-
-def test_one_hot_gives_zero_rows_for_ignored_pixels():
-    label = np.array([[0, 1], [datasets.IGNORE, 1]], np.uint8)
-    oh = datasets.one_hot(label, 2)
-    np.testing.assert_array_equal(oh, [[[1, 0], [0, 1]], [[0, 0], [0, 1]]])
-
-
-def test_resize_label_is_nearest_neighbour():
-    label = np.zeros((4, 4), np.uint8)
-    label[:, 2:] = datasets.IGNORE
-    out = datasets.resize_label(label, (7, 9))
-    assert set(np.unique(out)) == {0, datasets.IGNORE}
-    assert out.shape == (7, 9)
+    assert np.all(label[odd] == arrays.IGNORE)
+    assert set(np.unique(label)) == {0, 1, arrays.IGNORE}
 
 
 def test_kitti_pairs_image_without_mask(tmp_path):
@@ -104,7 +99,7 @@ def test_kitti_pairs_image_without_mask(tmp_path):
                                          r'training: um_000001\.png \(expected gt_image_2/um_road_000001\.png\)'):
         pairs = datasets.kitti_pairs(training)
     assert [os.path.basename(i) for i, _ in pairs] == ['um_000000.png', 'um_000002.png']
-    with pytest.raises(datasets.DataError, match=r'um_000001\.png: image has no road mask'):
+    with pytest.raises(arrays.DataError, match=r'um_000001\.png: image has no road mask'):
         datasets.kitti_pairs(training, strict=True)
 
 
@@ -112,9 +107,9 @@ def test_kitti_pairs_mask_without_image_and_missing_folder(tmp_path):
     root = make_kitti(str(tmp_path), n_train=2, n_test=1)
     training = os.path.join(root, 'data_road', 'training')
     os.remove(os.path.join(training, 'image_2', 'um_000000.png'))
-    with pytest.raises(datasets.DataError, match=r'um_road_000000\.png: road mask without its image'):
+    with pytest.raises(arrays.DataError, match=r'um_road_000000\.png: road mask without its image'):
         datasets.kitti_pairs(training)
-    with pytest.raises(datasets.DataError, match='nowhere.*no such folder'):
+    with pytest.raises(arrays.DataError, match='nowhere.*no such folder'):
         datasets.kitti_pairs(str(tmp_path / 'nowhere'))
 
 
@@ -144,15 +139,15 @@ def test_camvid_real_files_have_the_right_label_sets(camvid_real):
     seen = set()
     for _, label_path in train.pairs[::40]:
         seen |= set(np.unique(train.read_label(label_path)).tolist())
-    assert seen <= set(range(11)) | {datasets.IGNORE}
-    assert datasets.CAMVID_ROAD in seen and datasets.IGNORE in seen
+    assert seen <= set(range(11)) | {arrays.IGNORE}
+    assert datasets.CAMVID_ROAD in seen and arrays.IGNORE in seen
     _, road = datasets.load('camvid_road', camvid_real)
     label_path = road.pairs[0][1]
     binary = road.read_label(label_path)
     multi = val.read_label(label_path)
-    assert set(np.unique(binary).tolist()) <= {0, 1, datasets.IGNORE}
+    assert set(np.unique(binary).tolist()) <= {0, 1, arrays.IGNORE}
     np.testing.assert_array_equal(binary == 1, multi == datasets.CAMVID_ROAD)
-    np.testing.assert_array_equal(binary == datasets.IGNORE, multi == datasets.IGNORE)
+    np.testing.assert_array_equal(binary == arrays.IGNORE, multi == arrays.IGNORE)
 
 
 def test_kitti_real_files_load_with_black_pixels_ignored(kitti_real):
@@ -160,7 +155,7 @@ def test_kitti_real_files_load_with_black_pixels_ignored(kitti_real):
         ds = datasets.kitti_dataset(os.path.join(kitti_real, 'data_road'))
     assert len(ds) == 2
     label = ds.read_label(ds.pairs[0][1])
-    assert set(np.unique(label).tolist()) == {0, 1, datasets.IGNORE}
+    assert set(np.unique(label).tolist()) == {0, 1, arrays.IGNORE}
 
 
 def test_mask_names_for_png_and_jpeg_images():
@@ -178,7 +173,7 @@ def test_val_list_holds_out_exactly_the_named_images(tmp_path):
     assert [os.path.basename(i) for i, _ in train.pairs] == ['um_000000.png', 'um_000002.png', 'um_000004.png']
     with open(os.path.join(root, 'data_road', datasets.VAL_LIST), 'a') as f:
         f.write('um_000099.png\n')
-    with pytest.raises(datasets.DataError, match=r'val_images\.txt: names images .* um_000099\.png'):
+    with pytest.raises(arrays.DataError, match=r'val_images\.txt: names images .* um_000099\.png'):
         datasets.load('kitti', root)
 
 
@@ -218,10 +213,10 @@ def test_cityscapes_label_ids_become_the_19_train_ids(tmp_path):
     assert label[10, 10] == datasets.CITYSCAPES_CLASSES.index('road') == 0
     assert label[10, 0] == datasets.CITYSCAPES_CLASSES.index('car') == 13
     assert label[0, 0] == datasets.CITYSCAPES_CLASSES.index('terrain') == 9
-    assert label[5, 5] == datasets.IGNORE                           # labelId 0, unlabeled
+    assert label[5, 5] == arrays.IGNORE                           # labelId 0, unlabeled
     assert len(datasets.CITYSCAPES_LABEL_IDS) == len(datasets.CITYSCAPES_COLOURS) == 19
     os.remove(train.pairs[1][1])
-    with pytest.raises(datasets.DataError, match='bonn_000001_000019_leftImg8bit.png: image has no label'):
+    with pytest.raises(arrays.DataError, match='bonn_000001_000019_leftImg8bit.png: image has no label'):
         datasets.load('cityscapes', str(tmp_path))
 
 
@@ -232,7 +227,7 @@ def make_folder(root, n=4, classes=('background', 'road', 'car'), shape=(8, 12))
         label = np.zeros(shape, np.uint8)
         label[4:] = 1
         label[4:, :2] = 2
-        label[0] = datasets.IGNORE
+        label[0] = arrays.IGNORE
         write_png(os.path.join(root, 'labels', 'img%d.png' % i), label)
     with open(os.path.join(root, datasets.FOLDER_CLASSES_FILE), 'w') as f:
         json.dump({'names': list(classes), 'colours': [[0, 0, 0], [0, 255, 0], [255, 0, 0]][:len(classes)]}, f)
@@ -245,18 +240,18 @@ def test_folder_dataset_reads_indices_names_and_colours(tmp_path):
     assert (len(train), len(val)) == (3, 1)
     assert train.class_names == ('background', 'road', 'car') and train.colours[2] == (255, 0, 0)
     label = train.read_label(train.pairs[0][1])
-    assert label[0, 0] == datasets.IGNORE and label[5, 0] == 2 and label[5, 5] == 1 and label[2, 5] == 0
+    assert label[0, 0] == arrays.IGNORE and label[5, 0] == 2 and label[5, 5] == 1 and label[2, 5] == 0
 
 
 def test_palette_png_labels_are_read_as_their_palette_indices(tmp_path):
     from PIL import Image
-    indices = np.array([[0, 1, 2], [datasets.IGNORE, 1, 0]], np.uint8)
+    indices = np.array([[0, 1, 2], [arrays.IGNORE, 1, 0]], np.uint8)
     image = Image.fromarray(indices, 'P')
     palette = [0, 0, 0, 128, 0, 0, 0, 128, 0] + [0, 0, 0] * 252 + [224, 224, 192]     # VOC's colours
     image.putpalette(palette)
     path = str(tmp_path / 'voc.png')
     image.save(path)
-    assert datasets.read_png(path).ndim == 3          # read as colours, it would be refused
+    assert arrays.read_png(path).ndim == 3          # read as colours, it would be refused
     np.testing.assert_array_equal(datasets.index_label(path, 3), indices)
 
 
@@ -264,13 +259,13 @@ def test_folder_dataset_errors_name_the_file(tmp_path):
     root = make_folder(str(tmp_path))
     write_png(os.path.join(root, 'labels', 'img1.png'), np.full((8, 12), 7, np.uint8))
     train, _ = datasets.load('folder', root)
-    with pytest.raises(datasets.DataError, match=r'img1\.png: class index 7 is out of range 0..2'):
+    with pytest.raises(arrays.DataError, match=r'img1\.png: class index 7 is out of range 0..2'):
         train.read_label(os.path.join(root, 'labels', 'img1.png'))
     os.remove(os.path.join(root, 'labels', 'img2.png'))
-    with pytest.raises(datasets.DataError, match=r'img2\.jpg: image has no label'):
+    with pytest.raises(arrays.DataError, match=r'img2\.jpg: image has no label'):
         datasets.load('folder', root)
     os.remove(os.path.join(root, datasets.FOLDER_CLASSES_FILE))
-    with pytest.raises(datasets.DataError, match=r'classes\.json: missing'):
+    with pytest.raises(arrays.DataError, match=r'classes\.json: missing'):
         datasets.load('folder', root)
 
 
@@ -278,9 +273,9 @@ def test_test_split_where_there_is_one(tmp_path):
     root = make_folder(str(tmp_path))
     make_folder(os.path.join(root, 'test'), n=2)
     assert len(datasets.load_test('folder', root)) == 2
-    with pytest.raises(datasets.DataError, match='kitti has no public test labels'):
+    with pytest.raises(arrays.DataError, match='kitti has no public test labels'):
         datasets.load_test('kitti', root)
-    with pytest.raises(datasets.DataError, match=r'camvid/test: no such folder'):
+    with pytest.raises(arrays.DataError, match=r'camvid/test: no such folder'):
         datasets.load_test('camvid', root)
 
 
@@ -292,25 +287,17 @@ def test_holdout_sequence_splits_camvid_by_sequence(camvid_real):
     assert val.name == 'camvid_road/0001TP'
     train, val = datasets.load('camvid', camvid_real, holdout_sequence='0006R0')
     assert (len(train), len(val), train.num_classes) == (367, 101, 11)
-    with pytest.raises(datasets.DataError, match="no sequence '0009XX'"):
+    with pytest.raises(arrays.DataError, match="no sequence '0009XX'"):
         datasets.load('camvid', camvid_real, holdout_sequence='0009XX')
-    with pytest.raises(datasets.DataError, match='needs CamVid'):
+    with pytest.raises(arrays.DataError, match='needs CamVid'):
         datasets.load('kitti', camvid_real, holdout_sequence='0001TP')
-
-
-def test_median_frequency_weights_known_answer():
-    a = np.array([[0, 0, 0, 1]], np.uint8)                 # class 0: 3 of 4, class 1: 1 of 4
-    b = np.array([[0, 2, 2, datasets.IGNORE]], np.uint8)   # class 0: 1 of 3, class 2: 2 of 3
-    w = datasets.median_frequency_weights([a, b], 4)
-    # freq: class 0 4/7, class 1 1/4, class 2 2/3; median 4/7; class 3 never seen.
-    np.testing.assert_allclose(w, [1.0, (4 / 7) / (1 / 4), (4 / 7) / (2 / 3), 0.0], rtol=1e-6)
 
 
 def test_folder_images_without_masks_train_only_when_allowed(tmp_path):
     root = make_folder(str(tmp_path), n=6)
     for i in (0, 3):
         os.remove(os.path.join(root, 'labels', 'img%d.png' % i))
-    with pytest.raises(datasets.DataError, match='img0.jpg: image has no label'):
+    with pytest.raises(arrays.DataError, match='img0.jpg: image has no label'):
         datasets.load('folder', root, val_fraction=0.25)
     train, val = datasets.load('folder', root, val_fraction=0.25, unlabelled_ok=True)
     assert len(val) == 1 and all(label is not None for _, label in val.pairs)
@@ -318,5 +305,5 @@ def test_folder_images_without_masks_train_only_when_allowed(tmp_path):
     assert len(train) == 5
     for i in (1, 2, 4, 5):
         os.remove(os.path.join(root, 'labels', 'img%d.png' % i))
-    with pytest.raises(datasets.DataError, match='no image has a mask, and validation needs some'):
+    with pytest.raises(arrays.DataError, match='no image has a mask, and validation needs some'):
         datasets.load('folder', root, unlabelled_ok=True)

@@ -4,7 +4,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 import helper
 from conftest import TINY_SHAPE, make_kitti
 
@@ -41,7 +41,7 @@ def test_unreadable_png_in_a_batch_names_the_file(training_dir):
     with open(os.path.join(training_dir, 'image_2', 'um_000003.png'), 'wb') as f:
         f.write(b'garbage')
     get_batches_fn = helper.gen_batch_function(training_dir, (32, 64))
-    with pytest.raises(datasets.DataError, match=r'um_000003\.png: cannot read image'):
+    with pytest.raises(arrays.DataError, match=r'um_000003\.png: cannot read image'):
         list(get_batches_fn(2))
 
 
@@ -94,7 +94,7 @@ def test_save_inference_samples_leaves_nothing_on_failure(tmp_path):
     with open(os.path.join(root, 'data_road', 'testing', 'image_2', 'um_000002.png'), 'wb') as f:
         f.write(b'broken')
     g = _Graph()
-    with g.graph.as_default(), pytest.raises(datasets.DataError, match=r'um_000002\.png'):
+    with g.graph.as_default(), pytest.raises(arrays.DataError, match=r'um_000002\.png'):
         helper.save_inference_samples(str(tmp_path / 'runs'), root, g.sess, (32, 64), g.logits,
                                       g.keep_prob, g.image)
     assert os.listdir(tmp_path / 'runs') == []

@@ -6,7 +6,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 import evaluate
 from fcnroad.evaluation import scoring
 from fcnroad.serving import saved_model
@@ -37,8 +37,8 @@ def test_saved_samples_are_green_exactly_where_the_reloaded_model_predicts_road(
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, config = saved_model.load_model(sess, os.path.join(run_dir, 'model'))
         for name in ('um_000008.png', 'um_000009.png', 'um_000010.png'):
-            image = datasets.read_png(os.path.join(kitti, 'data_road', 'testing', 'image_2', name))
-            image = datasets.resize_image(image, tuple(config['image_shape']))
+            image = arrays.read_png(os.path.join(kitti, 'data_road', 'testing', 'image_2', name))
+            image = arrays.resize_image(image, tuple(config['image_shape']))
             probs = scoring.predict(sess, tensors, image[None].astype(np.float32))[0]
             road = probs[..., 1] > 0.5
             assert 0 < road.mean() < 1
@@ -118,7 +118,7 @@ def test_without_kitti_and_no_download_trains_on_the_embedded_sample(tmp_path, t
     test_images = datasets.kitti_test_images(os.path.join(main.SAMPLE_DIR, 'data_road'))
     for path in test_images:        # painted at each image's own size, as PNG
         painted = imageio.imread(os.path.join(run_dir, os.path.splitext(os.path.basename(path))[0] + '.png'))
-        assert painted.shape == datasets.read_png(path).shape
+        assert painted.shape == arrays.read_png(path).shape
 
 
 def zip_folder(folder, zip_path, arcroot):
@@ -342,7 +342,7 @@ def test_training_from_boxes_and_one_recursive_round_relabels_only_inside_boxes(
     for name in names:
         before = weak.read_label(os.path.join(boxes_folder[0], name))
         after = weak.read_label(os.path.join(round_folder, name))
-        assert (after[before == datasets.IGNORE] == datasets.IGNORE).all()   # outside every box: unchanged
+        assert (after[before == arrays.IGNORE] == arrays.IGNORE).all()   # outside every box: unchanged
         changed += int((after != before).sum())
     assert changed > 0                      # the network's predictions replaced part of the filled boxes
     with open(os.path.join(run_dir, 'metrics.json')) as f:

@@ -6,7 +6,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays
 import helper
 import predict
 from fcnroad.serving.predictor import Predictor
@@ -58,7 +58,7 @@ def test_folder_of_odd_sized_images_painted_at_their_own_size(model_dir, odd_fol
     assert predict.main(['--model', model_dir, odd_folder, '--out', out, '--class-map', '--batch-size', '2']) == 3
     assert sorted(os.listdir(out)) == sorted(['photo_%d%s.png' % (i, s) for i in range(3) for s in ('', '_classes')])
     for i, shape in enumerate(ODD_SIZES):
-        image = datasets.read_png(os.path.join(odd_folder, 'photo_%d.png' % i))
+        image = arrays.read_png(os.path.join(odd_folder, 'photo_%d.png' % i))
         overlay = imageio.imread(os.path.join(out, 'photo_%d.png' % i))
         classes = imageio.imread(os.path.join(out, 'photo_%d_classes.png' % i))
         assert overlay.shape == shape + (3,) and classes.shape == shape

@@ -9,13 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from fcnroad.training import checkpoints
-from fcnroad.training import curves
-from fcnroad.training import run_folder
 import evaluate
 import helper
 import main
-from fcnroad.training import loop, weak_rounds
+from fcnroad.training import checkpoints, curves, loop, run_folder, trainer, weak_rounds
 from conftest import ROOT, TINY_SHAPE, make_kitti
 
 tf = main.tf
@@ -85,12 +82,12 @@ def test_sigint_keeps_the_work_and_resume_matches_the_uninterrupted_run(kitti, t
 
 def test_a_crash_keeps_the_checkpoints_and_resume_finishes(kitti, tiny_vgg, tmp_path, monkeypatch, capsys):
     runs = str(tmp_path / 'runs')
-    real_save = main.save_model
+    real_save = trainer.save_model
 
     def crash(*args, **kwargs):
         raise RuntimeError('power cut')
 
-    monkeypatch.setattr(main, 'save_model', crash)
+    monkeypatch.setattr(trainer, 'save_model', crash)
     with pytest.raises(RuntimeError, match='power cut'):
         main.run(tiny_args(kitti, tiny_vgg, runs, epochs=2))
     partial, = glob.glob(os.path.join(runs, '*.partial'))
@@ -102,7 +99,7 @@ def test_a_crash_keeps_the_checkpoints_and_resume_finishes(kitti, tiny_vgg, tmp_
         main.run(['--resume', partial, '--image-shape', '32', '64'])
     with pytest.raises(SystemExit, match=r'--dataset camvid \(the run has kitti\)'):
         main.run(['--resume', partial, '--dataset', 'camvid'])
-    monkeypatch.setattr(main, 'save_model', real_save)
+    monkeypatch.setattr(trainer, 'save_model', real_save)
     run_dir = main.run(['--resume', partial, '--skip-checks'])    # a flag that agrees is fine
     with open(os.path.join(run_dir, 'metrics.json')) as f:
         assert len(json.load(f)['epoch_mean_loss']) == 2
@@ -129,7 +126,7 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
 
 
 def spoil_batches(monkeypatch, spoil):
-    """Make main.run's batches pass through spoil(epoch, images, labels) -> (images, labels)."""
+    """Make main.run's batches (the trainer's gen_batch_function) pass through spoil(epoch, images, labels)."""
     real = helper.gen_batch_function
 
     def spoiled(*args, **kwargs):
@@ -143,7 +140,7 @@ def spoil_batches(monkeypatch, spoil):
         get_batches_fn.rng, get_batches_fn.num_batches = batches.rng, batches.num_batches
         return get_batches_fn
 
-    monkeypatch.setattr(helper, 'gen_batch_function', spoiled)
+    monkeypatch.setattr(main, 'TUTORIAL', main.TUTORIAL._replace(gen_batch_function=spoiled))
 
 
 def test_keep_best_saves_the_best_epoch_not_the_last(kitti, tiny_vgg, tmp_path, monkeypatch):
@@ -182,7 +179,7 @@ def test_keep_best_needs_validation(tmp_path):
 
 
 def test_diverged_run_leaves_its_last_good_checkpoint_resumable(kitti, tiny_vgg, tmp_path, monkeypatch):
-    real = helper.gen_batch_function
+    real = main.TUTORIAL
     spoil_batches(monkeypatch, lambda epoch, images, labels: (images * np.nan if epoch == 2 else images, labels))
     runs = tmp_path / 'runs'
     with pytest.raises(SystemExit, match='training diverged: .*--resume'):
@@ -192,7 +189,7 @@ def test_diverged_run_leaves_its_last_good_checkpoint_resumable(kitti, tiny_vgg,
         assert json.load(f)['diverged']
     _, state = checkpoints.latest_checkpoint(os.path.join(run_dir, 'checkpoints'))
     assert (state.epoch, state.step) == (1, 0)
-    monkeypatch.setattr(helper, 'gen_batch_function', real)
+    monkeypatch.setattr(main, 'TUTORIAL', real)
     finished = main.run(['--resume', run_dir])
     assert finished == run_dir
     with open(os.path.join(finished, 'metrics.json')) as f:

@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from fcnroad.data import datasets
-from fcnroad.training import splits
+from fcnroad.training import options, splits
 from conftest import make_kitti
 
 
@@ -19,13 +19,14 @@ def kitti_with_a_bad_mask(tmp_path):
 
 def test_a_bad_file_stops_in_one_line_naming_it_and_skip_bad_leaves_it_out(kitti_with_a_bad_mask, capsys):
     root, bad = kitti_with_a_bad_mask
-    train, val = datasets.load('kitti', root, val_fraction=0.34)
-    with pytest.raises(SystemExit, match='data error: .*um_road_000002.png'):
-        splits.check_data(train, val, skip_bad=False)
-    kept_train, kept_val, left_out = splits.check_data(train, val, skip_bad=True)
-    assert [label for (_, label), _ in left_out] == [bad]
-    assert len(kept_train) + len(kept_val) == len(train) + len(val) - 1
-    assert bad not in [label for _, label in kept_train.pairs + kept_val.pairs]
+    args, _ = options.resolve(['--data-dir', root, '--val-fraction', '0.34', '--image-shape', '32', '64'])
+    with pytest.raises(SystemExit, match=r'^data error: .*um_road_000002.png: cannot read image'):
+        splits.training_data(args, root, (32, 64))
+    args.skip_bad_data = True
+    data = splits.training_data(args, root, (32, 64))
+    assert [label for (_, label), _ in data.bad] == [bad]
+    assert len(data.train) + len(data.val) == 5
+    assert bad not in [label for _, label in data.train.pairs + data.val.pairs]
     assert 'left out' in capsys.readouterr().err
 
 

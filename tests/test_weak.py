@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 from fcnroad.data import weak
 from fcnroad.data.weak import Box
 
-IGNORE = datasets.IGNORE
+IGNORE = arrays.IGNORE
 cv2 = pytest.importorskip('cv2', reason='opencv-python-headless is not installed')
 
 

@@ -12,9 +12,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 
-from fcnroad.data import datasets  # noqa: E402
+from fcnroad.data import arrays, datasets  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import saved_model  # noqa: E402
 
@@ -50,14 +49,12 @@ def main(argv=None):
                 train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
                                            unlabelled_ok=args.split == 'val')   # box-only images train only
                 dataset = train if args.split == 'train' else val
-        except datasets.DataError as e:
+        except arrays.DataError as e:
             raise SystemExit('data error: %s' % e)
-        bad = datasets.check(dataset)
-        if bad and args.strict:
-            raise SystemExit('data error: %s' % bad[0][1])
-        for _, message in bad:
-            print('WARNING: skipped: %s' % message, file=sys.stderr)
-        dataset = datasets.without(dataset, [pair for pair, _ in bad])
+        try:
+            (dataset,), bad = datasets.check_all([dataset], not args.strict, 'without --strict they are left out')
+        except arrays.DataError as e:
+            raise SystemExit('data error: %s' % e)
         if not len(dataset):
             raise SystemExit('data error: no pair of %s reads' % dataset.name)
         if dataset.num_classes != run_config['num_classes']:

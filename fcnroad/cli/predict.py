@@ -21,7 +21,7 @@ import time  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from fcnroad.data import datasets  # noqa: E402
+from fcnroad.data import arrays  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import saved_model  # noqa: E402
 from fcnroad.serving.predictor import (PREDICT_BATCH, InputError, Predictor, estimated_frames,  # noqa: E402
@@ -69,7 +69,7 @@ def main(argv=None):
                         raise
                     tqdm.write('WARNING: skipped: %s' % e, file=sys.stderr)
                     skipped.append((video, str(e)))
-    except (InputError, datasets.DataError) as e:
+    except (InputError, arrays.DataError) as e:
         raise SystemExit('input error: %s' % e)
     finally:
         predictor.close()

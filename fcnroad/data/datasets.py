@@ -7,15 +7,15 @@ import glob
 import json
 import os
 import re
+import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-import imageio.v2 as imageio
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-IGNORE = 255
+from fcnroad.data.arrays import IGNORE, DataError, read_png
 
 # KITTI Road devkit colours (RGB).
 KITTI_ROAD = (255, 0, 255)
@@ -40,94 +40,6 @@ CAMVID_COLOURS = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128),
                   (60, 40, 222), (128, 128, 0), (192, 128, 128), (64, 64, 128),
                   (64, 0, 128), (64, 64, 0), (0, 128, 192))
 ROAD_CLASSES = ('not road', 'road')
-
-
-class DataError(ValueError):
-    """Bad or missing input data; the message names the file or folder."""
-
-
-def read_png(path, channels=3):
-    """Read an image as uint8 with the given number of channels (None: as stored)."""
-    try:
-        image = imageio.imread(path)
-    except Exception as e:  # imageio raises many types for a broken file
-        raise DataError('%s: cannot read image (%s)' % (path, e)) from None
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise DataError('%s: expected 8-bit pixels, got %s' % (path, image.dtype))
-    if channels is None:
-        return image
-    if channels == 1:
-        if image.ndim == 3:
-            raise DataError('%s: expected a single-channel label image, got shape %s' % (path, image.shape))
-        return image
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    return image[..., :3]
-
-
-def staging_name(path):
-    """A staging name beside path that keeps its extension (writers pick the format from it)."""
-    folder, name = os.path.split(path)
-    stem, ext = os.path.splitext(name)
-    return os.path.join(folder, '.%s.partial%s' % (stem, ext))
-
-
-def write_image(path, image):
-    """Write an image under a staging name, then rename: path is whole or absent."""
-    staging = staging_name(path)
-    try:
-        imageio.imwrite(staging, image)
-        os.replace(staging, path)
-    except BaseException:
-        if os.path.exists(staging):
-            os.remove(staging)
-        raise
-
-
-def resize_image(image, shape):
-    """Bilinear resize of an RGB uint8 image to shape (height, width)."""
-    if image.shape[:2] == tuple(shape):
-        return image
-    return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), Image.BILINEAR))
-
-
-def resize_label(label, shape):
-    """Nearest-neighbour resize: class indices are never interpolated."""
-    if label.shape[:2] == tuple(shape):
-        return label
-    return np.asarray(Image.fromarray(label).resize((shape[1], shape[0]), Image.NEAREST))
-
-
-def resize_probabilities(probs, shape):
-    """Bilinear resize of an (H, W, C) probability map to shape, channel by channel."""
-    if probs.shape[:2] == tuple(shape):
-        return probs
-    return np.stack([np.asarray(Image.fromarray(probs[..., c].astype(np.float32), 'F')
-                                .resize((shape[1], shape[0]), Image.BILINEAR))
-                     for c in range(probs.shape[-1])], axis=-1)
-
-
-def median_frequency_weights(labels, num_classes):
-    """SegNet's class balancing: weight_c = median(freq) / freq_c.
-
-    freq_c is the pixels of class c over the pixels of the images where c
-    appears (IGNORE left out); a class that never appears gets weight 0.
-    """
-    pixels = np.zeros(num_classes, np.float64)
-    present_in = np.zeros(num_classes, np.float64)
-    for label in labels:
-        counts = np.bincount(label[label != IGNORE].ravel(), minlength=num_classes)[:num_classes]
-        pixels += counts
-        present_in += (counts > 0) * counts.sum()
-    seen = pixels > 0
-    freq = np.where(seen, pixels / np.maximum(present_in, 1), np.nan)
-    return np.where(seen, np.nanmedian(freq) / np.where(seen, freq, 1), 0.0).astype(np.float32)
-
-
-def one_hot(label, num_classes):
-    """float32 one-hot of a label map; IGNORE (or any index >= num_classes) gives an all-zero row."""
-    return (label[..., None] == np.arange(num_classes, dtype=label.dtype)).astype(np.float32)
 
 
 def kitti_label(path):
@@ -211,6 +123,23 @@ def check(dataset, threads=CHECK_THREADS, progress=True):
         results = list(tqdm(pool.map(lambda pair: check_pair(dataset, pair), dataset.pairs), total=len(dataset),
                             desc='checking %s' % dataset.name, unit='file', leave=False, disable=not progress))
     return [(pair, message) for pair, message in zip(dataset.pairs, results) if message is not None]
+
+
+def check_all(splits, skip_bad, skip_hint):
+    """check() of every dataset in splits: a DataError naming the first bad file (and how many more),
+    or with skip_bad each named in a warning and left out.
+
+    skip_hint: how to leave bad files out, for the error (e.g. '--skip-bad-data leaves them out').
+    Returns ([each dataset less the bad pairs], [(pair, message)]); a dataset may end up empty.
+    """
+    bad = [found for dataset in splits for found in check(dataset)]
+    if bad and not skip_bad:
+        more = ' (and %d more files that do not read; %s)' % (len(bad) - 1, skip_hint)
+        raise DataError(bad[0][1] + (more if len(bad) > 1 else ''))
+    for _, message in bad:
+        print('WARNING: left out: %s' % message, file=sys.stderr)
+    pairs = [pair for pair, _ in bad]
+    return [without(dataset, pairs) for dataset in splits], bad
 
 
 def without(dataset, pairs):

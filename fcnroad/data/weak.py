@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from fcnroad import files
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 
 SUPERVISIONS = ('masks', 'boxes', 'boxes-grabcut', 'boxes-recursive')
 DEFAULTS = {
@@ -107,7 +107,7 @@ def read_box_file(path, class_names, shape):
 
 def box_label(boxes, shape, background=None):
     """Filled boxes, smallest on top; outside every box the background class, or IGNORE."""
-    label = np.full(shape, datasets.IGNORE if background is None else background, np.uint8)
+    label = np.full(shape, arrays.IGNORE if background is None else background, np.uint8)
     for b in paint_order(boxes):
         label[b.y0:b.y1, b.x0:b.x1] = b.label
     return label
@@ -127,7 +127,7 @@ def grabcut_label(image, boxes, background=None, iterations=DEFAULTS['grabcut_it
         if scale < 1 else image
     bgr = np.ascontiguousarray(small[..., ::-1])
     sh, sw = bgr.shape[:2]
-    label = np.full((sh, sw), datasets.IGNORE, np.uint8)
+    label = np.full((sh, sw), arrays.IGNORE, np.uint8)
     inside = np.zeros((sh, sw), bool)
     for b in paint_order(boxes):
         x0, y0 = int(b.x0 * scale), int(b.y0 * scale)
@@ -172,7 +172,7 @@ def image_boxes(dataset, boxes_dir=None, min_pixels=DEFAULTS['min_box_pixels']):
     for image_path, label_path in dataset.pairs:
         if boxes_dir:
             stem = os.path.splitext(os.path.basename(image_path))[0]
-            shape = datasets.read_png(image_path).shape[:2]
+            shape = arrays.read_png(image_path).shape[:2]
             out.append(read_box_file(os.path.join(boxes_dir, stem + '.json'), list(dataset.class_names), shape))
         else:
             out.append((boxes_from_mask(dataset.read_label(label_path), dataset.num_classes, min_pixels), None))
@@ -186,7 +186,7 @@ def _cache_key(dataset, supervision, settings, boxes_dir):
 
 
 def read_label(path):
-    return datasets.read_png(path, channels=1)
+    return arrays.read_png(path, channels=1)
 
 
 def labelled_dataset(dataset, folder, labels, suffix):
@@ -196,7 +196,7 @@ def labelled_dataset(dataset, folder, labels, suffix):
     for i, ((image_path, _), label) in enumerate(zip(dataset.pairs, labels)):
         path = os.path.join(folder, '%05d-%s.png' % (i, os.path.splitext(os.path.basename(image_path))[0]))
         if label is not None:
-            datasets.write_image(path, label)
+            arrays.write_image(path, label)
         pairs.append((image_path, path))
     return datasets.Dataset('%s/%s' % (dataset.name, suffix), pairs, dataset.class_names, read_label,
                             dataset.colours)
@@ -229,8 +229,8 @@ def weak_dataset(dataset, supervision, cache_dir, boxes_dir=None, settings=None,
         boxes, background = all_boxes[i]
         image_path, _ = dataset.pairs[i]
         if made == 'boxes':
-            return box_label(boxes, datasets.read_png(image_path).shape[:2], background)
-        return grabcut_label(datasets.read_png(image_path), boxes, background,
+            return box_label(boxes, arrays.read_png(image_path).shape[:2], background)
+        return grabcut_label(arrays.read_png(image_path), boxes, background,
                              settings['grabcut_iterations'], settings['grabcut_max_side'])
 
     with ThreadPoolExecutor(workers or os.cpu_count()) as pool:   # OpenCV releases the GIL

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays
 from fcnroad.evaluation import metrics
 
 EVAL_BATCH = 8
@@ -32,13 +32,13 @@ def tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip=Fa
     count = 0
     for scale in scales:
         shape = scaled_shape(image_shape, scale)
-        batch = np.stack([datasets.resize_image(im, shape) for im in images]).astype(np.float32)
+        batch = np.stack([arrays.resize_image(im, shape) for im in images]).astype(np.float32)
         for mirrored in (False, True) if flip else (False,):
             probs = predict(sess, tensors, batch[:, :, ::-1] if mirrored else batch)
             if mirrored:
                 probs = probs[:, :, ::-1]
             for i, (p, target) in enumerate(zip(probs, target_shapes)):
-                totals[i] = totals[i] + datasets.resize_probabilities(p, target)
+                totals[i] = totals[i] + arrays.resize_probabilities(p, target)
             count += 1
     return [t / count for t in totals]
 
@@ -46,7 +46,7 @@ def tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip=Fa
 def refine(images, probabilities):
     """Each image's probabilities through the dense CRF (fcnroad/evaluation/crf.py), the image resized to them."""
     from fcnroad.evaluation import crf
-    return [crf.dense_crf(im if im.shape[:2] == p.shape[:2] else datasets.resize_image(im, p.shape[:2]), p)
+    return [crf.dense_crf(im if im.shape[:2] == p.shape[:2] else arrays.resize_image(im, p.shape[:2]), p)
             for im, p in zip(images, probabilities)]
 
 
@@ -59,7 +59,7 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
     start_time = time.time()
     for start in range(0, len(dataset), batch_size):
         pairs = dataset.pairs[start:start + batch_size]
-        images = [datasets.read_png(image) for image, _ in pairs]
+        images = [arrays.read_png(image) for image, _ in pairs]
         labels = [dataset.read_label(label_path) for _, label_path in pairs]
         probs = tta_probabilities(sess, tensors, images, image_shape, [lb.shape for lb in labels], flip, scales)
         if crf:

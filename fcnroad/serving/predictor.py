@@ -14,7 +14,7 @@ import imageio.v2 as imageio
 import numpy as np
 from tqdm import tqdm
 
-from fcnroad.data import datasets
+from fcnroad.data import arrays, datasets
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.serving import paint, saved_model
 
@@ -122,8 +122,8 @@ def _batches_of_equal_size(paths, batch_size, skipped=None):
     batch, paths_in_batch = [], []
     for path in paths:
         try:
-            image = datasets.read_png(path)
-        except datasets.DataError as e:
+            image = arrays.read_png(path)
+        except arrays.DataError as e:
             if skipped is None:
                 raise
             tqdm.write('WARNING: skipped: %s' % e, file=sys.stderr)
@@ -145,9 +145,9 @@ def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDIC
         classes, _ = predictor(images)
         for path, image, cls in zip(batch_paths, images, classes):
             stem = os.path.splitext(os.path.basename(path))[0]
-            datasets.write_image(os.path.join(out_dir, stem + '.png'), paint.paint(image, cls, predictor.palette))
+            arrays.write_image(os.path.join(out_dir, stem + '.png'), paint.paint(image, cls, predictor.palette))
             if class_map:
-                datasets.write_image(os.path.join(out_dir, stem + CLASS_MAP_SUFFIX + '.png'), cls)
+                arrays.write_image(os.path.join(out_dir, stem + CLASS_MAP_SUFFIX + '.png'), cls)
         done += len(batch_paths)
         if bar is not None:
             bar.update(len(batch_paths))
@@ -169,9 +169,9 @@ def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_
     reader, meta = _open_video(path)
     stem = os.path.splitext(os.path.basename(path))[0]
     target = os.path.join(out_dir, stem + '.mp4')
-    staging = datasets.staging_name(target)
+    staging = arrays.staging_name(target)
     maps_dir = os.path.join(out_dir, stem + CLASS_MAP_SUFFIX)
-    maps_staging = datasets.staging_name(maps_dir)
+    maps_staging = arrays.staging_name(maps_dir)
     writer = None
     frames = 0
     try:

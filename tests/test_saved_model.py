@@ -43,7 +43,9 @@ def test_training_size_signature_is_the_network_evaluate_feeds(model_dir):
     image = street((64, 96), 3)
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, config, meta = saved_model.load_model(sess, model_dir, with_meta=True)
-        assert set(meta.signature_def) == {saved_model.SERVING_SIGNATURE, saved_model.TRAINING_SIZE_SIGNATURE}
+        assert set(meta.signature_def) == {saved_model.SERVING_SIGNATURE, saved_model.BYTES_SIGNATURE,
+                                           saved_model.TRAINING_SIZE_SIGNATURE}
+        assert list(meta.meta_info_def.tags) == ["serve"]
         assert tuple(config['image_shape']) == image.shape[:2]
         probs = scoring.predict(sess, tensors, image[None].astype(np.float32))
     predictor = Predictor(model_dir)

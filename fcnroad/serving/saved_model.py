@@ -1,26 +1,37 @@
 """The saved model: how main.py writes it and how evaluate.py and predict.py read it.
 
-A SavedModel tagged `fcn8` holding the network's weights (no optimizer state)
-and `run_config.json` (dataset, training size, classes, colours, settings).
-Its serving signature takes a uint8 image batch of any height and width and
-returns per-pixel classes and probabilities at the input's size, so plain
-TensorFlow 2 (`tf.saved_model.load`, no project code) can use it; the
-training-size signature is the network itself, as evaluate.py feeds it.
+A SavedModel tagged `serve` (TensorFlow Serving's and saved_model_cli's standard tag; models
+saved before 2026-12-01 are tagged `fcn8` and still load) holding the network's weights (no
+optimizer state) and `run_config.json` (dataset, training size, classes, colours, settings).
+Its signatures:
+- serving_default: a uint8 image batch of any height and width -> per-pixel classes and
+  probabilities at the input's size, so plain TensorFlow 2 (`tf.saved_model.load`, no
+  project code) and TF Serving can use it;
+- predict_bytes: encoded images (PNG or JPEG, one size per batch) -> the class maps as PNG
+  bytes and the classes; TF Serving's REST API takes them as {"b64": ...};
+- training_size: the network itself at the training size, as evaluate.py feeds it.
 """
 import json
 import os
 import shutil
 
 import tensorflow as tf2
+from tensorflow.core.protobuf import saved_model_pb2
 
 from fcnroad import models
 
 tf = tf2.compat.v1
 
-MODEL_TAG = 'fcn8'
+MODEL_TAG = tf.saved_model.tag_constants.SERVING      # 'serve'
+OLD_MODEL_TAG = 'fcn8'
 SERVING_SIGNATURE = 'serving_default'
+BYTES_SIGNATURE = 'predict_bytes'
 TRAINING_SIZE_SIGNATURE = 'training_size'
 RUN_CONFIG = 'run_config.json'
+# TF Serving's REST API base64-encodes string outputs whose names end in _bytes.
+BYTES_INPUT, BYTES_OUTPUT = 'image_bytes', 'classes_png_bytes'
+# The network's tensors in a graph main.py trains (what _save_serving_model maps the serving path onto).
+NETWORK_TENSORS = {'image_input': 'image_input:0', 'keep_prob': 'keep_prob:0', 'probabilities': 'probabilities:0'}
 
 
 def save_model(sess, export_dir, model_variables, tensors, run_config):
@@ -34,41 +45,61 @@ def save_model(sess, export_dir, model_variables, tensors, run_config):
         sess, [MODEL_TAG], saver=tf.train.Saver(model_variables, sharded=False), clear_devices=True)
     builder.save()
     try:
-        _save_serving_model(staging, export_dir, tuple(run_config['image_shape']), run_config['num_classes'])
+        write_serving_model(staging, [MODEL_TAG], NETWORK_TENSORS, export_dir, tuple(run_config['image_shape']),
+                            run_config['num_classes'])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     with open(os.path.join(export_dir, RUN_CONFIG), 'w') as f:
         json.dump(run_config, f, indent=2)
 
 
-def _save_serving_model(training_model_dir, export_dir, image_shape, num_classes):
-    """Re-save a training graph with the resize-in, resize-out serving path in front of it."""
+def _decode(image_bytes):
+    return tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+
+
+def write_serving_model(source_dir, source_tags, network, export_dir, image_shape, num_classes, import_scope=None):
+    """Save the network of the SavedModel at source_dir with the serving paths in front of it.
+
+    network: the names in that graph of its image_input, keep_prob and probabilities tensors
+    (NETWORK_TENSORS for a training graph; a saved model's training_size signature gives its own).
+    import_scope: a name scope for the source graph's ops, when they would clash with the
+    serving path's (a saved model, whose own serving path is left unused).
+    """
+    prefix = import_scope + '/' if import_scope else ''
     with tf.Graph().as_default(), tf.Session() as sess:
         with tf.name_scope('serving'):
-            images = tf.placeholder(tf.uint8, [None, None, None, 3], name='images')
+            image_bytes = tf.placeholder(tf.string, [None], name=BYTES_INPUT)
+            decoded = tf.map_fn(_decode, image_bytes, fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+            # Fed directly (serving_default), the images cut the decoding away.
+            images = tf.placeholder_with_default(decoded, [None, None, None, 3], name='images')
             resized = tf2.image.resize(tf.cast(images, tf.float32), image_shape, antialias=True)
             image_input = tf.placeholder_with_default(resized, [None, None, None, 3], name='image_input')
             keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
-        tf.saved_model.loader.load(sess, [MODEL_TAG], training_model_dir,
-                                   input_map={'image_input:0': image_input, 'keep_prob:0': keep_prob})
-        probabilities = sess.graph.get_tensor_by_name('probabilities:0')
+        tf.saved_model.loader.load(sess, source_tags, source_dir, import_scope=import_scope,
+                                   input_map={network['image_input']: image_input, network['keep_prob']: keep_prob})
+        probabilities = sess.graph.get_tensor_by_name(prefix + network['probabilities'])
         with tf.name_scope('serving'):
             full_size = tf2.image.resize(probabilities, tf.shape(images)[1:3], name='probabilities')
             if num_classes == 2:
                 classes = tf.cast(full_size[..., 1] > 0.5, tf.uint8, name='classes')
             else:
                 classes = tf.cast(tf.argmax(full_size, -1), tf.uint8, name='classes')
-        saved = {name for name, _ in tf.train.list_variables(os.path.join(training_model_dir, 'variables',
-                                                                          'variables'))}
-        variables = [v for v in tf.global_variables() if v.op.name in saved]
+            classes_png = tf.map_fn(lambda c: tf.io.encode_png(c[..., None]), classes,
+                                    fn_output_signature=tf.string, name=BYTES_OUTPUT)
+        saved = {name for name, _ in tf.train.list_variables(os.path.join(source_dir, 'variables', 'variables'))}
+        variables = {v.op.name[len(prefix):]: v for v in tf.global_variables()
+                     if v.op.name.startswith(prefix) and v.op.name[len(prefix):] in saved}
         signatures = {
             SERVING_SIGNATURE: tf.saved_model.signature_def_utils.predict_signature_def(
                 inputs={'images': images}, outputs={'classes': classes, 'probabilities': full_size}),
+            BYTES_SIGNATURE: tf.saved_model.signature_def_utils.predict_signature_def(
+                inputs={BYTES_INPUT: image_bytes}, outputs={BYTES_OUTPUT: classes_png, 'classes': classes}),
             TRAINING_SIZE_SIGNATURE: tf.saved_model.signature_def_utils.predict_signature_def(
                 inputs={'image_input': image_input, 'keep_prob': keep_prob},
                 outputs={'probabilities': probabilities}),
         }
         builder = tf.saved_model.Builder(export_dir)
+        # The variables keep their training names (a saver keyed by them), so checkpoints read across.
         builder.add_meta_graph_and_variables(sess, [MODEL_TAG], signature_def_map=signatures,
                                              saver=tf.train.Saver(variables, sharded=False),
                                              clear_devices=True)
@@ -91,8 +122,8 @@ def load_model(sess, model_dir, with_meta=False):
     with open(config_path) as f:
         run_config = json.load(f)
     try:
-        meta = tf.saved_model.loader.load(sess, [MODEL_TAG], model_dir)
-    except (OSError, RuntimeError) as e:
+        meta = tf.saved_model.loader.load(sess, [model_tag(model_dir)], model_dir)
+    except (OSError, RuntimeError, ValueError) as e:
         raise SystemExit('%s: cannot load the saved model (%s)' % (model_dir, e)) from None
     # Models saved before the any-size serving signature had only the training-size one.
     signature = meta.signature_def.get(TRAINING_SIZE_SIGNATURE, meta.signature_def[SERVING_SIGNATURE])
@@ -100,3 +131,16 @@ def load_model(sess, model_dir, with_meta=False):
     tensors = {k: graph.get_tensor_by_name(v.name) for k, v in signature.inputs.items()}
     tensors.update({k: graph.get_tensor_by_name(v.name) for k, v in signature.outputs.items()})
     return (tensors, run_config, meta) if with_meta else (tensors, run_config)
+
+
+def model_tag(model_dir):
+    """The tag a saved model was saved under: 'serve', or 'fcn8' for models saved before 2026-12-01."""
+    path = os.path.join(model_dir, 'saved_model.pb')
+    proto = saved_model_pb2.SavedModel()
+    try:
+        with open(path, 'rb') as f:
+            proto.ParseFromString(f.read())
+    except (OSError, ValueError) as e:
+        raise SystemExit('%s: cannot read the saved model (%s)' % (model_dir, e)) from None
+    tags = {tag for meta in proto.meta_graphs for tag in meta.meta_info_def.tags}
+    return MODEL_TAG if MODEL_TAG in tags or OLD_MODEL_TAG not in tags else OLD_MODEL_TAG

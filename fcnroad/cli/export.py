@@ -1,0 +1,43 @@
+"""Export a trained model for TensorFlow Serving (and other runtimes to come).
+
+    python export.py --format savedmodel --model runs/<run>/model --out exports
+
+savedmodel: TF Serving's layout, exports/<name>/<version>/ (name: the model's family, version:
+one more than the highest there), tagged `serve`, with the signatures serving_default (a
+uint8 image batch of any size -> classes, probabilities) and predict_bytes (PNG or JPEG bytes,
+{"b64": ...} in TF Serving's REST API -> classes_png_bytes, classes).  Check it with
+`saved_model_cli show --dir exports/<name>/<version> --all`.
+"""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # noqa: E402
+
+from fcnroad.serving import export  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--format', default='savedmodel', choices=export.FORMATS)
+    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
+    p.add_argument('--out', required=True, help='the model base folder (TF Serving: --model_base_path)')
+    p.add_argument('--name', help="the model's name in the export (default: its family, e.g. fcn8s)")
+    p.add_argument('--version', type=int, help='default: one more than the highest version in --out/NAME')
+    args = p.parse_args(argv)
+    if args.version is not None and args.version < 1:
+        raise SystemExit('--version %d: TF Serving versions are positive integers' % args.version)
+    import tensorflow.compat.v1 as tf
+    tf.get_logger().setLevel('ERROR')
+    tf.disable_v2_behavior()
+    try:
+        target = export.export_savedmodel(args.model, args.out, args.name, args.version)
+    except export.ExportError as e:
+        raise SystemExit(str(e))
+    print('Exported %s to %s (tag serve; signatures serving_default, predict_bytes, training_size)'
+          % (args.model, target))
+    return target
+
+
+if __name__ == '__main__':
+    main()

@@ -13,7 +13,8 @@ from fcnroad.serving import export, saved_model
 from fcnroad.serving.predictor import Predictor
 from test_predict import street
 
-tf = pytest.importorskip('tensorflow').compat.v1
+tf2 = pytest.importorskip('tensorflow')
+tf = tf2.compat.v1
 
 
 @pytest.fixture(scope='module')
@@ -109,3 +110,40 @@ def test_a_folder_that_is_not_a_model_is_a_one_line_error_and_leaves_nothing(tmp
     with pytest.raises(SystemExit, match='nothing: not a saved FCN-8 model'):
         export_command.main(['--model', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'exports')])
     assert not os.path.exists(tmp_path / 'exports')
+
+
+def test_the_onnx_export_gives_the_project_class_map_in_onnx_runtime_alone(model_dir, tmp_path):
+    pytest.importorskip('tf2onnx')
+    pytest.importorskip('onnxruntime')
+    import export as export_command
+    path = export_command.main(['--format', 'onnx', '--model', model_dir, '--out', str(tmp_path / 'road.onnx')])
+    images = np.stack([street((83, 129), 4), street((83, 129), 5)])    # odd: both resizes are real
+    np.save(tmp_path / 'images.npy', images)
+    script = (
+        'import sys, numpy as np, onnxruntime as ort\n'
+        'assert "tensorflow" not in sys.modules\n'
+        'session = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])\n'
+        'classes, probabilities = session.run(["classes", "probabilities"], {"images": np.load(sys.argv[2])})\n'
+        'np.save(sys.argv[3], classes); np.save(sys.argv[4], probabilities)\n'
+        'print(session.get_modelmeta().custom_metadata_map["run_config.json"])\n')
+    out = in_fresh_python(script, path, str(tmp_path / 'images.npy'), str(tmp_path / 'c.npy'), str(tmp_path / 'p.npy'))
+    assert '"image_shape": [64, 96]' in out
+    predictor = Predictor(model_dir)
+    try:
+        expected, probabilities = predictor(images)
+    finally:
+        predictor.close()
+    classes = np.load(tmp_path / 'c.npy')
+    assert classes.shape == (2, 83, 129) and (classes == expected).mean() >= 0.999
+    np.testing.assert_allclose(np.load(tmp_path / 'p.npy'), probabilities, atol=1e-4)
+    with pytest.raises(SystemExit, match='road.onnx: exists'):
+        export_command.main(['--format', 'onnx', '--model', model_dir, '--out', path])
+
+
+def test_the_exportable_resize_is_tensorflows_antialiased_resize():
+    rng = np.random.RandomState(0)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        for shape, size in (((1, 75, 121, 3), (64, 96)), ((2, 37, 53, 1), (64, 96)), ((1, 40, 40, 2), (40, 40))):
+            x = tf.constant(rng.uniform(0, 255, shape).astype(np.float32))
+            ours, theirs = sess.run([export.antialiased_resize(x, size), tf2.image.resize(x, size, antialias=True)])
+            np.testing.assert_allclose(ours, theirs, atol=5e-3)

@@ -1,12 +1,16 @@
-"""Export a trained model for TensorFlow Serving (and other runtimes to come).
+"""Export a trained model for TensorFlow Serving or ONNX Runtime.
 
     python export.py --format savedmodel --model runs/<run>/model --out exports
+    python export.py --format onnx --model runs/<run>/model --out exports/road.onnx
 
 savedmodel: TF Serving's layout, exports/<name>/<version>/ (name: the model's family, version:
 one more than the highest there), tagged `serve`, with the signatures serving_default (a
 uint8 image batch of any size -> classes, probabilities) and predict_bytes (PNG or JPEG bytes,
 {"b64": ...} in TF Serving's REST API -> classes_png_bytes, classes).  Check it with
 `saved_model_cli show --dir exports/<name>/<version> --all`.
+
+onnx: one file with the serving_default signature's input and outputs (images uint8 (N, H, W, 3)
+of any size -> classes, probabilities), the run's settings in its metadata (run_config.json).
 """
 import os
 
@@ -21,7 +25,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--format', default='savedmodel', choices=export.FORMATS)
     p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
-    p.add_argument('--out', required=True, help='the model base folder (TF Serving: --model_base_path)')
+    p.add_argument('--out', required=True,
+                   help='savedmodel: the model base folder (TF Serving: --model_base_path); onnx: the .onnx file')
     p.add_argument('--name', help="the model's name in the export (default: its family, e.g. fcn8s)")
     p.add_argument('--version', type=int, help='default: one more than the highest version in --out/NAME')
     args = p.parse_args(argv)
@@ -31,6 +36,11 @@ def main(argv=None):
     tf.get_logger().setLevel('ERROR')
     tf.disable_v2_behavior()
     try:
+        if args.format == 'onnx':
+            target = export.export_onnx(args.model, args.out)
+            print('Exported %s to %s (opset %d; input images uint8 NHWC, outputs classes, probabilities)'
+                  % (args.model, target, export.ONNX_OPSET))
+            return target
         target = export.export_savedmodel(args.model, args.out, args.name, args.version)
     except export.ExportError as e:
         raise SystemExit(str(e))

@@ -4,16 +4,27 @@ savedmodel: TensorFlow Serving's layout, <out>/<name>/<version>/, a SavedModel t
 with the any-size uint8 signature and the encoded-bytes one (saved_model.BYTES_SIGNATURE).
 A model saved before those existed (tag `fcn8`) is rebuilt around its network on the way out.
 Each export is written as <version>.partial and renamed when complete.
+
+onnx: one .onnx file (tf2onnx, opset ONNX_OPSET) with the serving signature's inputs and
+outputs: uint8 images (N, H, W, 3) of any size -> classes and probabilities at that size.
+TensorFlow's antialiased resize (ScaleAndTranslate) has no ONNX op, so the export resizes
+to the training size with the same triangle filter written as two matrix products, which
+ONNX has (antialiased_resize); the probabilities go back up bilinearly, as in TensorFlow.
 """
 import json
 import os
 import shutil
 
+import tensorflow as tf2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from fcnroad.serving import saved_model
 
-FORMATS = ('savedmodel',)
+tf = tf2.compat.v1
+
+FORMATS = ('savedmodel', 'onnx')
+ONNX_OPSET = 17
+ONNX_INPUT, ONNX_OUTPUTS = 'images', ('classes', 'probabilities')
 
 
 class ExportError(ValueError):
@@ -70,3 +81,82 @@ def export_savedmodel(model_dir, out_dir, name=None, version=None):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def triangle_weights(in_size, out_size):
+    """(out_size, in_size) weights of TensorFlow's antialiased bilinear resize along one axis.
+
+    scale_and_translate_op.cc's triangle kernel: output pixel x samples the input around
+    (x + 0.5) / scale, widened by 1 / scale when shrinking, each row normalised to sum 1.
+    """
+    in_f, out_f = tf.cast(in_size, tf.float32), tf.cast(out_size, tf.float32)
+    scale = out_f / in_f
+    width = tf.maximum(1.0 / scale, 1.0)
+    centres = (tf.cast(tf.range(out_size), tf.float32) + 0.5) / scale
+    sources = tf.cast(tf.range(in_size), tf.float32) + 0.5
+    weights = tf.maximum(0.0, 1.0 - tf.abs(sources[None, :] - centres[:, None]) / width)
+    return weights / tf.reduce_sum(weights, axis=1, keepdims=True)
+
+
+def antialiased_resize(images, size):
+    """tf.image.resize(images, size, antialias=True) from matrix products alone (exportable to ONNX)."""
+    rows = triangle_weights(tf.shape(images)[1], size[0])
+    columns = triangle_weights(tf.shape(images)[2], size[1])
+    return tf.einsum('pw,nowc->nopc', columns, tf.einsum('oh,nhwc->nowc', rows, images))
+
+
+def frozen_serving_graph(model_dir):
+    """(GraphDef with the weights as constants, run_config): the serving path in exportable ops."""
+    with open(os.path.join(model_dir, saved_model.RUN_CONFIG)) as f:
+        run_config = json.load(f)
+    meta = read_meta_graph(model_dir)
+    network = meta.signature_def.get(saved_model.TRAINING_SIZE_SIGNATURE,
+                                     meta.signature_def[saved_model.SERVING_SIGNATURE])
+    names = {k: v.name for k, v in list(network.inputs.items()) + list(network.outputs.items())}
+    with tf.Graph().as_default() as graph, tf.Session() as sess:
+        images = tf.placeholder(tf.uint8, [None, None, None, 3], name=ONNX_INPUT)
+        resized = antialiased_resize(tf.cast(images, tf.float32), tuple(run_config['image_shape']))
+        tf.saved_model.loader.load(sess, list(meta.meta_info_def.tags), model_dir, import_scope='network',
+                                   input_map={names['image_input']: resized, names['keep_prob']: tf.constant(1.0)})
+        probabilities = graph.get_tensor_by_name('network/' + names['probabilities'])
+        full_size = tf.identity(tf.image.resize_bilinear(probabilities, tf.shape(images)[1:3], half_pixel_centers=True),
+                                name='probabilities')
+        if run_config['num_classes'] == 2:
+            tf.cast(full_size[..., 1] > 0.5, tf.uint8, name='classes')
+        else:
+            tf.cast(tf.argmax(full_size, -1), tf.uint8, name='classes')
+        frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), list(ONNX_OUTPUTS))
+    return frozen, run_config
+
+
+def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
+    """Write the model's serving path as an ONNX file at out_path (written as .partial, then renamed)."""
+    import tf2onnx      # only the ONNX export needs it
+    if not os.path.isfile(os.path.join(model_dir, saved_model.RUN_CONFIG)):
+        raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
+    if os.path.exists(out_path):
+        raise ExportError('%s: exists' % out_path)
+    frozen, run_config = frozen_serving_graph(model_dir)
+    with tf.Graph().as_default():
+        proto, _ = tf2onnx.convert.from_graph_def(
+            frozen, input_names=[ONNX_INPUT + ':0'], output_names=[n + ':0' for n in ONNX_OUTPUTS], opset=opset)
+    # Plain names for ONNX Runtime's users ('images', not TensorFlow's 'images:0').
+    renames = {n + ':0': n for n in (ONNX_INPUT,) + ONNX_OUTPUTS}
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        value.name = renames.get(value.name, value.name)
+    for node in proto.graph.node:
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = saved_model.RUN_CONFIG, json.dumps(run_config)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    staging = out_path + '.partial'
+    try:
+        with open(staging, 'wb') as f:
+            f.write(proto.SerializeToString())
+        os.replace(staging, out_path)
+    except BaseException:
+        if os.path.exists(staging):
+            os.remove(staging)
+        raise
+    return out_path

@@ -147,3 +147,40 @@ def test_the_exportable_resize_is_tensorflows_antialiased_resize():
             x = tf.constant(rng.uniform(0, 255, shape).astype(np.float32))
             ours, theirs = sess.run([export.antialiased_resize(x, size), tf2.image.resize(x, size, antialias=True)])
             np.testing.assert_allclose(ours, theirs, atol=5e-3)
+
+
+TFLITE_SCRIPT = (
+    'import sys, numpy as np, tensorflow as tf\n'
+    'interpreter = tf.lite.Interpreter(model_path=sys.argv[1])\n'
+    'images = np.load(sys.argv[2])\n'
+    'index = interpreter.get_input_details()[0]["index"]\n'
+    'interpreter.resize_tensor_input(index, images.shape)\n'        # any size, as exported
+    'interpreter.allocate_tensors()\n'
+    'interpreter.set_tensor(index, images)\n'
+    'interpreter.invoke()\n'
+    'out = {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}\n'
+    'np.save(sys.argv[3], out["classes"])\n')
+
+
+@pytest.mark.parametrize('int8', [False, True])
+def test_the_tflite_export_runs_in_tflites_interpreter_at_any_size(model_dir, tmp_path, int8):
+    import export as export_command
+    path = export_command.main(['--format', 'tflite', '--model', model_dir, '--out', str(tmp_path / 'road.tflite')]
+                               + (['--int8'] if int8 else []))     # int8: calibrated on the run's training images
+    image = street((77, 131), 6)
+    np.save(tmp_path / 'images.npy', image[None])
+    in_fresh_python(TFLITE_SCRIPT, path, str(tmp_path / 'images.npy'), str(tmp_path / 'c.npy'))
+    classes = np.load(tmp_path / 'c.npy')
+    agreement = (classes[0] == project_classes(model_dir, image)).mean()
+    assert classes.shape == (1, 77, 131)
+    assert agreement >= (0.9 if int8 else 0.999), agreement
+
+
+def test_int8_belongs_to_tflite(model_dir, tmp_path):
+    import export as export_command
+    with pytest.raises(SystemExit, match='--int8 and --calibration-dir belong to --format tflite'):
+        export_command.main(['--format', 'onnx', '--int8', '--model', model_dir, '--out', str(tmp_path / 'x.onnx')])
+    with pytest.raises(SystemExit, match='--calibration-dir .*nowhere: no PNG or JPEG images'):
+        export_command.main(['--format', 'tflite', '--int8', '--calibration-dir', str(tmp_path / 'nowhere'),
+                             '--model', model_dir, '--out', str(tmp_path / 'x.tflite')])
+    assert os.listdir(tmp_path) == []

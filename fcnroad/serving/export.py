@@ -10,6 +10,10 @@ outputs: uint8 images (N, H, W, 3) of any size -> classes and probabilities at t
 TensorFlow's antialiased resize (ScaleAndTranslate) has no ONNX op, so the export resizes
 to the training size with the same triangle filter written as two matrix products, which
 ONNX has (antialiased_resize); the probabilities go back up bilinearly, as in TensorFlow.
+
+tflite: the same graph through TensorFlow's TFLite converter (any input size: resize the
+interpreter's input tensor); with int8, post-training quantisation of the weights and
+activations, calibrated on images of the run's own training split.
 """
 import json
 import os
@@ -18,11 +22,13 @@ import shutil
 import tensorflow as tf2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from fcnroad.data import arrays, datasets
 from fcnroad.serving import saved_model
 
 tf = tf2.compat.v1
 
-FORMATS = ('savedmodel', 'onnx')
+FORMATS = ('savedmodel', 'onnx', 'tflite')
+CALIBRATION_IMAGES = 32      # representative images for --int8
 ONNX_OPSET = 17
 ONNX_INPUT, ONNX_OUTPUTS = 'images', ('classes', 'probabilities')
 
@@ -154,6 +160,52 @@ def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
     try:
         with open(staging, 'wb') as f:
             f.write(proto.SerializeToString())
+        os.replace(staging, out_path)
+    except BaseException:
+        if os.path.exists(staging):
+            os.remove(staging)
+        raise
+    return out_path
+
+
+def training_images(run_config, count=CALIBRATION_IMAGES):
+    """Up to count images spread over the run's training split (its dataset, folder and split settings)."""
+    args = run_config.get('args', {})
+    try:
+        train, _ = datasets.load(run_config['dataset'], args['data_dir'], args.get('val_fraction', 0.0),
+                                 holdout_sequence=args.get('holdout_sequence'),
+                                 unlabelled_ok=bool(args.get('boxes_dir')))
+    except (KeyError, arrays.DataError) as e:
+        raise ExportError('--int8 calibrates on the training images, which cannot be read (%s); give '
+                          '--calibration-dir' % e) from None
+    paths = [image for image, _ in train.pairs]
+    return paths[::max(1, len(paths) // count)][:count]
+
+
+def export_tflite(model_dir, out_path, int8=False, calibration=None):
+    """Write the serving path as a TFLite flatbuffer; int8: quantised, calibrated on the image paths given
+    (default: training_images()).  Written as .partial, then renamed."""
+    if not os.path.isfile(os.path.join(model_dir, saved_model.RUN_CONFIG)):
+        raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
+    if os.path.exists(out_path):
+        raise ExportError('%s: exists' % out_path)
+    frozen, run_config = frozen_serving_graph(model_dir)
+    with tf.Graph().as_default() as graph, tf.Session() as sess:
+        tf.import_graph_def(frozen, name='')
+        converter = tf.lite.TFLiteConverter.from_session(
+            sess, [graph.get_tensor_by_name(ONNX_INPUT + ':0')], [graph.get_tensor_by_name(n + ':0') for n in ONNX_OUTPUTS])
+        if int8:
+            paths = calibration if calibration is not None else training_images(run_config)
+            if not paths:
+                raise ExportError('--int8: no calibration images')
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([arrays.read_png(p)[None]] for p in paths)
+        flatbuffer = converter.convert()
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    staging = out_path + '.partial'
+    try:
+        with open(staging, 'wb') as f:
+            f.write(flatbuffer)
         os.replace(staging, out_path)
     except BaseException:
         if os.path.exists(staging):

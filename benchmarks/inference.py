@@ -1,0 +1,146 @@
+"""Inference benchmark: one saved model in every runtime it exports to, side by side.
+
+    python -m benchmarks.inference --model runs/<run>/model [--images DIR] [--video FILE]
+
+Exports the model to ONNX, TFLite and TFLite int8 (in a temporary folder; int8 calibrated on
+the run's training images), then for each runtime prints the network-only images/s and the
+latency p50 / p95 of one image (uint8 in, class map and probabilities out at the image's
+size: the serving signature's whole path), and how many pixels of its class map equal
+TensorFlow's.  With --video it also times predict.py end to end on that video (reading,
+inference, painting, writing the mp4).  Nothing else should run meanwhile.
+"""
+import os
+import sys
+
+if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import argparse  # noqa: E402
+import glob  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf2  # noqa: E402
+
+from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.serving import export  # noqa: E402
+from fcnroad.serving.predictor import Predictor  # noqa: E402
+
+tf = tf2.compat.v1
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def latencies(fn, images, repeats):
+    """Seconds of each call of fn on each image (after one warm-up call per image size)."""
+    for shape in {im.shape for im in images}:
+        fn(next(im for im in images if im.shape == shape)[None])
+    times = []
+    for _ in range(repeats):
+        for image in images:
+            start = time.perf_counter()
+            fn(image[None])
+            times.append(time.perf_counter() - start)
+    return np.array(times)
+
+
+def tensorflow_runtime(model):
+    predictor = Predictor(model)
+    return lambda batch: predictor(batch)[0], predictor.close
+
+
+def onnx_runtime(path):
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    return lambda batch: session.run(['classes'], {'images': batch})[0], lambda: None
+
+
+def tflite_runtime(path):
+    interpreter = tf2.lite.Interpreter(model_path=path, num_threads=os.cpu_count())
+    index = interpreter.get_input_details()[0]['index']
+    outputs = {d['name']: d['index'] for d in interpreter.get_output_details()}
+    shape = [None]
+
+    def run(batch):
+        if shape[0] != batch.shape:        # resizing re-plans the interpreter: only when the size changes
+            interpreter.resize_tensor_input(index, batch.shape)
+            interpreter.allocate_tensors()
+            shape[0] = batch.shape
+        interpreter.set_tensor(index, batch)
+        interpreter.invoke()
+        return interpreter.get_tensor(outputs['classes'])
+    return run, lambda: None
+
+
+def main_(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
+    p.add_argument('--images', help='a folder of test images (default: the run\'s validation images, 20 at most)')
+    p.add_argument('--count', type=int, default=20, help='images to time')
+    p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--video', help='also time predict.py end to end on this video')
+    args = p.parse_args(argv)
+    tf.disable_v2_behavior()
+    if args.images:
+        paths = datasets.list_images(args.images)[:args.count]
+    else:
+        import json
+        with open(os.path.join(args.model, 'run_config.json')) as f:
+            config = json.load(f)
+        run_args = config['args']
+        _, val = datasets.load(config['dataset'], run_args['data_dir'], run_args.get('val_fraction', 0.0),
+                               holdout_sequence=run_args.get('holdout_sequence'))
+        paths = [image for image, _ in val.pairs][:args.count]
+    images = [arrays.read_png(path) for path in paths]
+    sizes = sorted({'%dx%d' % im.shape[1::-1] for im in images})
+    print('%s, %s, %d cores; %s; %d images (%s), batch 1, %d repeats' % (
+        platform.node(), platform.processor() or platform.machine(), os.cpu_count(), args.model, len(images),
+        ', '.join(sizes), args.repeats))
+    folder = tempfile.mkdtemp(prefix='fcn8-inference-')
+    try:
+        exports = {'onnx': export.export_onnx(args.model, os.path.join(folder, 'model.onnx')),
+                   'tflite': export.export_tflite(args.model, os.path.join(folder, 'model.tflite')),
+                   'tflite int8': export.export_tflite(args.model, os.path.join(folder, 'int8.tflite'), int8=True)}
+        runtimes = [('TensorFlow (float32)', lambda: tensorflow_runtime(args.model)),
+                    ('ONNX Runtime (float32)', lambda: onnx_runtime(exports['onnx'])),
+                    ('TFLite (float32)', lambda: tflite_runtime(exports['tflite'])),
+                    ('TFLite int8', lambda: tflite_runtime(exports['tflite int8']))]
+        print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s | file (MB) |')
+        print('|---|---|---|---|---|---|')
+        reference = None
+        for name, make in runtimes:
+            run, close = make()
+            try:
+                times = latencies(run, images, args.repeats)
+                maps = [run(im[None])[0] for im in images]
+            finally:
+                close()
+            reference = reference or maps
+            agree = np.mean([(a == b).mean() for a, b in zip(maps, reference)])
+            key = {'ONNX Runtime (float32)': 'onnx', 'TFLite (float32)': 'tflite', 'TFLite int8': 'tflite int8'}
+            size = os.path.getsize(exports[key[name]]) / 1e6 if name in key else \
+                sum(os.path.getsize(f) for f in glob.glob(os.path.join(args.model, 'variables', '*'))) / 1e6
+            print('| %s | %.2f | %.1f | %.1f | %.2f%% | %.1f |' % (
+                name, len(times) / times.sum(), 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 95),
+                100 * agree, size), flush=True)
+        if args.video:
+            out = os.path.join(folder, 'painted')
+            start = time.perf_counter()
+            subprocess.run([sys.executable, os.path.join(ROOT, 'predict.py'), '--model', args.model, args.video,
+                            '--out', out], check=True, capture_output=True)
+            seconds = time.perf_counter() - start
+            import imageio.v2 as imageio
+            frames = imageio.get_reader(args.video, format='FFMPEG').count_frames()
+            print('predict.py %s: %d frames in %.1f s: %.2f frames/s end to end (process start and model '
+                  'loading included)' % (os.path.basename(args.video), frames, seconds, frames / seconds))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main_()

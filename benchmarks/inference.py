@@ -5,8 +5,9 @@
 Exports the model to ONNX, TFLite and TFLite int8 (in a temporary folder; int8 calibrated on
 the run's training images), then for each runtime prints the network-only images/s and the
 latency p50 / p95 of one image (uint8 in, class map and probabilities out at the image's
-size: the serving signature's whole path), and how many pixels of its class map equal
-TensorFlow's.  With --video it also times predict.py end to end on that video (reading,
+size: the serving signature's whole path), how many pixels of its class map equal
+TensorFlow's, and (on the run's validation images, the default) its IoU against the labels:
+road IoU for a road model, mean IoU for several classes.  With --video it also times predict.py end to end on that video (reading,
 inference, painting, writing the mp4).  Nothing else should run meanwhile.
 """
 import os
@@ -29,6 +30,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf2  # noqa: E402
 
 from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.evaluation import metrics  # noqa: E402
 from fcnroad.serving import export  # noqa: E402
 from fcnroad.serving.predictor import Predictor  # noqa: E402
 
@@ -86,6 +88,7 @@ def main_(argv=None):
     p.add_argument('--video', help='also time predict.py end to end on this video')
     args = p.parse_args(argv)
     tf.disable_v2_behavior()
+    labels, num_classes = None, None
     if args.images:
         paths = datasets.list_images(args.images)[:args.count]
     else:
@@ -95,7 +98,9 @@ def main_(argv=None):
         run_args = config['args']
         _, val = datasets.load(config['dataset'], run_args['data_dir'], run_args.get('val_fraction', 0.0),
                                holdout_sequence=run_args.get('holdout_sequence'))
-        paths = [image for image, _ in val.pairs][:args.count]
+        pairs = [pair for pair in val.pairs if pair[1] is not None][:args.count]
+        paths = [image for image, _ in pairs]
+        labels, num_classes = [val.read_label(label) for _, label in pairs], config['num_classes']
     images = [arrays.read_png(path) for path in paths]
     sizes = sorted({'%dx%d' % im.shape[1::-1] for im in images})
     print('%s, %s, %d cores; %s; %d images (%s), batch 1, %d repeats' % (
@@ -110,8 +115,10 @@ def main_(argv=None):
                     ('ONNX Runtime (float32)', lambda: onnx_runtime(exports['onnx'])),
                     ('TFLite (float32)', lambda: tflite_runtime(exports['tflite'])),
                     ('TFLite int8', lambda: tflite_runtime(exports['tflite int8']))]
-        print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s | file (MB) |')
-        print('|---|---|---|---|---|---|')
+        score_name = ('road IoU' if num_classes == 2 else 'mean IoU') if labels else None
+        print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s |%s file (MB) |'
+              % (' %s |' % score_name if score_name else ''))
+        print('|---|---|---|---|---|---|%s' % ('---|' if score_name else ''))
         reference = None
         for name, make in runtimes:
             run, close = make()
@@ -125,9 +132,14 @@ def main_(argv=None):
             key = {'ONNX Runtime (float32)': 'onnx', 'TFLite (float32)': 'tflite', 'TFLite int8': 'tflite int8'}
             size = os.path.getsize(exports[key[name]]) / 1e6 if name in key else \
                 sum(os.path.getsize(f) for f in glob.glob(os.path.join(args.model, 'variables', '*'))) / 1e6
-            print('| %s | %.2f | %.1f | %.1f | %.2f%% | %.1f |' % (
+            score = ''
+            if score_name:
+                cm = sum(metrics.confusion_matrix(label, m, num_classes) for label, m in zip(labels, maps))
+                score = ' %.4f |' % (metrics.binary_scores(cm)['iou'] if num_classes == 2 else
+                                     metrics.scores_from_confusion(cm)['mean_iou'])
+            print('| %s | %.2f | %.1f | %.1f | %.2f%% |%s %.1f |' % (
                 name, len(times) / times.sum(), 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 95),
-                100 * agree, size), flush=True)
+                100 * agree, score, size), flush=True)
         if args.video:
             out = os.path.join(folder, 'painted')
             start = time.perf_counter()

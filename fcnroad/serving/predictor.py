@@ -3,12 +3,16 @@
 Images of any size: the model's serving signature resizes each to the training
 size and its probabilities back to the image's own size.  Every file is written
 under a staging name and renamed when complete.  TensorFlow is imported only
-once a model is read.
+once a model is read.  Reading and decoding run in one thread, painting and
+writing in another, around the network (pipelined()): bounded queues keep memory
+flat on long videos, and one thread per side keeps the output in input order.
 """
 import glob
 import os
+import queue
 import shutil
 import sys
+import threading
 
 import imageio.v2 as imageio
 import numpy as np
@@ -20,6 +24,7 @@ from fcnroad.serving import paint, saved_model
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv')
 PREDICT_BATCH = 8
+PIPELINE_DEPTH = 2      # batches waiting on each side of the network
 CLASS_MAP_SUFFIX = '_classes'
 # H.264 in yuv420p needs even sides; odd-sized videos keep their size in yuv444p.
 VIDEO_CODEC = 'libx264'
@@ -138,20 +143,104 @@ def _batches_of_equal_size(paths, batch_size, skipped=None):
         yield paths_in_batch, np.stack(batch)
 
 
-def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None, skipped=None):
+_END = object()
+
+
+def pipelined(source, work, sink, depth=PIPELINE_DEPTH, threads=True):
+    """sink(item, work(item)) for each item of source, in order; source and sink in threads of their own.
+
+    The calling thread runs work (the network: a session is not shared between threads).
+    An exception on either side stops the others and is raised here.  threads=False: one
+    after the other, in this thread (the same results; the tests compare the two).
+    """
+    if not threads:
+        for item in source:
+            sink(item, work(item))
+        return
+    inbox, outbox = queue.Queue(depth), queue.Queue(depth)
+    failed, stop = [], threading.Event()
+
+    def put(box, item):     # gives up once another side failed, so no thread waits forever
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read():
+        try:
+            for item in source:
+                if not put(inbox, item):
+                    return
+        except BaseException as e:
+            failed.append(e)
+            stop.set()
+        put(inbox, _END)
+
+    def write():
+        try:
+            while True:
+                try:
+                    got = outbox.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():
+                        return
+                    continue
+                if got is _END:
+                    return
+                sink(*got)
+        except BaseException as e:
+            failed.append(e)
+            stop.set()
+
+    reader, writer = threading.Thread(target=read, daemon=True), threading.Thread(target=write, daemon=True)
+    reader.start()
+    writer.start()
+    try:
+        while not stop.is_set():
+            try:
+                item = inbox.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _END:
+                break
+            if not put(outbox, (item, work(item))):
+                break
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        if not stop.is_set():
+            put(outbox, _END)
+            writer.join()
+        stop.set()
+        reader.join()
+        writer.join()
+    if failed:
+        raise failed[0]
+
+
+def predict_images(predictor, paths, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None, skipped=None,
+                   threads=True):
     """Overlay (and class map) PNGs of each image at its own size; returns the number done."""
-    done = 0
-    for batch_paths, images in _batches_of_equal_size(paths, batch_size, skipped):
-        classes, _ = predictor(images)
+    done = [0]
+
+    def write(batch, result):
+        (batch_paths, images), (classes, _) = batch, result
         for path, image, cls in zip(batch_paths, images, classes):
             stem = os.path.splitext(os.path.basename(path))[0]
             arrays.write_image(os.path.join(out_dir, stem + '.png'), paint.paint(image, cls, predictor.palette))
             if class_map:
                 arrays.write_image(os.path.join(out_dir, stem + CLASS_MAP_SUFFIX + '.png'), cls)
-        done += len(batch_paths)
+        done[0] += len(batch_paths)
         if bar is not None:
             bar.update(len(batch_paths))
-    return done
+
+    pipelined(_batches_of_equal_size(paths, batch_size, skipped), lambda batch: predictor(batch[1]), write,
+              threads=threads)
+    return done[0]
 
 
 def _open_video(path):
@@ -164,7 +253,24 @@ def _open_video(path):
     return reader, meta
 
 
-def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None):
+def _frame_batches(reader, path, batch_size):
+    """Consecutive frames of equal size in batches; a frame that does not decode is an InputError."""
+    batch, frames = [], 0
+    try:
+        for frame in reader:
+            frame = np.asarray(frame)[..., :3]
+            if batch and (len(batch) == batch_size or frame.shape != batch[0].shape):
+                yield np.stack(batch)
+                frames += len(batch)
+                batch = []
+            batch.append(frame)
+    except (OSError, RuntimeError) as e:
+        raise InputError('%s: cannot read video frame %d (%s)' % (path, frames + len(batch), e)) from None
+    if batch:
+        yield np.stack(batch)
+
+
+def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_BATCH, bar=None, threads=True):
     """Overlay video at the input's frame rate, one output frame per input frame; returns frames done."""
     reader, meta = _open_video(path)
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -172,57 +278,44 @@ def predict_video(predictor, path, out_dir, class_map=False, batch_size=PREDICT_
     staging = arrays.staging_name(target)
     maps_dir = os.path.join(out_dir, stem + CLASS_MAP_SUFFIX)
     maps_staging = arrays.staging_name(maps_dir)
-    writer = None
-    frames = 0
+    state = {'writer': None, 'frames': 0}
     try:
         if class_map:
             shutil.rmtree(maps_staging, ignore_errors=True)
             os.makedirs(maps_staging)
-        batch = []
 
-        def flush():
-            nonlocal writer, frames
-            classes, _ = predictor(np.stack(batch))
+        def write(batch, result):
+            classes, _ = result
             for frame, cls in zip(batch, classes):
-                if writer is None:
+                if state['writer'] is None:
                     even = frame.shape[0] % 2 == 0 and frame.shape[1] % 2 == 0
-                    writer = imageio.get_writer(staging, format='FFMPEG', fps=meta.get('fps', 25),
-                                                codec=VIDEO_CODEC, quality=VIDEO_QUALITY, macro_block_size=1,
-                                                pixelformat='yuv420p' if even else 'yuv444p')
-                writer.append_data(paint.paint(frame, cls, predictor.palette))
+                    state['writer'] = imageio.get_writer(staging, format='FFMPEG', fps=meta.get('fps', 25),
+                                                         codec=VIDEO_CODEC, quality=VIDEO_QUALITY, macro_block_size=1,
+                                                         pixelformat='yuv420p' if even else 'yuv444p')
+                state['writer'].append_data(paint.paint(frame, cls, predictor.palette))
                 if class_map:
-                    imageio.imwrite(os.path.join(maps_staging, '%06d.png' % frames), cls)
-                frames += 1
+                    imageio.imwrite(os.path.join(maps_staging, '%06d.png' % state['frames']), cls)
+                state['frames'] += 1
             if bar is not None:
                 bar.update(len(batch))
-            batch.clear()
 
-        try:
-            for frame in reader:
-                frame = np.asarray(frame)[..., :3]
-                if batch and (len(batch) == batch_size or frame.shape != batch[0].shape):
-                    flush()
-                batch.append(frame)
-        except (OSError, RuntimeError) as e:
-            raise InputError('%s: cannot read video frame %d (%s)' % (path, frames + len(batch), e)) from None
-        if batch:
-            flush()
-        if writer is None:
+        pipelined(_frame_batches(reader, path, batch_size), predictor, write, threads=threads)
+        if state['writer'] is None:
             raise InputError('%s: video has no frames' % path)
-        writer.close()
-        writer = None
+        state['writer'].close()
+        state['writer'] = None
         os.replace(staging, target)
         if class_map:
             shutil.rmtree(maps_dir, ignore_errors=True)
             os.replace(maps_staging, maps_dir)
     finally:
         reader.close()
-        if writer is not None:
-            writer.close()
+        if state['writer'] is not None:
+            state['writer'].close()
         if os.path.exists(staging):
             os.remove(staging)
         shutil.rmtree(maps_staging, ignore_errors=True)
-    return frames
+    return state['frames']
 
 
 def estimated_frames(path):

@@ -2,9 +2,8 @@
 
     python -m benchmarks.inference --model runs/<run>/model [--images DIR] [--video FILE]
 
-Exports the model to ONNX, TFLite and TFLite int8 (in a temporary folder; int8 calibrated on
-the run's training images), then for each runtime prints the network-only images/s and the
-latency p50 / p95 of one image (uint8 in, class map and probabilities out at the image's
+Exports the model to ONNX, TFLite and TFLite with int8 weights (in a temporary folder), then
+for each runtime prints the images/s and the latency p50 / p95 of one image (uint8 in, class map and probabilities out at the image's
 size: the serving signature's whole path), how many pixels of its class map equal
 TensorFlow's, and (on the run's validation images, the default) its IoU against the labels:
 road IoU for a road model, mean IoU for several classes.  With --video it also times predict.py end to end on that video (reading,
@@ -114,7 +113,7 @@ def main_(argv=None):
         runtimes = [('TensorFlow (float32)', lambda: tensorflow_runtime(args.model)),
                     ('ONNX Runtime (float32)', lambda: onnx_runtime(exports['onnx'])),
                     ('TFLite (float32)', lambda: tflite_runtime(exports['tflite'])),
-                    ('TFLite int8', lambda: tflite_runtime(exports['tflite int8']))]
+                    ('TFLite int8 weights', lambda: tflite_runtime(exports['tflite int8']))]
         score_name = ('road IoU' if num_classes == 2 else 'mean IoU') if labels else None
         print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s |%s file (MB) |'
               % (' %s |' % score_name if score_name else ''))
@@ -129,7 +128,7 @@ def main_(argv=None):
                 close()
             reference = reference or maps
             agree = np.mean([(a == b).mean() for a, b in zip(maps, reference)])
-            key = {'ONNX Runtime (float32)': 'onnx', 'TFLite (float32)': 'tflite', 'TFLite int8': 'tflite int8'}
+            key = {'ONNX Runtime (float32)': 'onnx', 'TFLite (float32)': 'tflite', 'TFLite int8 weights': 'tflite int8'}
             size = os.path.getsize(exports[key[name]]) / 1e6 if name in key else \
                 sum(os.path.getsize(f) for f in glob.glob(os.path.join(args.model, 'variables', '*'))) / 1e6
             score = ''

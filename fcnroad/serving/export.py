@@ -21,8 +21,8 @@ import os
 import shutil
 
 import tensorflow as tf2
-from tensorflow.core.protobuf import saved_model_pb2
 
+from fcnroad import files
 from fcnroad.serving import saved_model
 
 tf = tf2.compat.v1
@@ -39,13 +39,26 @@ class ExportError(ValueError):
 
 def read_meta_graph(model_dir):
     """The (first) MetaGraphDef of a SavedModel folder."""
-    proto = saved_model_pb2.SavedModel()
     try:
-        with open(os.path.join(model_dir, 'saved_model.pb'), 'rb') as f:
-            proto.ParseFromString(f.read())
-    except (OSError, ValueError) as e:
+        return saved_model.read_saved_model(model_dir).meta_graphs[0]
+    except (OSError, ValueError, IndexError) as e:
         raise ExportError('%s: not a SavedModel folder (%s)' % (model_dir, e)) from None
-    return proto.meta_graphs[0]
+
+
+def read_run_config(model_dir):
+    """A saved model's run_config.json; a folder without one is not a model of this project."""
+    path = os.path.join(model_dir, saved_model.RUN_CONFIG)
+    if not os.path.isfile(path):
+        raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
+    with open(path) as f:
+        return json.load(f)
+
+
+def free_target(path):
+    """path, if nothing is there: an export never overwrites one."""
+    if os.path.exists(path):
+        raise ExportError('%s: exists' % path)
+    return path
 
 
 def next_version(folder):
@@ -56,11 +69,7 @@ def next_version(folder):
 
 def export_savedmodel(model_dir, out_dir, name=None, version=None):
     """Write model_dir as <out_dir>/<name>/<version>/ (name: the model's family; version: the next); return it."""
-    config_path = os.path.join(model_dir, saved_model.RUN_CONFIG)
-    if not os.path.isfile(config_path):
-        raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
-    with open(config_path) as f:
-        run_config = json.load(f)
+    run_config = read_run_config(model_dir)
     meta = read_meta_graph(model_dir)
     name = name or run_config.get('model', 'fcn8s')
     version = version or next_version(os.path.join(out_dir, name))
@@ -74,14 +83,11 @@ def export_savedmodel(model_dir, out_dir, name=None, version=None):
         if saved_model.MODEL_TAG in meta.meta_info_def.tags and saved_model.BYTES_SIGNATURE in meta.signature_def:
             shutil.copytree(model_dir, staging)
         else:
-            # Models saved before the training-size signature had only the network's: serving_default.
-            network = meta.signature_def.get(saved_model.TRAINING_SIZE_SIGNATURE,
-                                             meta.signature_def[saved_model.SERVING_SIGNATURE])
-            names = {k: v.name for k, v in list(network.inputs.items()) + list(network.outputs.items())}
-            saved_model.write_serving_model(model_dir, list(meta.meta_info_def.tags), names, staging,
+            saved_model.write_serving_model(model_dir, list(meta.meta_info_def.tags), saved_model.network_tensors(meta),
+                                            staging,
                                             tuple(run_config['image_shape']), run_config['num_classes'],
                                             import_scope='network')
-            shutil.copy(config_path, os.path.join(staging, saved_model.RUN_CONFIG))
+            shutil.copy(os.path.join(model_dir, saved_model.RUN_CONFIG), staging)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -113,12 +119,9 @@ def antialiased_resize(images, size):
 
 def frozen_serving_graph(model_dir):
     """(GraphDef with the weights as constants, run_config): the serving path in exportable ops."""
-    with open(os.path.join(model_dir, saved_model.RUN_CONFIG)) as f:
-        run_config = json.load(f)
+    run_config = read_run_config(model_dir)
     meta = read_meta_graph(model_dir)
-    network = meta.signature_def.get(saved_model.TRAINING_SIZE_SIGNATURE,
-                                     meta.signature_def[saved_model.SERVING_SIGNATURE])
-    names = {k: v.name for k, v in list(network.inputs.items()) + list(network.outputs.items())}
+    names = saved_model.network_tensors(meta)
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         images = tf.placeholder(tf.uint8, [None, None, None, 3], name=ONNX_INPUT)
         resized = antialiased_resize(tf.cast(images, tf.float32), tuple(run_config['image_shape']))
@@ -127,21 +130,16 @@ def frozen_serving_graph(model_dir):
         probabilities = graph.get_tensor_by_name('network/' + names['probabilities'])
         full_size = tf.identity(tf.image.resize_bilinear(probabilities, tf.shape(images)[1:3], half_pixel_centers=True),
                                 name='probabilities')
-        if run_config['num_classes'] == 2:
-            tf.cast(full_size[..., 1] > 0.5, tf.uint8, name='classes')
-        else:
-            tf.cast(tf.argmax(full_size, -1), tf.uint8, name='classes')
+        saved_model.classes_from(full_size, run_config['num_classes'])
         frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), list(ONNX_OUTPUTS))
     return frozen, run_config
 
 
 def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
-    """Write the model's serving path as an ONNX file at out_path (written as .partial, then renamed)."""
+    """Write the model's serving path as an ONNX file at out_path, whole or not at all."""
     from tf2onnx import optimizer, tfonnx      # only the ONNX export needs it
-    if not os.path.isfile(os.path.join(model_dir, saved_model.RUN_CONFIG)):
-        raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
-    if os.path.exists(out_path):
-        raise ExportError('%s: exists' % out_path)
+    read_run_config(model_dir)
+    free_target(out_path)
     frozen, run_config = frozen_serving_graph(model_dir)
     # tf2onnx.convert.from_graph_def's steps, its optimiser only for small graphs: on FCN-8s' 537 MB
     # of weights it went past 20 GB here (copies of the constants); ONNX Runtime optimises at load anyway.
@@ -162,40 +160,22 @@ def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
     entry = proto.metadata_props.add()
     entry.key, entry.value = saved_model.RUN_CONFIG, json.dumps(run_config)
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    staging = out_path + '.partial'
-    try:
-        with open(staging, 'wb') as f:
-            f.write(proto.SerializeToString())
-        os.replace(staging, out_path)
-    except BaseException:
-        if os.path.exists(staging):
-            os.remove(staging)
-        raise
+    files.write_bytes_atomic(out_path, proto.SerializeToString())
     return out_path
 
 
 def export_tflite(model_dir, out_path, int8=False):
-    """Write the serving path as a TFLite flatbuffer (int8: int8 weights); written as .partial, then renamed."""
-    if not os.path.isfile(os.path.join(model_dir, saved_model.RUN_CONFIG)):
-        raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
-    if os.path.exists(out_path):
-        raise ExportError('%s: exists' % out_path)
+    """Write the serving path as a TFLite flatbuffer (int8: int8 weights), whole or not at all."""
+    read_run_config(model_dir)
+    free_target(out_path)
     frozen, _ = frozen_serving_graph(model_dir)
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         tf.import_graph_def(frozen, name='')
-        converter = tf.lite.TFLiteConverter.from_session(
-            sess, [graph.get_tensor_by_name(ONNX_INPUT + ':0')], [graph.get_tensor_by_name(n + ':0') for n in ONNX_OUTPUTS])
+        converter = tf.lite.TFLiteConverter.from_session(sess, [graph.get_tensor_by_name(ONNX_INPUT + ':0')],
+                                                         [graph.get_tensor_by_name(n + ':0') for n in ONNX_OUTPUTS])
         if int8:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]     # no representative data: weights only
         flatbuffer = converter.convert()
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    staging = out_path + '.partial'
-    try:
-        with open(staging, 'wb') as f:
-            f.write(flatbuffer)
-        os.replace(staging, out_path)
-    except BaseException:
-        if os.path.exists(staging):
-            os.remove(staging)
-        raise
+    files.write_bytes_atomic(out_path, flatbuffer)
     return out_path

@@ -57,6 +57,28 @@ def _decode(image_bytes):
     return tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
 
 
+def classes_from(probabilities, num_classes, name='classes'):
+    """uint8 class maps: road where its probability passes 0.5 (two classes), else the most probable."""
+    if num_classes == 2:
+        return tf.cast(probabilities[..., 1] > 0.5, tf.uint8, name=name)
+    return tf.cast(tf.argmax(probabilities, -1), tf.uint8, name=name)
+
+
+def network_tensors(meta):
+    """{image_input, keep_prob, probabilities: tensor name} of a saved model's network (its training_size
+    signature; models saved before that signature had only the network's, as serving_default)."""
+    signature = meta.signature_def.get(TRAINING_SIZE_SIGNATURE, meta.signature_def[SERVING_SIGNATURE])
+    return {k: v.name for k, v in list(signature.inputs.items()) + list(signature.outputs.items())}
+
+
+def read_saved_model(model_dir):
+    """The SavedModel protocol buffer of a model folder (its meta graphs, tags and signatures)."""
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(model_dir, 'saved_model.pb'), 'rb') as f:
+        proto.ParseFromString(f.read())
+    return proto
+
+
 def write_serving_model(source_dir, source_tags, network, export_dir, image_shape, num_classes, import_scope=None):
     """Save the network of the SavedModel at source_dir with the serving paths in front of it.
 
@@ -80,10 +102,7 @@ def write_serving_model(source_dir, source_tags, network, export_dir, image_shap
         probabilities = sess.graph.get_tensor_by_name(prefix + network['probabilities'])
         with tf.name_scope('serving'):
             full_size = tf2.image.resize(probabilities, tf.shape(images)[1:3], name='probabilities')
-            if num_classes == 2:
-                classes = tf.cast(full_size[..., 1] > 0.5, tf.uint8, name='classes')
-            else:
-                classes = tf.cast(tf.argmax(full_size, -1), tf.uint8, name='classes')
+            classes = classes_from(full_size, num_classes)
             classes_png = tf.map_fn(lambda c: tf.io.encode_png(c[..., None]), classes,
                                     fn_output_signature=tf.string, name=BYTES_OUTPUT)
         saved = {name for name, _ in tf.train.list_variables(os.path.join(source_dir, 'variables', 'variables'))}
@@ -135,11 +154,8 @@ def load_model(sess, model_dir, with_meta=False):
 
 def model_tag(model_dir):
     """The tag a saved model was saved under: 'serve', or 'fcn8' for models saved before 2026-12-01."""
-    path = os.path.join(model_dir, 'saved_model.pb')
-    proto = saved_model_pb2.SavedModel()
     try:
-        with open(path, 'rb') as f:
-            proto.ParseFromString(f.read())
+        proto = read_saved_model(model_dir)
     except (OSError, ValueError) as e:
         raise SystemExit('%s: cannot read the saved model (%s)' % (model_dir, e)) from None
     tags = {tag for meta in proto.meta_graphs for tag in meta.meta_info_def.tags}

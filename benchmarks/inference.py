@@ -3,11 +3,13 @@
     python -m benchmarks.inference --model runs/<run>/model [--images DIR] [--video FILE]
 
 Exports the model to ONNX, TFLite and TFLite with int8 weights (in a temporary folder), then
-for each runtime prints the images/s and the latency p50 / p95 of one image (uint8 in, class map and probabilities out at the image's
-size: the serving signature's whole path), how many pixels of its class map equal
-TensorFlow's, and (on the run's validation images, the default) its IoU against the labels:
-road IoU for a road model, mean IoU for several classes.  With --video it also times predict.py end to end on that video (reading,
-inference, painting, writing the mp4).  Nothing else should run meanwhile.
+for each runtime prints the images/s and the latency p50 / p95 of one image (uint8 in, class
+map and probabilities out at the image's size: the serving signature's whole path), how many
+pixels of its class map equal TensorFlow's, and (on the run's validation images, the
+default) its IoU against the labels: road IoU for a road model, mean IoU for several
+classes.  With --video it also times predict.py end to end on that video with each
+runtime's model (reading, inference, painting, writing the mp4).  Nothing else should run
+meanwhile.
 """
 import os
 import sys
@@ -31,7 +33,7 @@ import tensorflow as tf2  # noqa: E402
 from fcnroad.data import arrays, datasets  # noqa: E402
 from fcnroad.evaluation import metrics  # noqa: E402
 from fcnroad.serving import export  # noqa: E402
-from fcnroad.serving.predictor import Predictor  # noqa: E402
+from fcnroad.serving import runtimes  # noqa: E402
 
 tf = tf2.compat.v1
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,34 +50,6 @@ def latencies(fn, images, repeats):
             fn(image[None])
             times.append(time.perf_counter() - start)
     return np.array(times)
-
-
-def tensorflow_runtime(model):
-    predictor = Predictor(model)
-    return lambda batch: predictor(batch)[0], predictor.close
-
-
-def onnx_runtime(path):
-    import onnxruntime as ort
-    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    return lambda batch: session.run(['classes'], {'images': batch})[0], lambda: None
-
-
-def tflite_runtime(path):
-    interpreter = tf2.lite.Interpreter(model_path=path, num_threads=os.cpu_count())
-    index = interpreter.get_input_details()[0]['index']
-    outputs = {d['name']: d['index'] for d in interpreter.get_output_details()}
-    shape = [None]
-
-    def run(batch):
-        if shape[0] != batch.shape:        # resizing re-plans the interpreter: only when the size changes
-            interpreter.resize_tensor_input(index, batch.shape)
-            interpreter.allocate_tensors()
-            shape[0] = batch.shape
-        interpreter.set_tensor(index, batch)
-        interpreter.invoke()
-        return interpreter.get_tensor(outputs['classes'])
-    return run, lambda: None
 
 
 def main_(argv=None):
@@ -107,30 +81,29 @@ def main_(argv=None):
         ', '.join(sizes), args.repeats))
     folder = tempfile.mkdtemp(prefix='fcn8-inference-')
     try:
-        exports = {'onnx': export.export_onnx(args.model, os.path.join(folder, 'model.onnx')),
-                   'tflite': export.export_tflite(args.model, os.path.join(folder, 'model.tflite')),
-                   'tflite int8': export.export_tflite(args.model, os.path.join(folder, 'int8.tflite'), int8=True)}
-        runtimes = [('TensorFlow (float32)', lambda: tensorflow_runtime(args.model)),
-                    ('ONNX Runtime (float32)', lambda: onnx_runtime(exports['onnx'])),
-                    ('TFLite (float32)', lambda: tflite_runtime(exports['tflite'])),
-                    ('TFLite int8 weights', lambda: tflite_runtime(exports['tflite int8']))]
+        # (row, model path): each runs through runtimes.open_predictor, as predict.py --model PATH does
+        rows = [('TensorFlow (float32)', args.model),
+                ('ONNX Runtime (float32)', export.export_onnx(args.model, os.path.join(folder, 'model.onnx'))),
+                ('TFLite (float32)', export.export_tflite(args.model, os.path.join(folder, 'model.tflite'))),
+                ('TFLite int8 weights', export.export_tflite(args.model, os.path.join(folder, 'int8.tflite'),
+                                                             int8=True))]
         score_name = ('road IoU' if num_classes == 2 else 'mean IoU') if labels else None
         print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s |%s file (MB) |'
               % (' %s |' % score_name if score_name else ''))
         print('|---|---|---|---|---|---|%s' % ('---|' if score_name else ''))
         reference = None
-        for name, make in runtimes:
-            run, close = make()
+        for name, path in rows:
+            predictor = runtimes.open_predictor(path)
             try:
+                run = lambda batch: predictor(batch)[0]     # noqa: E731
                 times = latencies(run, images, args.repeats)
                 maps = [run(im[None])[0] for im in images]
             finally:
-                close()
+                predictor.close()
             reference = reference or maps
             agree = np.mean([(a == b).mean() for a, b in zip(maps, reference)])
-            key = {'ONNX Runtime (float32)': 'onnx', 'TFLite (float32)': 'tflite', 'TFLite int8 weights': 'tflite int8'}
-            size = os.path.getsize(exports[key[name]]) / 1e6 if name in key else \
-                sum(os.path.getsize(f) for f in glob.glob(os.path.join(args.model, 'variables', '*'))) / 1e6
+            size = (os.path.getsize(path) if os.path.isfile(path) else
+                    sum(os.path.getsize(f) for f in glob.glob(os.path.join(path, 'variables', '*')))) / 1e6
             score = ''
             if score_name:
                 cm = sum(metrics.confusion_matrix(label, m, num_classes) for label, m in zip(labels, maps))
@@ -140,15 +113,18 @@ def main_(argv=None):
                 name, len(times) / times.sum(), 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 95),
                 100 * agree, score, size), flush=True)
         if args.video:
-            out = os.path.join(folder, 'painted')
-            start = time.perf_counter()
-            subprocess.run([sys.executable, os.path.join(ROOT, 'predict.py'), '--model', args.model, args.video,
-                            '--out', out], check=True, capture_output=True)
-            seconds = time.perf_counter() - start
             import imageio.v2 as imageio
             frames = imageio.get_reader(args.video, format='FFMPEG').count_frames()
-            print('predict.py %s: %d frames in %.1f s: %.2f frames/s end to end (process start and model '
-                  'loading included)' % (os.path.basename(args.video), frames, seconds, frames / seconds))
+            for name, path in rows:
+                out = os.path.join(folder, 'painted')
+                start = time.perf_counter()
+                subprocess.run([sys.executable, os.path.join(ROOT, 'predict.py'), '--model', path, args.video,
+                                '--out', out], check=True, capture_output=True)
+                seconds = time.perf_counter() - start
+                shutil.rmtree(out)
+                print('predict.py --model <%s> %s: %d frames in %.1f s: %.2f frames/s end to end (process start '
+                      'and model loading included)' % (name, os.path.basename(args.video), frames, seconds,
+                                                        frames / seconds), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -1,6 +1,10 @@
 """Paint a trained model's road (or classes) on your own images and videos.
 
     python predict.py --model runs/<run>/model INPUT... --out DIR
+    python predict.py --model exports/road.onnx INPUT... --out DIR      # or a .tflite file
+
+--model is a saved model folder or an export of one (export.py): the runtime follows
+from it (tensorflow, onnx, tflite) and --runtime, if given, must agree.
 
 INPUT is an image, a folder (its images and videos), a quoted glob, or a video
 (mp4, avi, mov, mkv, read and written through imageio-ffmpeg's own ffmpeg).
@@ -23,14 +27,17 @@ from tqdm import tqdm  # noqa: E402
 
 from fcnroad.data import arrays  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
-from fcnroad.serving import saved_model  # noqa: E402
-from fcnroad.serving.predictor import (PREDICT_BATCH, InputError, Predictor, estimated_frames,  # noqa: E402
-                                       find_inputs, predict_images, predict_video)
+from fcnroad.serving import runtimes, saved_model  # noqa: E402
+from fcnroad.serving.predictor import (PREDICT_BATCH, InputError, estimated_frames, find_inputs,  # noqa: E402
+                                       predict_images, predict_video)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
+    p.add_argument('--model', required=True,
+                   help='runs/<run>/model folder written by main.py, or its .onnx or .tflite export')
+    p.add_argument('--runtime', choices=runtimes.RUNTIMES,
+                   help="default: the model's own (a folder: tensorflow; .onnx: onnx; .tflite: tflite)")
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image, folder, quoted glob or video')
     p.add_argument('--out', required=True, help='folder for the painted images and videos')
     p.add_argument('--class-map', action='store_true', help='also write the class index maps as PNG')
@@ -47,8 +54,8 @@ def main(argv=None):
         raise SystemExit('input error: %s' % e)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise SystemExit('--out %s: exists and is not a folder' % args.out)
-    predictor = Predictor(args.model, args.flip, args.scales, args.crf)
-    print(saved_model.describe(predictor.run_config))
+    predictor = runtimes.open_predictor(args.model, args.runtime, args.flip, args.scales, args.crf)
+    print('%s; runtime %s' % (saved_model.describe(predictor.run_config), runtimes.runtime_of(args.model)))
     os.makedirs(args.out, exist_ok=True)
     images = [path for kind, path in inputs if kind == 'image']
     videos = [path for kind, path in inputs if kind == 'video']

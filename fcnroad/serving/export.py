@@ -12,8 +12,9 @@ to the training size with the same triangle filter written as two matrix product
 ONNX has (antialiased_resize); the probabilities go back up bilinearly, as in TensorFlow.
 
 tflite: the same graph through TensorFlow's TFLite converter (any input size: resize the
-interpreter's input tensor); with int8, the weights stored as int8 (TFLite's dynamic-range
-quantisation; activations stay float).  Full-integer quantisation calibrated on training
+interpreter's input tensor), the run's settings in a constant string output (run_config);
+with int8, the weights stored as int8 (TFLite's dynamic-range quantisation; activations
+stay float).  Full-integer quantisation calibrated on training
 images is not offered: on both real models measured it labelled every pixel background.
 """
 import json
@@ -31,6 +32,7 @@ FORMATS = ('savedmodel', 'onnx', 'tflite')
 ONNX_OPSET = 17
 ONNX_OPTIMIZE_MAX_BYTES = 100 * 2 ** 20    # tf2onnx's optimiser on larger graphs: see export_onnx
 ONNX_INPUT, ONNX_OUTPUTS = 'images', ('classes', 'probabilities')
+TFLITE_RUN_CONFIG = 'run_config'    # TFLite has no metadata the interpreter reads: a constant string output
 
 
 class ExportError(ValueError):
@@ -168,11 +170,13 @@ def export_tflite(model_dir, out_path, int8=False):
     """Write the serving path as a TFLite flatbuffer (int8: int8 weights), whole or not at all."""
     read_run_config(model_dir)
     free_target(out_path)
-    frozen, _ = frozen_serving_graph(model_dir)
+    frozen, run_config = frozen_serving_graph(model_dir)
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         tf.import_graph_def(frozen, name='')
+        settings = tf.identity(tf.constant(json.dumps(run_config)), name=TFLITE_RUN_CONFIG)
         converter = tf.lite.TFLiteConverter.from_session(sess, [graph.get_tensor_by_name(ONNX_INPUT + ':0')],
-                                                         [graph.get_tensor_by_name(n + ':0') for n in ONNX_OUTPUTS])
+                                                         [graph.get_tensor_by_name(n + ':0') for n in ONNX_OUTPUTS]
+                                                         + [settings])
         if int8:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]     # no representative data: weights only
         flatbuffer = converter.convert()

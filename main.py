@@ -4,13 +4,15 @@ The tutorial's five functions, in order: load_vgg, layers, optimize, train_nn, r
 `python main.py --help` lists every setting; fcnroad/training/options.py says where the defaults
 differ from the source's and which setting wins.
 """
-import os
+from fcnroad import console
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
 import logging  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf2  # noqa: E402
@@ -24,7 +26,6 @@ from fcnroad.training import checkpoints, distribute, loop, options, splits, tra
 from fcnroad.training.options import DEFAULTS  # noqa: E402
 
 tf = tf2.compat.v1
-tf2.get_logger().setLevel(logging.ERROR)  # its deprecation notices drown the training log
 tf.disable_v2_behavior()
 
 SAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'sample')
@@ -202,6 +203,8 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
         bar.close()
         state.history.append(float(np.mean(state.epoch_losses)))
         state.epoch, state.step, state.epoch_losses = epoch, 0, []
+        if rng is not None:
+            state.capture_rng(rng)   # a checkpoint at this epoch's end resumes with the next epoch's order
         print('Epoch {}/{}: mean loss {:.4f} ({:.0f} s)'.format(epoch, epochs, state.history[-1],
                                                               time.time() - start), flush=True)
         snapshot.take()
@@ -259,15 +262,21 @@ def run(argv=None):
         '%s from %s' % (args.dataset, args.data_dir)
 
     if not args.skip_checks:
+        print("The tutorial's checks of load_vgg, layers, optimize, train_nn and the data (project_tests.py; "
+              "--skip-checks skips them):")
         tests.test_load_vgg(load_vgg, tf)
         tests.test_layers(layers)
         tests.test_optimize(optimize)
         tests.test_train_nn(train_nn)
         if args.dataset == 'kitti':
             try:
-                tests.test_for_kitti_dataset(args.data_dir)
+                with warnings.catch_warnings(record=True) as said:
+                    warnings.simplefilter('always')
+                    tests.test_for_kitti_dataset(args.data_dir)
             except AssertionError as e:
                 raise SystemExit('data error: %s' % e)
+            for warning in said:
+                print('WARNING: %s' % warning.message, file=sys.stderr, flush=True)
 
     data = splits.training_data(args, args.data_dir, tuple(args.image_shape))
     # Build the network with load_vgg and layers, optimize, train_nn; save the model, score it, paint samples.

@@ -4,7 +4,9 @@ Called the original way from main.py (`tests.test_layers(layers)`, ...) and
 collected by pytest, which supplies the functions as fixtures (conftest.py).
 Each check builds its graph in a fresh tf.Graph so it leaves nothing behind.
 """
+import contextlib
 import functools
+import io
 import os
 import warnings
 from unittest import mock
@@ -119,7 +121,7 @@ def test_train_nn(train_nn):
     correct_label = tf.placeholder(tf.float32, name='correct_label')
     keep_prob = tf.placeholder(tf.float32, name='keep_prob')
     learning_rate = tf.placeholder(tf.float32, name='learning_rate')
-    with tf.Session() as sess:
+    with tf.Session() as sess, contextlib.redirect_stdout(io.StringIO()):   # its epoch line is not the training's
         history = train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_loss,
                            input_image, correct_label, keep_prob, learning_rate)
     assert len(history) == epochs and np.isclose(history[0], 10.11), \

@@ -2,6 +2,6 @@
 classic families, the TensorFlow 1.x way.
 
 Layers, lowest first; each imports only those below it (tests/test_architecture.py):
-files, data, models, evaluation, serving, training, cli.
+console, files, data, models, evaluation, serving, training, cli.
 """
 __version__ = '0.9.0'

@@ -99,7 +99,8 @@ def main_command(tiny, runs_dir, *extra, epochs=2):
     return [sys.executable, '-u', os.path.join(ROOT, 'main.py'), '--data-dir', kitti, '--vgg-dir', vgg_dir,
             '--runs-dir', runs_dir, '--model', 'fcn16s', '--image-shape', str(TINY_SHAPE[0]), str(TINY_SHAPE[1]),
             '--epochs', str(epochs), '--batch-size', '4', '--learning-rate', '1e-3', '--keep-prob', '1.0',
-            '--val-fraction', '0', '--no-augment', '--skip-checks', '--seed', '3', *extra]
+            '--val-fraction', '0', '--no-augment', '--skip-checks', '--seed', '3',
+            '--checkpoint-minutes', '0', '--keep-checkpoints', '2', *extra]     # epoch 1's checkpoint stays
 
 
 def run_main(command, env=None):

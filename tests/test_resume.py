@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -21,7 +22,8 @@ tf = main.tf
 def tiny_args(kitti, vgg, runs, epochs=4):
     return ['--data-dir', kitti, '--vgg-dir', vgg, '--runs-dir', runs, '--image-shape', str(TINY_SHAPE[0]),
             str(TINY_SHAPE[1]), '--epochs', str(epochs), '--batch-size', '2', '--learning-rate', '1e-3',
-            '--keep-prob', '1.0', '--val-fraction', '0.25', '--skip-checks', '--seed', '3']
+            '--keep-prob', '1.0', '--val-fraction', '0.25', '--skip-checks', '--seed', '3',
+            '--checkpoint-minutes', '0']    # a checkpoint every epoch: the tiny epochs take a second
 
 
 def model_weights(run_dir):
@@ -237,3 +239,86 @@ def test_interrupted_recursive_box_run_resumes_with_its_relabelled_round(kitti, 
     assert os.path.isfile(os.path.join(partial, weak_rounds.WEAK_ROUNDS_DIR, 'round-1', 'complete.json'))
     monkeypatch.setattr(loop.TrainingHooks, 'after_step', real_after_step)
     assert_same_weights(model_weights(main.run(['--resume', partial])), model_weights(reference))
+
+
+def checkpoint_names(folder):
+    return sorted({os.path.basename(p).split('.', 1)[0] for p in glob.glob(os.path.join(folder, 'epoch-*'))})
+
+
+def test_kill_9_while_a_checkpoint_is_written_loses_one_interval_and_resume_finishes(kitti, tiny_vgg, reference,
+                                                                                   tmp_path):
+    runs, marker = str(tmp_path / 'runs'), str(tmp_path / 'paused')
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'main.py')] + tiny_args(kitti, tiny_vgg, runs),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                            env=dict(os.environ, **{checkpoints.PAUSE_IN_SAVE_ENV: '2:' + marker}))
+    try:
+        for _ in range(600):            # the second checkpoint (epoch 2) stops half-written
+            if os.path.exists(marker) or proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert os.path.exists(marker), proc.communicate(timeout=60)[1][-3000:]
+    finally:
+        proc.kill()                     # SIGKILL: no handler, no clean-up
+        proc.wait(timeout=60)
+    partial, = glob.glob(os.path.join(runs, '*.partial'))
+    folder = os.path.join(partial, 'checkpoints')
+    assert checkpoint_names(folder) == ['epoch-001', 'epoch-002']      # epoch 2's variables, no state
+    assert not os.path.exists(os.path.join(folder, 'epoch-002' + checkpoints.STATE_SUFFIX))
+    _, state = checkpoints.latest_checkpoint(folder)
+    assert (state.epoch, state.step) == (1, 0)
+
+    run_dir = main.run(['--resume', partial])
+    assert_same_weights(model_weights(run_dir), model_weights(reference))
+    assert checkpoint_names(os.path.join(run_dir, 'checkpoints')) == ['epoch-004']   # the half-written one is gone
+
+
+def test_too_little_space_for_a_checkpoint_stops_in_one_line_keeping_the_previous(kitti, tiny_vgg, tmp_path,
+                                                                                monkeypatch):
+    from fcnroad import files
+    calls = []
+
+    def one_checkpoint_fits(path):
+        calls.append(path)
+        return 10 ** 12 if len(calls) == 1 else 1000
+    monkeypatch.setattr(files, 'free_bytes', one_checkpoint_fits)
+    runs = str(tmp_path / 'runs')
+    with pytest.raises(SystemExit, match=r'disk full: .*checkpoints: a checkpoint needs [\d.]+ [MG]B, 0 MB free\. '
+                                         r'Nothing was '
+                                         r'written; the previous checkpoint is kept in .*continue with:\n    '
+                                         r'python main.py --resume '):
+        main.run(tiny_args(kitti, tiny_vgg, runs, epochs=3))
+    partial, = glob.glob(os.path.join(runs, '*.partial'))
+    assert checkpoint_names(os.path.join(partial, 'checkpoints')) == ['epoch-001']
+    monkeypatch.setattr(files, 'free_bytes', lambda path: 10 ** 12)
+    with open(os.path.join(main.run(['--resume', partial]), 'metrics.json')) as f:
+        assert len(json.load(f)['epoch_mean_loss']) == 3
+
+
+def test_too_little_space_for_the_model_keeps_the_last_checkpoint_to_write_it_later(kitti, tiny_vgg, tmp_path,
+                                                                                  monkeypatch):
+    from fcnroad import files
+    monkeypatch.setattr(files, 'free_bytes', lambda path: 10 ** 12 if path.endswith('checkpoints') else 1000)
+    runs = str(tmp_path / 'runs')
+    with pytest.raises(SystemExit, match=r'disk full: .*\.partial: the model needs [\d.]+ [MG]B, 0 MB free'):
+        main.run(tiny_args(kitti, tiny_vgg, runs, epochs=2))
+    partial, = glob.glob(os.path.join(runs, '*.partial'))
+    assert not os.path.exists(os.path.join(partial, 'model'))
+    monkeypatch.setattr(files, 'free_bytes', lambda path: 10 ** 12)
+    run_dir = main.run(['--resume', partial])       # nothing left to train: the model is written
+    assert os.path.isfile(os.path.join(run_dir, 'model', 'saved_model.pb'))
+
+
+def test_a_finished_run_keeps_one_checkpoint_or_none(kitti, tiny_vgg, reference, tmp_path):
+    assert checkpoint_names(os.path.join(reference, 'checkpoints')) == ['epoch-004']
+    run_dir = main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs'), epochs=2) + ['--no-keep-checkpoint'])
+    assert not os.path.exists(os.path.join(run_dir, 'checkpoints'))
+    assert os.path.isfile(os.path.join(run_dir, 'metrics.json'))
+
+
+def test_no_space_for_the_first_checkpoint_leaves_no_run_folder(kitti, tiny_vgg, tmp_path, monkeypatch):
+    from fcnroad import files
+    monkeypatch.setattr(files, 'free_bytes', lambda path: 1000)
+    with pytest.raises(SystemExit, match=r'checkpoints: a checkpoint needs .* No checkpoint was written yet, so the '
+                                         r'run is not kept'):
+        main.run(tiny_args(kitti, tiny_vgg, str(tmp_path / 'runs'), epochs=2))
+    assert os.listdir(tmp_path / 'runs') == []

@@ -6,9 +6,9 @@ Predictions are made at the training resolution, and the probabilities are
 resized back to each label's own resolution before counting, as the KITTI
 benchmark scores full-size images.
 """
-import os
+from fcnroad import console
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -33,6 +33,7 @@ def main(argv=None):
     scoring.add_test_time_options(p)
     p.add_argument('--strict', action='store_true',
                    help='stop at the first pair that does not read (default: warn, score the rest, exit 1)')
+    console.add_verbose_flag(p)
     args = p.parse_args(argv)
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, run_config = saved_model.load_model(sess, args.model)

@@ -16,9 +16,9 @@ of any size -> classes, probabilities), the run's settings in its metadata (run_
 tflite: the same input and outputs (resize the interpreter's input to each image's size);
 --int8 stores the weights as int8 (a quarter of the size; activations stay float).
 """
-import os
+from fcnroad import console
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
 import argparse  # noqa: E402
 
@@ -34,6 +34,7 @@ def main(argv=None):
     p.add_argument('--name', help="the model's name in the export (default: its family, e.g. fcn8s)")
     p.add_argument('--version', type=int, help='default: one more than the highest version in --out/NAME')
     p.add_argument('--int8', action='store_true', help='tflite: int8 weights (dynamic-range quantisation)')
+    console.add_verbose_flag(p)
     args = p.parse_args(argv)
     if args.version is not None and args.version < 1:
         raise SystemExit('--version %d: TF Serving versions are positive integers' % args.version)

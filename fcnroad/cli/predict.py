@@ -15,10 +15,11 @@ DIR/<name>.png (the overlay) and, with --class-map, DIR/<name>_classes.png
 count (class maps in DIR/<name>_classes/).  Every file is written under a
 staging name and renamed when complete.
 """
-import os
+from fcnroad import console
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
+import os  # noqa: E402
 import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -45,6 +46,7 @@ def main(argv=None):
     scoring.add_test_time_options(p)
     p.add_argument('--strict', action='store_true',
                    help='stop at the first unreadable input (default: warn, go on, list them at the end, exit 1)')
+    console.add_verbose_flag(p)
     args = p.parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1')

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from fcnroad import console
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.serving import export, paint, saved_model
 from fcnroad.serving.predictor import Predictor
@@ -96,9 +97,11 @@ class TFLitePredictor(ExportPredictor):
     def __init__(self, path, flip=False, crf=False):
         import tensorflow as tf2
         try:
-            with warnings.catch_warnings():     # its notice that LiteRT (ai-edge-litert) succeeds it, every run
+            # its notice that LiteRT (ai-edge-litert) succeeds it, and XNNPACK's INFO line, every run
+            with warnings.catch_warnings(), console.native_stderr_hidden():
                 warnings.simplefilter('ignore', UserWarning)
                 self.interpreter = tf2.lite.Interpreter(model_path=path, num_threads=os.cpu_count())
+                self.interpreter.allocate_tensors()
         except ValueError as e:
             raise SystemExit('%s: cannot load the TFLite model (%s)' % (path, str(e).split('\n')[0])) from None
         self.input = self.interpreter.get_input_details()[0]['index']
@@ -107,7 +110,6 @@ class TFLitePredictor(ExportPredictor):
             raise SystemExit('%s: not an export of this project (no %s output; export it again with export.py)'
                              % (path, export.TFLITE_RUN_CONFIG))
         self.shape = None
-        self.interpreter.allocate_tensors()
         run_config = json.loads(self.interpreter.get_tensor(self.outputs[export.TFLITE_RUN_CONFIG]).item())
         super().__init__(path, flip, crf, run_config)
 

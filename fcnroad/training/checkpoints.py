@@ -5,7 +5,8 @@ tf.train.Saver plus a JSON state: epochs done, steps done in the current
 epoch, the losses so far, the evaluations, and the data order's random
 state at the start of the current epoch.  `latest.json` names the newest
 complete checkpoint and is replaced atomically after both files are written,
-so a write that fails half-way leaves the previous checkpoint the valid one.
+so a write that fails half-way leaves the previous checkpoint the valid one.  Before a
+checkpoint is written the free space is checked against its size (files.DiskFull when short).
 """
 import glob
 import json
@@ -15,11 +16,15 @@ import threading
 
 import numpy as np
 
-from fcnroad.files import write_json_atomic
+from fcnroad.files import check_free_space, write_json_atomic
 
 LATEST = 'latest.json'
 BEST = 'best.json'
 STATE_SUFFIX = '.state.json'
+# Test hook: "N:PATH" makes the N-th save of the process stop half-way (variables written,
+# latest.json not yet moved), create PATH and wait there to be killed.
+PAUSE_IN_SAVE_ENV = 'FCN8_TEST_PAUSE_IN_CHECKPOINT'
+SPACE_MARGIN = 1.05     # the index, the state's JSON and the file system's blocks
 
 
 class TrainingState:
@@ -65,11 +70,13 @@ class CheckpointError(ValueError):
 class Checkpointer:
     """Saves and restores the checkpoints of one run folder, keeping the newest `keep`."""
 
-    def __init__(self, folder, variables, keep=2):
+    def __init__(self, folder, variables, keep=1):
         import tensorflow.compat.v1 as tf
         self.folder = folder
         self.keep = max(1, keep)
         self.saver = tf.train.Saver(variables, max_to_keep=None, save_relative_paths=True)
+        self.size = variables_bytes(variables)
+        self.saves = 0
 
     @property
     def saved(self):
@@ -79,9 +86,12 @@ class Checkpointer:
     def save(self, sess, state):
         """Write a checkpoint of `state`; only when every file is there does latest.json point to it."""
         os.makedirs(self.folder, exist_ok=True)
+        check_free_space(self.folder, int(self.size * SPACE_MARGIN), 'a checkpoint')
         prefix = os.path.join(self.folder, state.name)
+        self.saves += 1
         try:
             self.saver.save(sess, prefix, write_meta_graph=False, write_state=False)
+            _pause_if_asked(self.saves)
             write_json_atomic(prefix + STATE_SUFFIX, state.to_json())
         except BaseException:
             _remove_checkpoint(prefix)
@@ -96,9 +106,26 @@ class Checkpointer:
         for name in names[:-self.keep]:
             if name != keep_also:
                 _remove_checkpoint(os.path.join(self.folder, name))
+        # A write killed half-way (kill -9, power) leaves variables without a state: never resumable.
+        written = {os.path.basename(p).split('.', 1)[0] for p in glob.glob(os.path.join(self.folder, 'epoch-*'))}
+        for name in written - set(names):
+            _remove_checkpoint(os.path.join(self.folder, name))
 
     def restore(self, sess, prefix):
         self.saver.restore(sess, prefix)
+
+
+def variables_bytes(variables):
+    """Bytes of the variables' values: what a checkpoint of them holds."""
+    return sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in variables)
+
+
+def _pause_if_asked(saves):
+    asked = os.environ.get(PAUSE_IN_SAVE_ENV)
+    if asked and int(asked.split(':', 1)[0]) == saves:
+        with open(asked.split(':', 1)[1], 'w') as f:
+            f.write(str(os.getpid()))
+        threading.Event().wait()
 
 
 def _remove_checkpoint(prefix):
@@ -132,12 +159,14 @@ class BestWeights:
         self.folder = folder
         self.metric = metric
         self.saver = tf.train.Saver(variables, max_to_keep=None, save_relative_paths=True)
+        self.size = variables_bytes(variables)
 
     def offer(self, sess, state, value):
         """Save the weights if `value` beats the best so far; returns True when it did."""
         if value != value or (state.best is not None and value <= state.best['value']):
             return False
         os.makedirs(self.folder, exist_ok=True)
+        check_free_space(self.folder, int(self.size * SPACE_MARGIN), 'the best weights')
         name = 'best-epoch-%03d' % state.epoch
         prefix = os.path.join(self.folder, name)
         try:

@@ -1,8 +1,10 @@
 """The training loop's machinery around train_nn: the rate schedule, stopping on NaN or a signal,
 the hooks run between steps and epochs, and the variables load_vgg did not restore."""
 import os
+import time
 
 import tensorflow as tf2
+from tqdm import tqdm
 
 from fcnroad import models
 from fcnroad.training import curves
@@ -66,10 +68,21 @@ class Snapshot:
 
 
 class TrainingHooks:
-    """What run() does between steps and epochs: TensorBoard, evaluation, best weights, checkpoints, curves."""
+    """What run() does between steps and epochs: TensorBoard, evaluation, best weights, checkpoints, curves.
+
+    Checkpoints: at the end of every checkpoint_every-th epoch, but at most one per
+    checkpoint_minutes (0: no limit); when that many minutes pass inside an epoch, one mid-epoch;
+    always after a validation and at the end (unless save_last is False), and, from the trainer, on a signal.
+    checkpoint_every 0: none but the signal's.
+    """
 
     def __init__(self, run_folder, checkpointer, stop, events, evaluate_fn=None, eval_every=0,
-                 best=None, checkpoint_every=1, curve_metric=None):
+                 best=None, checkpoint_every=1, curve_metric=None, checkpoint_minutes=0.0, save_last=True,
+                 clock=time.monotonic):
+        self.checkpoint_seconds = 60.0 * checkpoint_minutes
+        self.save_last = save_last      # False: the run keeps no checkpoint once finished, so none is written last
+        self.clock = clock
+        self.last_save = clock()
         self.run_folder = run_folder
         self.checkpointer = checkpointer
         self.stop = stop
@@ -87,12 +100,21 @@ class TrainingHooks:
 
     def after_step(self, sess, state, loss, learning_rate):
         self.events.scalars(state.global_step, {curves.TRAIN_LOSS: loss, curves.TRAIN_LEARNING_RATE: learning_rate})
-        return self.stop.requested is not None
+        if self.stop.requested is not None:
+            return True
+        if self.checkpoint_every and self.checkpoint_seconds and self.since_save() >= self.checkpoint_seconds:
+            self.save(sess, state)      # an epoch longer than the interval: a crash loses one interval at most
+        return False
+
+    def since_save(self):
+        return self.clock() - self.last_save
 
     def after_epoch(self, sess, state, epochs):
         self.events.scalars(state.global_step, {curves.EPOCH_LOSS: state.history[-1]})
         last = state.epoch == epochs
+        validated = False
         if self.eval_every and (state.epoch % self.eval_every == 0 or last):
+            validated = True
             results, painted = self.evaluate_fn(sess)
             self.last_evaluation = (state.epoch, results)
             values = curves.val_metrics(results)
@@ -104,14 +126,16 @@ class TrainingHooks:
                 note = '  (best so far: weights kept)'
             print('  validation after epoch %d: %s%s' % (state.epoch, '  '.join(
                 '%s %.4f' % (k, v) for k, v in values.items()), note), flush=True)
-        if self.checkpoint_every and (state.epoch % self.checkpoint_every == 0 or last):
+        if self.checkpoint_every and (self.save_last if last else validated or (
+                state.epoch % self.checkpoint_every == 0 and self.since_save() >= self.checkpoint_seconds)):
             self.save(sess, state)
         self.events.flush()
 
     def save(self, sess, state):
         prefix = self.checkpointer.save(sess, state)
+        self.last_save = self.clock()
         self.plot(state)
-        print('  checkpoint %s' % prefix, flush=True)
+        tqdm.write('  checkpoint %s' % prefix)    # mid-epoch, below the progress bar
 
     def plot(self, state):
         return curves.plot(os.path.join(self.run_folder, curves.CURVES_FILE), state.history,

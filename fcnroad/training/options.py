@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 
-from fcnroad import models
+from fcnroad import console, models
 from fcnroad.data import augment, datasets, weak
 from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
 
@@ -36,7 +36,9 @@ DEFAULTS = {
     'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
     'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
     'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
-    'keep_checkpoints': 2,       # the newest checkpoints kept; each is every variable and Adam's slots
+    'checkpoint_minutes': 10.0,  # and at most one per 10 minutes, besides those at validations, the end, a signal
+    'keep_checkpoints': 1,       # the newest checkpoints kept; each is every variable and Adam's slots (3x the model)
+    'keep_checkpoint': True,     # a finished run keeps its last checkpoint, to train it for more --epochs
     'eval_every': 0,             # epochs between validations during training; 0: only at the end
     'supervision': 'masks',      # or labels made from boxes (weak.py)
     'mixed_precision': precision.DEFAULT_MODE,   # auto, on, off (precision.py)
@@ -86,6 +88,7 @@ def build_parser():
                    help='folder holding data_road/ (kitti), camvid/ (camvid, camvid_road), cityscapes/, '
                         'or images/ + labels/ + classes.json (folder)')
     p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
+    console.add_verbose_flag(p)
     p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
     p.add_argument('--vgg-weights-h5', help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
@@ -181,8 +184,16 @@ def build_parser():
     g.add_argument('--resume', metavar='RUN_DIR',
                    help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
     g.add_argument('--checkpoint-every', type=int, default=d['checkpoint_every'], metavar='N',
-                   help='write a checkpoint every N epochs (0: none)')
-    g.add_argument('--keep-checkpoints', type=int, default=d['keep_checkpoints'], metavar='K')
+                   help='a checkpoint at the end of every N-th epoch (0: none, but on a signal)')
+    g.add_argument('--checkpoint-minutes', type=float, default=d['checkpoint_minutes'], metavar='M',
+                   help='but at most one per M minutes (mid-epoch too, when an epoch is longer), besides those '
+                        'at each validation, at the end and on a signal; 0: at every N-th epoch')
+    g.add_argument('--keep-checkpoints', type=int, default=d['keep_checkpoints'], metavar='K',
+                   help="the newest K checkpoints kept; each is the weights and Adam's two slots: 3x the model, "
+                        '1.6 GB for FCN-8s')
+    g.add_argument('--no-keep-checkpoint', dest='keep_checkpoint', action='store_false',
+                   help='a finished run deletes its checkpoints (default: keeps the last, to continue it with '
+                        '--resume RUN --epochs MORE)')
     g.add_argument('--eval-every', type=int, default=d['eval_every'], metavar='N',
                    help='validate every N epochs during training (0: only at the end)')
     g.add_argument('--keep-best', choices=curves.METRICS, metavar='METRIC',
@@ -198,8 +209,8 @@ def check_args(args):
     for flag in ('epochs', 'batch_size', 'keep_checkpoints'):
         if getattr(args, flag) < 1:
             raise SystemExit('--%s must be at least 1' % flag.replace('_', '-'))
-    for flag in ('checkpoint_every', 'eval_every'):
-        if getattr(args, flag) < 0:
+    for flag in ('checkpoint_every', 'eval_every', 'checkpoint_minutes'):
+        if getattr(args, flag, 0) < 0:     # runs saved before checkpoint_minutes: none
             raise SystemExit('--%s must be 0 or more' % flag.replace('_', '-'))
     if args.keep_best and not args.eval_every:
         raise SystemExit('--keep-best %s needs --eval-every N (N >= 1): the best epoch is found by validating'
@@ -284,9 +295,10 @@ def augmentation_from_args(args):
 
 
 # Settings a resumed run may change; every other flag given again must agree with the run's.
-RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'keep_checkpoints', 'skip_checks',
+RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'checkpoint_minutes', 'keep_checkpoints',
+                     'keep_checkpoint', 'skip_checks',
                      'no_download', 'no_sample', 'kitti_url', 'distribute', 'step_timeout', 'logical_cpus',
-                     'mixed_precision'}
+                     'mixed_precision', 'verbose'}
 
 
 def resume_args(args, explicit):

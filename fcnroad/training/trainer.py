@@ -209,7 +209,18 @@ class Trainer:
         self.events = curves.EventWriter(os.path.join(self.staging, curves.TENSORBOARD_DIR))
         hooks = loop.TrainingHooks(self.staging, self.checkpointer, checkpoints.StopOnSignal(), self.events,
                                    evaluate_fn, args.eval_every if self.writes else 0, best,
-                                   args.checkpoint_every if self.writes else 0, curve_metric)
+                                   args.checkpoint_every if self.writes else 0, curve_metric,
+                                   getattr(args, 'checkpoint_minutes', 0.0),     # runs saved before it: 0
+                                   getattr(args, 'keep_checkpoint', True))
+        if self.writes and args.checkpoint_every:
+            print('Checkpoints: %s each (the weights and the optimizer\'s state), after every %s%s, each '
+                  'validation and the end; the newest %d kept%s (README: Resuming)' % (
+                      files.megabytes(self.checkpointer.size),
+                      'epoch' if args.checkpoint_every == 1 else '%d epochs' % args.checkpoint_every,
+                      ' but at most one per %g minutes' % args.checkpoint_minutes
+                      if getattr(args, 'checkpoint_minutes', 0) else '',
+                      args.keep_checkpoints,
+                      '' if getattr(args, 'keep_checkpoint', True) else ', deleted when the run ends'))
         return state, hooks
 
     def fit(self, sess, net, state, hooks, make_batches):
@@ -243,6 +254,8 @@ class Trainer:
                 message += ('; the checkpoints so far are in %s, continue on one machine with:\n    %s '
                             '--distribute mirrored' % (self.staging, self.resume_command))
             raise SystemExit(message)
+        except files.DiskFull as e:
+            raise SystemExit(self.disk_full_message(e))
         except arrays.DataError as e:     # from a loader thread: the same one line as at start-up
             message = 'data error: %s' % e
             if self.writes and self.checkpointer.saved:
@@ -254,7 +267,10 @@ class Trainer:
             print('ERROR: %s' % e, file=sys.stderr)
         except loop.TrainingInterrupted as e:
             if self.writes:
-                hooks.save(sess, e.state)
+                try:
+                    hooks.save(sess, e.state)
+                except files.DiskFull as full:
+                    raise SystemExit(self.disk_full_message(full)) from None
                 print('Interrupted (%s) at epoch %d after %d steps: the run so far is in %s. Continue it '
                       'with:\n    %s' % (e, e.state.epoch + 1, e.state.step, self.staging, self.resume_command),
                       flush=True)
@@ -268,6 +284,14 @@ class Trainer:
             print('Worker %d: weights sha256 %s' % (setup.task_index,
                                                     distribute.weights_digest(sess, net.model_variables)))
         return time.time() - start, diverged
+
+    def disk_full_message(self, error):
+        """One line for a checkpoint or model that did not fit: what, where, and how to go on."""
+        if self.checkpointer is not None and self.checkpointer.saved:
+            return ('disk full: %s. Nothing was written; the previous checkpoint is kept in %s: free some space, '
+                    'then continue with:\n    %s' % (error, self.staging, self.resume_command))
+        return 'disk full: %s. No checkpoint was written yet, so the run is not kept: free some space and start it ' \
+               'again' % error
 
     def save(self, sess, net, state, hooks, train_seconds, diverged):
         """The model (the best epoch's weights with --keep-best), metrics.json, curves and painted samples."""
@@ -283,6 +307,11 @@ class Trainer:
                       'colours': [list(c) for c in data.train.colours] if data.train.colours else None,
                       'model': model_name(args), 'decoder': args.decoder, 'args': vars(args)}
         export_dir = os.path.join(self.staging, 'model')
+        try:
+            files.check_free_space(self.staging, int(checkpoints.variables_bytes(net.model_variables)
+                                                     * checkpoints.SPACE_MARGIN), 'the model')
+        except files.DiskFull as e:
+            raise SystemExit(self.disk_full_message(e)) from None
         if self.setup is None:
             save_model(sess, export_dir, net.model_variables, net.tensors, run_config)
         else:
@@ -299,6 +328,8 @@ class Trainer:
                         'skipped_data': [dict(image=p[0], label=p[1], error=m) for p, m in data.bad]})
         files.write_json_atomic(os.path.join(self.staging, run_folder.METRICS), results)
         hooks.plot(state)
+        if not getattr(args, 'keep_checkpoint', True):
+            shutil.rmtree(os.path.join(self.staging, 'checkpoints'), ignore_errors=True)
         self.tutorial.save_inference_samples(args.runs_dir, args.data_dir, sess, self.image_shape, net.logits,
                                              net.keep_prob, net.input_image, image_paths=data.to_paint,
                                              colours=data.train.colours, output_dir=self.staging)

@@ -1,6 +1,7 @@
 """Score a trained FCN-8 on a dataset split and print the metrics table.
 
     python evaluate.py --model runs/<run>/model --data-dir ../shared/data --dataset camvid_road --split val
+    python evaluate.py --model runs/<run>/model --data-dir DIR --report report/    # and a report to look at
 
 Predictions are made at the training resolution, and the probabilities are
 resized back to each label's own resolution before counting, as the KITTI
@@ -12,10 +13,11 @@ console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up 
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 
 from fcnroad.data import arrays, datasets  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
-from fcnroad.serving import saved_model  # noqa: E402
+from fcnroad.serving import paint, report, saved_model  # noqa: E402
 
 def main(argv=None):
     import tensorflow.compat.v1 as tf
@@ -30,11 +32,19 @@ def main(argv=None):
     p.add_argument('--val-fraction', type=float, help="KITTI hold-out share; default: the model's")
     p.add_argument('--holdout-sequence', help="CamVid sequence held out; default: the model's")
     p.add_argument('--output', help='also write the metrics as JSON here')
+    p.add_argument('--report', metavar='DIR',
+                   help="also write a report there: per_image.csv, the worst images as panels, the precision-recall "
+                        "curve (road) or confusion matrix, index.html")
+    p.add_argument('--worst', type=int, default=report.WORST, metavar='N', help='--report: panels of the N worst images')
     scoring.add_test_time_options(p)
     p.add_argument('--strict', action='store_true',
                    help='stop at the first pair that does not read (default: warn, score the rest, exit 1)')
     console.add_verbose_flag(p)
     args = p.parse_args(argv)
+    if args.worst < 0:
+        raise SystemExit('--worst must be 0 or more')
+    if args.report and os.path.exists(args.report) and not os.path.isfile(os.path.join(args.report, report.CSV_NAME)):
+        raise SystemExit('--report %s: exists and is not a report of evaluate.py; give a new folder' % args.report)
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, run_config = saved_model.load_model(sess, args.model)
         print(saved_model.describe(run_config))
@@ -61,14 +71,20 @@ def main(argv=None):
         if dataset.num_classes != run_config['num_classes']:
             raise SystemExit('model has %d classes, dataset %s has %d'
                              % (run_config['num_classes'], dataset.name, dataset.num_classes))
+        collector = report.ReportCollector(dataset.class_names, args.worst) if args.report else None
         results = scoring.evaluate(sess, tensors, dataset, tuple(run_config['image_shape']), flip=args.flip,
-                           scales=tuple(args.scales), crf=args.crf)
+                                   scales=tuple(args.scales), crf=args.crf, on_image=collector)
     results['dataset'] = dataset.name
     print(scoring.format_table(results))
     results['skipped_data'] = [dict(image=p[0], label=p[1], error=m) for p, m in bad]
     if args.output:
         with open(args.output, 'w') as f:
             json.dump(results, f, indent=2)
+    if args.report:
+        colours = run_config.get('colours')
+        report.write_report(args.report, collector, results, paint.class_colours(
+            run_config['num_classes'], [tuple(c) for c in colours] if colours else None), args.model)
+        print('Report written to %s (open %s)' % (args.report, os.path.join(args.report, report.PAGE_NAME)))
     if bad:
         raise SystemExit('%d pairs scored, %d skipped (unreadable): %s' % (
             len(dataset), len(bad), ', '.join(label or image for (image, label), _ in bad)))

@@ -89,7 +89,8 @@ class RoadEvaluation:
         fp = neg - np.concatenate(([0], np.cumsum(self.negative_hist)[:-1]))
         return pos - fn, fp, fn, neg - fp
 
-    def scores(self):
+    def curve(self):
+        """{recall, precision, tp, fp, fn, tn, thresholds}: the devkit's precision-recall curve, one point a threshold."""
         tp, fp, fn, tn = (c.astype(np.float64) for c in self.counts())
         pos, neg = tp[0] + fn[0], fp[0] + tn[0]
         if pos == 0 or neg == 0:
@@ -99,8 +100,13 @@ class RoadEvaluation:
         precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
         keep = ~((recall == 0) & (precision == 0))  # the devkit drops these points
         thresholds = np.arange(NUM_THRESHOLDS) / 255.0
-        recall, precision, tp, fp, fn, tn, thresholds = (
-            a[keep] for a in (recall, precision, tp, fp, fn, tn, thresholds))
+        names = ('recall', 'precision', 'tp', 'fp', 'fn', 'tn', 'thresholds')
+        return {n: a[keep] for n, a in zip(names, (recall, precision, tp, fp, fn, tn, thresholds))}
+
+    def scores(self):
+        c = self.curve()
+        recall, precision, fp, fn, thresholds = c['recall'], c['precision'], c['fp'], c['fn'], c['thresholds']
+        pos, neg = c['tp'][0] + c['fn'][0], c['fp'][0] + c['tn'][0]
         ap = np.mean([precision[recall >= r].max() if (recall >= r).any() else 0.0
                       for r in np.arange(0, 1.1, 0.1)])  # the devkit's 11 points
         f = np.divide(2 * precision * recall, precision + recall,

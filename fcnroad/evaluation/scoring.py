@@ -50,9 +50,10 @@ def refine(images, probabilities):
             for im, p in zip(images, probabilities)]
 
 
-def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=False, scales=(1.0,), crf=False):
+def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=False, scales=(1.0,), crf=False,
+             on_image=None):
     """Metrics of a model on a dataset, counts pooled over all its images (flip, scales: see tta_probabilities;
-    crf: refine each map with the dense CRF)."""
+    crf: refine each map with the dense CRF; on_image(pair, image, label, probabilities) sees each image)."""
     num_classes = dataset.num_classes
     cm = np.zeros((num_classes, num_classes), np.int64)
     road = metrics.RoadEvaluation() if num_classes == 2 else None
@@ -64,7 +65,9 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
         probs = tta_probabilities(sess, tensors, images, image_shape, [lb.shape for lb in labels], flip, scales)
         if crf:
             probs = refine(images, probs)
-        for label, p in zip(labels, probs):
+        for pair, image, label, p in zip(pairs, images, labels, probs):
+            if on_image is not None:
+                on_image(pair, image, label, p)
             if road is not None:
                 road.add(p[..., 1], label)
             cm += metrics.confusion_matrix(label, metrics.classes_from_probabilities(p), num_classes)

@@ -15,7 +15,9 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from fcnroad import console  # noqa: E402
+
+console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
 import argparse  # noqa: E402
 import platform  # noqa: E402

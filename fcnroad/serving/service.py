@@ -15,10 +15,12 @@ session.  The service reads no file a request names: only the bytes sent.
 FastAPI on uvicorn rather than the standard library's http.server, which its own
 documentation calls unfit for production (basic security checks only).
 """
+import asyncio
 import base64
 import concurrent.futures
 import io
 import json
+import os
 import queue
 import threading
 
@@ -146,7 +148,6 @@ def build_app(predictor, info, max_bytes=MAX_BYTES, queue_size=QUEUE_SIZE):
 
     @app.post('/predict')
     async def predict(request: Request, format: str = 'png'):
-        import asyncio
         if format not in ('png', 'json'):
             return error(400, 'format=%s: use png (the painted image) or json' % format)
         declared = request.headers.get('content-length')
@@ -157,8 +158,10 @@ def build_app(predictor, info, max_bytes=MAX_BYTES, queue_size=QUEUE_SIZE):
             body += chunk
             if len(body) > max_bytes:
                 return error(413, 'the image is over %d bytes, the most this service takes' % max_bytes)
+        # Decoding and encoding run in worker threads (the image libraries release the GIL), so one
+        # request's JPEG and PNG work overlaps another's network; the event loop only routes.
         try:
-            image = decode(bytes(body))
+            image = await asyncio.to_thread(decode, bytes(body))
         except ValueError as e:
             return error(400, str(e))
         try:
@@ -167,17 +170,18 @@ def build_app(predictor, info, max_bytes=MAX_BYTES, queue_size=QUEUE_SIZE):
             return error(503, str(e))
         if format == 'json':
             counts = np.bincount(classes.ravel(), minlength=len(class_names))
+            encoded = await asyncio.to_thread(png_bytes, classes)
             return JSONResponse({'width': int(classes.shape[1]), 'height': int(classes.shape[0]),
-                                 'classes_png_base64': base64.b64encode(png_bytes(classes)).decode(),
+                                 'classes_png_base64': base64.b64encode(encoded).decode(),
                                  'pixels': {name: int(n) for name, n in zip(class_names, counts)}})
-        return Response(png_bytes(paint.paint(image, classes, palette)), media_type='image/png')
+        painted = await asyncio.to_thread(lambda: png_bytes(paint.paint(image, classes, palette)))
+        return Response(painted, media_type='image/png')
 
     return app
 
 
 def _page(info, palette):
     """The page, self-contained: no external scripts, styles or fonts."""
-    import os
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), PAGE_FILE)) as f:
         template = f.read()
     colours = {str(k): list(v) for k, v in palette.items()}

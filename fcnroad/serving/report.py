@@ -37,11 +37,10 @@ def image_scores(cm, class_names):
     row = {'evaluated_pixels': int(cm.sum())}
     if len(class_names) == 2:
         tp, fp, fn = int(cm[1, 1]), int(cm[0, 1]), int(cm[1, 0])
-        precision = tp / (tp + fp) if tp + fp else float('nan')
-        recall = tp / (tp + fn) if tp + fn else float('nan')
+        road = metrics.binary_scores(cm)
+        precision, recall = road['precision'], road['recall']
         row.update(road_pixels=tp + fn, predicted_road_pixels=tp + fp, tp=tp, fp=fp, fn=fn,
-                   road_iou=tp / (tp + fp + fn) if tp + fp + fn else float('nan'),
-                   precision=precision, recall=recall,
+                   road_iou=road['iou'], precision=precision, recall=recall,
                    f=2 * precision * recall / (precision + recall) if precision + recall > 0 else float('nan'))
         return row
     scores = metrics.scores_from_confusion(cm)
@@ -63,7 +62,7 @@ class ReportCollector:
         self.class_names = list(class_names)
         self.worst_count = worst
         self.rows = []
-        self.worst = []    # heap of (-score, index, image path, image, label, classes): the N lowest scores
+        self.worst = []    # heap of (-score, row index, image, label, classes): the N lowest scores
         self.road = metrics.RoadEvaluation() if len(self.class_names) == 2 else None
 
     def __call__(self, pair, image, label, probabilities):

@@ -244,7 +244,7 @@ def find_kitti(args, explicit):
     settings = options.apply_defaults(args, options.SAMPLE_DEFAULTS, explicit)
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
-          'settings: %s. For the real benchmark, download %s and extract it into %s.'
+          'own settings in place of KITTI\'s: %s. For the real benchmark, download %s and extract it into %s.'
           % (data_road, why, SAMPLE_DIR, options.as_flags(settings) or '(all given as flags)', args.kitti_url,
              os.path.dirname(data_road)))
     return 'embedded sample %s' % os.path.join(SAMPLE_DIR, 'data_road')

@@ -39,9 +39,19 @@ def test_camvid_trains_at_its_own_size_unless_image_shape_is_given():
     args = parser.parse_args(given)
     assert options.apply_dataset_defaults(args, options.explicit_flags(given)) == {}
     assert tuple(args.image_shape) == (192, 256)
-    args = parser.parse_args(['--dataset', 'kitti'])
+    args = parser.parse_args(['--dataset', 'folder'])          # nobody measured: the source's 160x576
     assert options.apply_dataset_defaults(args, set()) == {}
-    assert tuple(args.image_shape) == options.DEFAULTS['image_shape']
+    assert tuple(args.image_shape) == options.DEFAULTS['image_shape'] == (160, 576)
+
+
+def test_kitti_trains_at_256x832_unless_a_flag_or_the_tutorial_recipe_says_otherwise(capsys):
+    args, _ = options.resolve([])
+    assert tuple(args.image_shape) == (256, 832) and args.batch_size == options.DEFAULTS['batch_size']
+    assert 'kitti: trained with its own settings --image-shape 256 832' in capsys.readouterr().out
+    args, _ = options.resolve(['--recipe', 'tutorial'])
+    assert tuple(args.image_shape) == (160, 576)
+    args, _ = options.resolve(['--image-shape', '192', '640'])
+    assert tuple(args.image_shape) == (192, 640)
 
 
 def test_resolve_a_flag_beats_the_recipe_which_beats_the_dataset_which_beats_the_defaults(capsys):

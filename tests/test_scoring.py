@@ -34,3 +34,43 @@ def test_flip_averaging_and_scales_known_answer():
     assert multi.shape == (50, 70, 2)
     np.testing.assert_allclose(multi.sum(-1), 1, atol=1e-5)
     assert multi[0, 0, 1] < multi[0, 35, 1] < multi[0, -1, 1]
+
+
+class TwoImages:
+    """Just what scoring.evaluate reads of a dataset: two blank 40x60 images, labels made here."""
+    num_classes, class_names, name = 2, ('background', 'road'), 'two images'
+
+    def __init__(self, folder):
+        import imageio
+        self.pairs, self.labels = [], {}
+        for n, road_from in enumerate((30, 45)):      # road in the columns from road_from on
+            path = str(folder / ('%d.png' % n))
+            imageio.imwrite(path, np.zeros((40, 60, 3), np.uint8))
+            label = np.zeros((40, 60), np.uint8)
+            label[:, road_from:] = 1
+            label[:2] = 255                               # two rows not evaluated
+            self.pairs.append((path, path + '.label'))
+            self.labels[path + '.label'] = label
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def read_label(self, path):
+        return self.labels[path]
+
+
+def test_each_images_counts_reach_on_image_and_add_up_to_the_pooled_matrix(tmp_path):
+    from fcnroad.evaluation import metrics
+    sess, tensors = ramp_model()           # predicts road on the right half: columns 30.. of 60
+    dataset, seen, road = TwoImages(tmp_path), [], metrics.RoadEvaluation()
+    results = scoring.evaluate(sess, tensors, dataset, (64, 96), road=road,
+                               on_image=lambda pair, image, label, p, classes, cm: seen.append((pair, classes, cm)))
+    assert [pair for pair, _, _ in seen] == dataset.pairs
+    for _, classes, cm in seen:
+        assert (classes[:, :30] == 0).all() and (classes[:, 30:] == 1).all()
+    # image 0: its labels match the prediction; image 1 has columns 30-44 predicted road, labelled background
+    np.testing.assert_array_equal(seen[0][2], [[38 * 30, 0], [0, 38 * 30]])
+    np.testing.assert_array_equal(seen[1][2], [[38 * 30, 38 * 15], [0, 38 * 15]])
+    np.testing.assert_array_equal(results['confusion_matrix'], seen[0][2] + seen[1][2])
+    assert road.positive_hist.sum() == 38 * (30 + 15) and road.negative_hist.sum() == 38 * (30 + 45)
+    assert results['kitti'] == road.scores()

@@ -73,7 +73,8 @@ def main(argv=None):
                              % (run_config['num_classes'], dataset.name, dataset.num_classes))
         collector = report.ReportCollector(dataset.class_names, args.worst) if args.report else None
         results = scoring.evaluate(sess, tensors, dataset, tuple(run_config['image_shape']), flip=args.flip,
-                                   scales=tuple(args.scales), crf=args.crf, on_image=collector)
+                                   scales=tuple(args.scales), crf=args.crf, on_image=collector,
+                                   road=collector.road if collector else None)
     results['dataset'] = dataset.name
     print(scoring.format_table(results))
     results['skipped_data'] = [dict(image=p[0], label=p[1], error=m) for p, m in bad]

@@ -51,12 +51,20 @@ def refine(images, probabilities):
 
 
 def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=False, scales=(1.0,), crf=False,
-             on_image=None):
-    """Metrics of a model on a dataset, counts pooled over all its images (flip, scales: see tta_probabilities;
-    crf: refine each map with the dense CRF; on_image(pair, image, label, probabilities) sees each image)."""
+             on_image=None, road=None):
+    """Metrics of a model on a dataset, counts pooled over all its images.
+
+    flip, scales: see tta_probabilities; crf: refine each map with the dense CRF.
+    on_image(pair, image, label, probabilities, classes, image_cm) sees each image with what was
+    counted for it; road: the metrics.RoadEvaluation a road model's histograms pool into (default
+    a new one), for a caller that wants its curve.
+    """
     num_classes = dataset.num_classes
     cm = np.zeros((num_classes, num_classes), np.int64)
-    road = metrics.RoadEvaluation() if num_classes == 2 else None
+    if num_classes != 2:
+        road = None
+    elif road is None:
+        road = metrics.RoadEvaluation()
     start_time = time.time()
     for start in range(0, len(dataset), batch_size):
         pairs = dataset.pairs[start:start + batch_size]
@@ -66,11 +74,13 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
         if crf:
             probs = refine(images, probs)
         for pair, image, label, p in zip(pairs, images, labels, probs):
-            if on_image is not None:
-                on_image(pair, image, label, p)
+            classes = metrics.classes_from_probabilities(p)
+            image_cm = metrics.confusion_matrix(label, classes, num_classes)
             if road is not None:
                 road.add(p[..., 1], label)
-            cm += metrics.confusion_matrix(label, metrics.classes_from_probabilities(p), num_classes)
+            if on_image is not None:
+                on_image(pair, image, label, p, classes, image_cm)
+            cm += image_cm
     seconds = time.time() - start_time
     results = {'images': len(dataset), 'class_names': list(dataset.class_names),
                'confusion_matrix': cm.tolist(), 'test_time_augmentation': {'flip': flip, 'scales': list(scales)}, 'crf': crf,

@@ -56,7 +56,8 @@ def rank_score(row):
 
 
 class ReportCollector:
-    """scoring.evaluate's on_image: each image's row, the worst N kept with their maps, the road curve."""
+    """scoring.evaluate's on_image: each image's row and the worst N kept with their maps; its road
+    (a metrics.RoadEvaluation, given to scoring.evaluate as road=) gathers the split's curve."""
 
     def __init__(self, class_names, worst=WORST):
         self.class_names = list(class_names)
@@ -65,13 +66,10 @@ class ReportCollector:
         self.worst = []    # heap of (-score, row index, image, label, classes): the N lowest scores
         self.road = metrics.RoadEvaluation() if len(self.class_names) == 2 else None
 
-    def __call__(self, pair, image, label, probabilities):
-        classes = metrics.classes_from_probabilities(probabilities)
+    def __call__(self, pair, image, label, probabilities, classes, image_cm):
         row = {'image': pair[0], 'label': pair[1]}
-        row.update(image_scores(metrics.confusion_matrix(label, classes, len(self.class_names)), self.class_names))
+        row.update(image_scores(image_cm, self.class_names))
         self.rows.append(row)
-        if self.road is not None:
-            self.road.add(probabilities[..., 1], label)
         score = rank_score(row)
         if self.worst_count and score != float('inf'):
             heapq.heappush(self.worst, (-score, len(self.rows) - 1, image, label, classes))

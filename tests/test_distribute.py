@@ -93,11 +93,11 @@ def tiny(tmp_path_factory):
     return kitti, vgg_dir
 
 
-def main_command(tiny, runs_dir, *extra, epochs=2):
+def main_command(tiny, runs_dir, *extra, epochs=2, model='fcn16s'):
     # fcn16s: built from models/ on every path (fcn8s without --distribute is load_vgg's graph), L2 on.
     kitti, vgg_dir = tiny
     return [sys.executable, '-u', os.path.join(ROOT, 'main.py'), '--data-dir', kitti, '--vgg-dir', vgg_dir,
-            '--runs-dir', runs_dir, '--model', 'fcn16s', '--image-shape', str(TINY_SHAPE[0]), str(TINY_SHAPE[1]),
+            '--runs-dir', runs_dir, '--model', model, '--image-shape', str(TINY_SHAPE[0]), str(TINY_SHAPE[1]),
             '--epochs', str(epochs), '--batch-size', '4', '--learning-rate', '1e-3', '--keep-prob', '1.0',
             '--val-fraction', '0', '--no-augment', '--skip-checks', '--seed', '3',
             '--checkpoint-minutes', '0', '--keep-checkpoints', '2', *extra]     # epoch 1's checkpoint stays
@@ -167,6 +167,22 @@ def test_mirrored_on_two_devices_trains_the_single_device_weights(tiny, referenc
         tensors, run_config = saved_model.load_model(sess, os.path.join(glob.glob(os.path.join(runs, '*'))[0], 'model'))
         probabilities = sess.run(tensors['probabilities'], {tensors['image_input']: np.zeros((3,) + TINY_SHAPE + (3,))})
     assert run_config['model'] == 'fcn16s' and probabilities.shape == (3,) + TINY_SHAPE + (2,)
+
+
+@pytest.mark.parametrize('model', ['fcn_squeezenet', 'lraspp_lite0'])
+def test_a_light_family_trains_mirrored_as_on_one_device(model, tiny, tmp_path):
+    from conftest import write_tiny_light_weights
+    light = ('--light-weights', write_tiny_light_weights(model, str(tmp_path)))
+    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+    run_main(main_command(tiny, one, *light, model=model))
+    assert '2 replicas in sync' in run_main(main_command(tiny, two, *light, '--distribute', 'mirrored',
+                                                         '--logical-cpus', '2', model=model))
+    weights = model_weights(two)
+    assert_same_weights(weights, model_weights(one))
+    np.testing.assert_allclose(epoch_losses(two), epoch_losses(one), rtol=1e-5)
+    first_epoch = tf.train.load_checkpoint(os.path.join(glob.glob(os.path.join(two, '*'))[0], 'checkpoints',
+                                                        'epoch-001'))
+    assert any(not np.allclose(first_epoch.get_tensor(name), value) for name, value in weights.items())
 
 
 def test_two_workers_train_the_single_process_weights_and_only_the_chief_writes(tiny, reference, tmp_path):

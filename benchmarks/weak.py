@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from fcnroad.data import arrays, datasets
-from fcnroad.evaluation import metrics
+from fcnroad.evaluation import crf, metrics
 from fcnroad.data import weak
 
 
@@ -40,7 +40,8 @@ def main(argv=None):
           % (train.name, len(pairs), sum(map(len, boxes)), sum(map(len, boxes)) / float(len(pairs)),
              args.min_box_pixels))
     makers = {'boxes': lambda im, b: weak.box_label(b, im.shape[:2]),
-              'boxes-grabcut': lambda im, b: weak.grabcut_label(im, b)}
+              'boxes-grabcut': lambda im, b: weak.grabcut_label(im, b),
+              'boxes-crf': lambda im, b: weak.crf_label(im, b, train.num_classes, crf.scaled_dense_crf)}
     print('| labels | pixels labelled | agreeing with the mask | mean IoU vs mask (labelled pixels) | %s IoU | s per image |'
           % train.class_names[-1])
     print('|---|---|---|---|---|---|')

@@ -365,6 +365,18 @@ def test_training_from_boxes_and_one_recursive_round_relabels_only_inside_boxes(
         assert len(json.load(f)['epoch_mean_loss']) == 6
 
 
+def test_training_from_crf_box_labels(tmp_path, tiny_vgg, tiny_kitti):
+    from fcnroad.data import weak
+    cache = str(tmp_path / 'weak')
+    run_dir = run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'boxes-crf', '--weak-cache',
+                       cache, '--skip-checks')
+    made = os.listdir(cache)
+    assert len(made) == 1 and '-boxes-crf-' in made[0]
+    with open(os.path.join(cache, made[0], weak.LABELS_COMPLETE)) as f:
+        assert json.load(f)['supervision'] == 'boxes-crf'
+    assert os.path.isfile(os.path.join(run_dir, 'metrics.json'))
+
+
 def test_recursive_rounds_must_fit_the_epochs(tmp_path, tiny_vgg, tiny_kitti):
     with pytest.raises(SystemExit, match='--recursive-rounds 6: needs 1 <= R < --epochs'):
         run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'boxes-recursive',

@@ -114,3 +114,73 @@ def test_weak_labels_are_made_once_per_setting(tmp_path):
         assert (label == weak.box_label(image_boxes, mask.shape)).all()
         assert (label[mask == 1] == 1).all()                 # every road pixel is inside a road box
     assert (other.read_label(other.pairs[0][1]) == IGNORE).all()      # no component that big: no boxes
+
+
+def test_crf_labels_hand_the_prior_to_the_crf_and_keep_only_the_classes_boxes_allow():
+    big, small = Box(0, 0, 0, 8, 6), Box(1, 2, 2, 5, 4)
+    priors = []
+
+    def unchanged(image, probabilities, scale):
+        priors.append((probabilities, scale))
+        return probabilities
+
+    image = np.zeros((8, 10, 3), np.uint8)
+    label = weak.crf_label(image, [big, small], 3, unchanged, confidence=0.6)
+    np.testing.assert_array_equal(label, weak.box_label([big, small], (8, 10)))   # the prior's choice: smallest wins
+    prior, scale = priors[0]
+    assert scale == 1 and prior.shape == (8, 10, 3)
+    np.testing.assert_allclose(prior.sum(-1), 1, atol=1e-6)
+    np.testing.assert_allclose(prior[3, 3], [0.4, 0.6, 0], atol=1e-3)   # both boxes: 0.6 on the smaller's class
+    np.testing.assert_allclose(prior[0, 0], [1, 0, 0], atol=1e-3)       # one box: its class alone
+    np.testing.assert_allclose(prior[7, 9], [1 / 3.0] * 3, atol=1e-3)   # no box, no background: no opinion
+    with_background = weak.crf_label(image, [small], 3, unchanged, background=2)
+    assert (with_background[2:4, 2:5] == 1).all() and (with_background[4:] == 2).all()
+    np.testing.assert_allclose(priors[-1][0][3, 3], [0, 0.6, 0.4], atol=1e-3)   # the box's class or the background
+
+    def everything_class_2(image, probabilities, scale):     # a class no box allows, inside and out
+        return np.eye(3, dtype=np.float32)[np.full(probabilities.shape[:2], 2)]
+
+    label = weak.crf_label(image, [big, small], 3, everything_class_2)
+    assert (label == IGNORE).all()
+
+
+def test_the_dense_crf_recovers_a_loosely_boxed_object_with_or_without_a_background_class():
+    from fcnroad.evaluation import crf
+    pytest.importorskip('pydensecrf.densecrf', reason='pydensecrf2 is not installed')
+    image, obj, box = _object_on_plain_background()
+    inside = np.zeros(obj.shape, bool)
+    inside[box.y0:box.y1, box.x0:box.x1] = True
+    label = weak.crf_label(image, [box], 2, crf.scaled_dense_crf, background=0, max_side=160)
+    iou = ((label == 1) & obj).sum() / float(((label == 1) | obj).sum())
+    assert iou > 0.9, iou
+    assert (label[inside & ~obj] == 0).mean() > 0.9           # the box's margin found to be background
+    # Boxes from masks: the background is a box of its own class, no background class.
+    stuff = Box(0, 0, 0, 160, 110)                                  # leaves the last 10 rows unboxed
+    label = weak.crf_label(image, [stuff, box], 2, crf.scaled_dense_crf, max_side=80)
+    iou = ((label == 1) & obj).sum() / float(((label == 1) | obj).sum())
+    assert iou > 0.85, iou
+    assert (label[110:] == IGNORE).all()
+
+
+def test_crf_labels_need_the_crf_and_are_cached_apart_from_the_filled_boxes(tmp_path):
+    from conftest import make_kitti
+    from fcnroad.evaluation import crf
+    pytest.importorskip('pydensecrf.densecrf', reason='pydensecrf2 is not installed')
+    kitti = make_kitti(str(tmp_path / 'kitti'), n_train=3, n_test=0)
+    dataset = datasets.kitti_dataset(os.path.join(kitti, 'data_road'))
+    with pytest.raises(ValueError, match='boxes-crf needs the CRF'):
+        weak.weak_dataset(dataset, 'boxes-crf', str(tmp_path / 'cache'))
+    said = []
+    filled, boxes = weak.weak_dataset(dataset, 'boxes', str(tmp_path / 'cache'), log=said.append)
+    refined, _ = weak.weak_dataset(dataset, 'boxes-crf', str(tmp_path / 'cache'), log=said.append,
+                                   refine=crf.scaled_dense_crf)
+    assert 'boxes-crf labels' in said[1] and 'made for 3 images' in said[1]
+    assert os.path.dirname(refined.pairs[0][1]) != os.path.dirname(filled.pairs[0][1])
+    for (_, path), (image_boxes, _) in zip(refined.pairs, boxes):
+        label = refined.read_label(path)
+        allowed = np.zeros(label.shape + (2,), bool)
+        for b in image_boxes:
+            allowed[b.y0:b.y1, b.x0:b.x1, b.label] = True
+        given = label != IGNORE
+        assert given.mean() > 0.5
+        assert np.take_along_axis(allowed, label[..., None].astype(np.int64) * given[..., None], -1)[given].all()

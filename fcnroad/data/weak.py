@@ -7,6 +7,10 @@
                    ("Simple Does It", Khoreva et al. 2017)
   boxes-recursive  boxes, then after each round of training the network's own predictions
                    inside their boxes become the labels (BoxSup; Simple Does It's recursion)
+  boxes-crf        each pixel may take only the classes of the boxes covering it (and the
+                   background); the fully connected CRF chooses among them by colour and
+                   position, the smallest box's class favoured; what it gives a class no
+                   covering box allows is ignored (dense-CRF box labels)
 
 Overlaps: the smallest box wins (boxes are painted largest first).  Pixels outside every
 box take the `background` class when the box source says every object of the other
@@ -30,11 +34,12 @@ import numpy as np
 from fcnroad import files
 from fcnroad.data import arrays, datasets
 
-SUPERVISIONS = ('masks', 'boxes', 'boxes-grabcut', 'boxes-recursive')
+SUPERVISIONS = ('masks', 'boxes', 'boxes-grabcut', 'boxes-recursive', 'boxes-crf')
 DEFAULTS = {
     'min_box_pixels': 64,        # connected components smaller than this get no box
     'grabcut_iterations': 5,
-    'grabcut_max_side': 240,     # GrabCut runs on the image scaled down to this (labels are then upsampled)
+    'grabcut_max_side': 240,     # GrabCut (and the CRF) run on the image scaled down to this (labels are then upsampled)
+    'crf_box_confidence': 0.6,   # boxes-crf: the prior of the smallest covering box's class; the rest is shared
     'recursive_rounds': 2,       # relabelling rounds of boxes-recursive (training is split in rounds + 1)
 }
 # GrabCut models the background from pixels outside the box: a box that leaves fewer than this
@@ -113,6 +118,70 @@ def box_label(boxes, shape, background=None):
     return label
 
 
+def scaled_down(image, max_side):
+    """(the image scaled so its longer side is at most max_side, the scale)."""
+    import cv2
+    h, w = image.shape[:2]
+    scale = min(1.0, float(max_side) / max(h, w))
+    if scale == 1:
+        return image, scale
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA), scale
+
+
+def scaled_box(b, scale):
+    """(x0, y0, x1, y1) of a box on the image scaled by scale, at least one pixel each way."""
+    x0, y0 = int(b.x0 * scale), int(b.y0 * scale)
+    return x0, y0, max(x0 + 1, int(np.ceil(b.x1 * scale))), max(y0 + 1, int(np.ceil(b.y1 * scale)))
+
+
+def crf_label(image, boxes, num_classes, refine, background=None, confidence=DEFAULTS['crf_box_confidence'],
+              max_side=DEFAULTS['grabcut_max_side']):
+    """Labels chosen by the fully connected CRF among the classes the boxes allow.
+
+    refine(image, probabilities, scale) -> probabilities is the CRF at an image scaled by
+    `scale` (evaluation/crf.py's scaled_dense_crf, passed in: data sits below evaluation).  Each pixel's prior: `confidence` on the smallest
+    covering box's class, the rest shared by the other covering boxes' classes and the
+    background; outside every box the background (fixed), or nothing (IGNORE).  A pixel the CRF
+    gives a class that no covering box allows is IGNORE.
+    """
+    import cv2
+    h, w = image.shape[:2]
+    small, scale = scaled_down(image, max_side)
+    sh, sw = small.shape[:2]
+    allowed = np.zeros((sh, sw, num_classes), bool)
+    favoured = np.full((sh, sw), -1, np.int64)
+    for b in paint_order(boxes):                  # the smallest last: it is the favoured class
+        x0, y0, x1, y1 = scaled_box(b, scale)
+        allowed[y0:y1, x0:x1, b.label] = True
+        favoured[y0:y1, x0:x1] = b.label
+    inside = favoured >= 0
+    boxed = allowed.copy()                        # the covering boxes' classes
+    if background is not None:
+        allowed[..., background] = True
+    index = np.maximum(favoured, 0)[..., None]
+    others = allowed.copy()
+    np.put_along_axis(others, index, False, -1)
+    count = others.sum(-1)
+    boxed_prior = np.where(others, ((1 - confidence) / np.maximum(count, 1))[..., None], 0.0)
+    np.put_along_axis(boxed_prior, index, np.where(count > 0, confidence, 1.0)[..., None], -1)
+    prior = np.full((sh, sw, num_classes), 1.0 / num_classes)      # outside, no background: no opinion
+    if background is not None:
+        prior[~inside] = np.eye(num_classes)[background]
+    prior[inside] = boxed_prior[inside]
+    prior = np.maximum(prior, 1e-4)
+    refined = refine(np.ascontiguousarray(small), (prior / prior.sum(-1, keepdims=True)).astype(np.float32), scale)
+    chosen = refined.argmax(-1)
+    keep = np.take_along_axis(boxed, chosen[..., None], -1)[..., 0]
+    if background is not None:
+        keep |= inside & (chosen == background)
+    label = np.where(inside & keep, chosen, arrays.IGNORE).astype(np.uint8)
+    if background is not None:
+        label[~inside] = background
+    if scale < 1:
+        label = cv2.resize(label, (w, h), interpolation=cv2.INTER_NEAREST)
+    return label
+
+
 def grabcut_label(image, boxes, background=None, iterations=DEFAULTS['grabcut_iterations'],
                   max_side=DEFAULTS['grabcut_max_side']):
     """Each box's GrabCut foreground painted with its class (smallest box on top).
@@ -122,16 +191,13 @@ def grabcut_label(image, boxes, background=None, iterations=DEFAULTS['grabcut_it
     """
     import cv2
     h, w = image.shape[:2]
-    scale = min(1.0, float(max_side) / max(h, w))
-    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) \
-        if scale < 1 else image
+    small, scale = scaled_down(image, max_side)
     bgr = np.ascontiguousarray(small[..., ::-1])
     sh, sw = bgr.shape[:2]
     label = np.full((sh, sw), arrays.IGNORE, np.uint8)
     inside = np.zeros((sh, sw), bool)
     for b in paint_order(boxes):
-        x0, y0 = int(b.x0 * scale), int(b.y0 * scale)
-        x1, y1 = max(x0 + 1, int(np.ceil(b.x1 * scale))), max(y0 + 1, int(np.ceil(b.y1 * scale)))
+        x0, y0, x1, y1 = scaled_box(b, scale)
         inside[y0:y1, x0:x1] = True
         box_area = (x1 - x0) * (y1 - y0)
         if min(x1 - x0, y1 - y0) < GRABCUT_MIN_SIDE or sh * sw - box_area < GRABCUT_MIN_OUTSIDE * sh * sw:
@@ -202,18 +268,27 @@ def labelled_dataset(dataset, folder, labels, suffix):
                             dataset.colours)
 
 
-def weak_dataset(dataset, supervision, cache_dir, boxes_dir=None, settings=None, workers=None, log=print):
+# The settings each kind of label is made with (and cached by).
+LABEL_SETTINGS = {'boxes': ('min_box_pixels',),
+                  'boxes-grabcut': ('min_box_pixels', 'grabcut_iterations', 'grabcut_max_side'),
+                  'boxes-crf': ('min_box_pixels', 'grabcut_max_side', 'crf_box_confidence')}
+
+
+def weak_dataset(dataset, supervision, cache_dir, boxes_dir=None, settings=None, workers=None, log=print,
+                 refine=None):
     """(dataset whose labels are made from boxes, its boxes) for --supervision; labels cached.
 
     The labels of a (dataset, supervision, settings, box source) are made once, in parallel,
-    into cache_dir/<key>/, and marked complete only when every file is written.
+    into cache_dir/<key>/, and marked complete only when every file is written.  refine: the
+    CRF boxes-crf needs (crf_label).
     """
     if supervision not in SUPERVISIONS or supervision == 'masks':
         raise ValueError('supervision must be one of %s, not %r' % (', '.join(SUPERVISIONS[1:]), supervision))
+    if supervision == 'boxes-crf' and refine is None:
+        raise ValueError('boxes-crf needs the CRF (refine=)')
     settings = dict(DEFAULTS, **(settings or {}))
-    made = 'boxes-grabcut' if supervision == 'boxes-grabcut' else 'boxes'   # recursion starts from boxes
-    used = {k: settings[k] for k in ('min_box_pixels',) + (('grabcut_iterations', 'grabcut_max_side')
-                                                            if made == 'boxes-grabcut' else ())}
+    made = 'boxes' if supervision == 'boxes-recursive' else supervision     # recursion starts from boxes
+    used = {k: settings[k] for k in LABEL_SETTINGS[made]}
     folder = os.path.join(cache_dir, '%s-%s-%s' % (dataset.name.replace('/', '_'), made,
                                                    _cache_key(dataset, made, used, boxes_dir)))
     complete = os.path.join(folder, LABELS_COMPLETE)
@@ -230,10 +305,13 @@ def weak_dataset(dataset, supervision, cache_dir, boxes_dir=None, settings=None,
         image_path, _ = dataset.pairs[i]
         if made == 'boxes':
             return box_label(boxes, arrays.read_png(image_path).shape[:2], background)
+        if made == 'boxes-crf':
+            return crf_label(arrays.read_png(image_path), boxes, dataset.num_classes, refine, background,
+                             settings['crf_box_confidence'], settings['grabcut_max_side'])
         return grabcut_label(arrays.read_png(image_path), boxes, background,
                              settings['grabcut_iterations'], settings['grabcut_max_side'])
 
-    with ThreadPoolExecutor(workers or os.cpu_count()) as pool:   # OpenCV releases the GIL
+    with ThreadPoolExecutor(workers or os.cpu_count()) as pool:   # OpenCV releases the GIL (the CRF may not)
         labels = list(pool.map(make, range(len(dataset))))
     out = labelled_dataset(dataset, folder, labels, made)
     count = sum(len(b) for b, _ in all_boxes)

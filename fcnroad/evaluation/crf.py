@@ -37,3 +37,10 @@ def dense_crf(image, probabilities, iterations=DEFAULTS['iterations'], **setting
                              rgbim=np.require(image, np.uint8, ['C', 'W']), compat=s['appearance_weight'])
     q = np.array(crf.inference(iterations), np.float32)
     return q.reshape(c, h, w).transpose(1, 2, 0)
+
+
+def scaled_dense_crf(image, probabilities, scale, iterations=DEFAULTS['iterations']):
+    """dense_crf on an image scaled by `scale` from the size the kernels were set for: their
+    pixel standard deviations scaled alike (boxes-crf labels a scaled-down image)."""
+    return dense_crf(image, probabilities, iterations, appearance_xy=DEFAULTS['appearance_xy'] * scale,
+                     smoothness_xy=max(1.0, DEFAULTS['smoothness_xy'] * scale))

@@ -3,6 +3,7 @@ import argparse
 import os
 
 from fcnroad.data import arrays, datasets, weak
+from fcnroad.evaluation import crf
 
 
 def samples_to_paint(dataset, data_dir, val_set):
@@ -44,7 +45,8 @@ def training_data(args, data_dir, image_shape):
     if supervision != 'masks':
         try:
             train_set, boxes = weak.weak_dataset(train_set, supervision, args.weak_cache, args.boxes_dir,
-                                                 {'min_box_pixels': args.min_box_pixels})
+                                                 {'min_box_pixels': args.min_box_pixels},
+                                                 refine=crf.scaled_dense_crf)
         except (weak.BoxError, arrays.DataError) as e:
             raise SystemExit('--supervision %s: %s' % (supervision, e))
     print('Training on %s (%d images), validating on %s (%d images)'

@@ -21,7 +21,7 @@ from tqdm import tqdm  # noqa: E402
 import helper  # noqa: E402
 import project_tests as tests  # noqa: E402
 from fcnroad import models  # noqa: E402
-from fcnroad.models import encoders, fcn, vgg  # noqa: E402
+from fcnroad.models import encoders, fcn, mil, vgg  # noqa: E402
 from fcnroad.training import checkpoints, distribute, loop, options, splits, trainer  # noqa: E402
 from fcnroad.training.options import DEFAULTS  # noqa: E402
 
@@ -80,7 +80,8 @@ def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
 
 
 def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
-             encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm'], class_weights=None):
+             encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm'], class_weights=None,
+             image_labels_r=None):
     """
     Build the TensorFLow loss and optimizer operations.
     :param nn_last_layer: TF Tensor of the last layer in the neural network
@@ -91,23 +92,29 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
         learning_rate (0 freezes them)
     :param clip_norm: clip the gradients to this global norm (0: no clipping)
     :param class_weights: per-class loss weights (e.g. median-frequency balancing); None: all 1
+    :param image_labels_r: learn from image-level labels (--supervision image-labels): the loss sees only
+        which classes each image holds, through Log-Sum-Exp pooling of this sharpness (models/mil.py)
     :return: Tuple of (logits, train_op, cross_entropy_loss)
     """
     logits = tf.reshape(nn_last_layer, (-1, num_classes), name='logits')
     labels = tf.reshape(correct_label, (-1, num_classes))
     # Pixels the benchmark does not evaluate have an all-zero one-hot row.
     valid = tf.cast(tf.reduce_sum(labels, axis=1) > 0, tf.float32)
-    pixel_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
-    if class_weights is not None:
-        pixel_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
+    if image_labels_r:      # one term per image, counted alike
+        item_loss = mil.image_label_loss(nn_last_layer, correct_label, image_labels_r)
+        valid = tf.ones_like(item_loss)
+    else:
+        item_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
+    if class_weights is not None and not image_labels_r:
+        item_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
     # Under a tf.distribute strategy (--distribute) each replica holds a share of the batch;
     # with one replica (the tutorial's path) the reductions below are the identity.
     replica = tf2.distribute.get_replica_context()
     replicas = replica.num_replicas_in_sync
-    valid_pixels = tf.reduce_sum(valid)
-    if replicas > 1:    # the mean over the global batch's pixels, not each share's
-        valid_pixels, = distribute.all_sum([valid_pixels])
-    cross_entropy = tf.divide(tf.reduce_sum(pixel_loss * valid), tf.maximum(valid_pixels, 1.0),
+    valid_items = tf.reduce_sum(valid)
+    if replicas > 1:    # the mean over the global batch's pixels (or images), not each share's
+        valid_items, = distribute.all_sum([valid_items])
+    cross_entropy = tf.divide(tf.reduce_sum(item_loss * valid), tf.maximum(valid_items, 1.0),
                               name='cross_entropy')
     # The L2 terms read the first replica's copy of the weights: counted there, once.
     regularization = tf.losses.get_regularization_loss()

@@ -3,7 +3,7 @@ graph from models/, on one device or replicated under a tf.distribute strategy."
 import tensorflow as tf2
 
 from fcnroad import models
-from fcnroad.models import vgg
+from fcnroad.models import mil, vgg
 from fcnroad.serving.saved_model import save_model
 from fcnroad.training import distribute
 from fcnroad.training.options import model_name
@@ -69,7 +69,8 @@ def build_replicated(args, num_classes, class_weights, setup, correct_label, lea
                                   is_training, args.l2)
             built.setdefault('model_variables', tf.global_variables())
             _, train_op, loss = optimize(scores, distribute.replica_share(correct_label), learning_rate,
-                                         num_classes, args.encoder_lr_scale, args.clip_norm, class_weights)
+                                         num_classes, args.encoder_lr_scale, args.clip_norm, class_weights,
+                                         image_labels_r(args))
             return train_op, loss
 
         train_op, loss = setup.strategy.extended.call_for_each_replica(replica_step)
@@ -86,10 +87,23 @@ def save_single_device_model(sess, export_dir, args, num_classes, model_variable
     trained = {v.op.name: v for v in model_variables}
     with tf.Graph().as_default(), tf.Session() as single:
         input_image, keep_prob, _, scores, _ = build_network(None, args, num_classes)
-        probabilities = tf.nn.softmax(scores, name='probabilities')
+        probabilities = network_probabilities(scores, args)
         variables = tf.global_variables()
         for v in variables:     # one at a time: no second copy of all the weights in memory
             v.load(sess.run(trained[v.op.name]), single)
         save_model(single, export_dir, variables,
                    {'image_input': input_image, 'keep_prob': keep_prob, 'probabilities': probabilities}, run_config)
 
+
+
+def image_labels_r(args):
+    """The Log-Sum-Exp sharpness when the run learns from image-level labels, else None."""
+    return getattr(args, 'lse_r', mil.LSE_R) if getattr(args, 'supervision', 'masks') == mil.SUPERVISION else None
+
+
+def network_probabilities(scores, args):
+    """The network's class probabilities: a softmax, times the image-level prior for image-labels runs."""
+    r = image_labels_r(args)
+    if r:
+        return mil.probabilities_with_image_prior(scores, r, name='probabilities')
+    return tf.nn.softmax(scores, name='probabilities')

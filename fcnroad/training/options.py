@@ -12,6 +12,7 @@ import json
 import os
 
 from fcnroad import console, models
+from fcnroad.models import mil
 from fcnroad.data import augment, datasets, weak
 from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
 
@@ -162,8 +163,11 @@ def build_parser():
                    help='probability of a random shadow over one side of a line')
     w = p.add_argument_group('learning from boxes (README: Training from boxes)')
     wd = weak.DEFAULTS
-    w.add_argument('--supervision', choices=weak.SUPERVISIONS, default=d['supervision'],
-                   help='train on the masks, or on labels made from boxes (weak.py)')
+    w.add_argument('--supervision', choices=weak.SUPERVISIONS + (mil.SUPERVISION,), default=d['supervision'],
+                   help='train on the masks, on labels made from boxes (weak.py), or on the classes each image '
+                        'holds (image-labels: models/mil.py; derived from the masks)')
+    w.add_argument('--lse-r', type=float, default=mil.LSE_R, metavar='R',
+                   help="image-labels: the Log-Sum-Exp pooling's sharpness (0: the mean, large: the maximum)")
     w.add_argument('--boxes-dir', metavar='DIR',
                    help='box files of the training images (<image name>.json); default: boxes from the masks')
     w.add_argument('--min-box-pixels', type=int, default=wd['min_box_pixels'], metavar='N',
@@ -226,6 +230,14 @@ def check_args(args):
     if getattr(args, 'supervision', 'masks') == 'boxes-recursive' and not 1 <= args.recursive_rounds < args.epochs:
         raise SystemExit('--recursive-rounds %d: needs 1 <= R < --epochs (%d), one epoch per round at least'
                          % (args.recursive_rounds, args.epochs))
+    if getattr(args, 'supervision', 'masks') == mil.SUPERVISION:
+        if not getattr(args, 'lse_r', mil.LSE_R) > 0:
+            raise SystemExit('--lse-r %s: must be above 0' % args.lse_r)
+        if getattr(args, 'class_balance', 'none') != 'none':
+            raise SystemExit('--class-balance %s: weights pixels, and --supervision image-labels has no pixel '
+                             'labels; drop one' % args.class_balance)
+        if getattr(args, 'boxes_dir', None):
+            raise SystemExit('--boxes-dir: --supervision image-labels reads no boxes; drop one')
     if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
         raise SystemExit('--boxes-dir %s: no such folder' % args.boxes_dir)
     if getattr(args, 'distribute', 'none') != 'none':

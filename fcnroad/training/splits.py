@@ -42,7 +42,7 @@ def training_data(args, data_dir, image_shape):
     to_paint = samples_to_paint(args.dataset, data_dir, val_set)
     supervision = getattr(args, 'supervision', 'masks')
     boxes = None
-    if supervision != 'masks':
+    if supervision in weak.SUPERVISIONS[1:]:    # from boxes; image-labels reads the masks' classes in the loss
         try:
             train_set, boxes = weak.weak_dataset(train_set, supervision, args.weak_cache, args.boxes_dir,
                                                  {'min_box_pixels': args.min_box_pixels},

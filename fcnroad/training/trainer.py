@@ -155,18 +155,18 @@ class Trainer:
         if setup is None:
             net.input_image, net.keep_prob, net.is_training, last_layer, weights = network.build_network(
                 sess, args, num_classes, self.tutorial)
-            net.probabilities = tf.nn.softmax(last_layer, name='probabilities')
+            net.probabilities = network.network_probabilities(last_layer, args)
             net.model_variables = tf.global_variables()
             net.logits, net.train_op, net.loss = self.tutorial.optimize(
                 last_layer, net.correct_label, net.learning_rate, num_classes, args.encoder_lr_scale,
-                args.clip_norm, self.data.class_weights)
+                args.clip_norm, self.data.class_weights, network.image_labels_r(args))
             loop.initialize_new_variables(sess)
         else:
             (net.input_image, net.keep_prob, net.is_training, last_layer, net.model_variables, net.train_op,
              net.loss, weights) = network.build_replicated(args, num_classes, self.data.class_weights, setup,
                                                            net.correct_label, net.learning_rate,
                                                            self.tutorial.optimize)
-            net.probabilities = tf.nn.softmax(last_layer, name='probabilities')
+            net.probabilities = network.network_probabilities(last_layer, args)
             net.logits = tf.reshape(last_layer, (-1, num_classes))
             try:    # multi-worker: the chief's initial values are broadcast to every worker
                 sess.run(tf.global_variables_initializer(), options=self.run_options)

@@ -30,6 +30,8 @@ def main(argv=None):
     p.add_argument('--holdout-sequence')
     p.add_argument('--limit', type=int, help='only the first N training images')
     p.add_argument('--min-box-pixels', type=int, default=weak.DEFAULTS['min_box_pixels'])
+    p.add_argument('--labels', nargs='+', default=['boxes', 'boxes-grabcut', 'boxes-crf'],
+                   choices=['boxes', 'boxes-grabcut', 'boxes-crf'], help='which labels to make and rate')
     args = p.parse_args(argv)
     train, _ = datasets.load(args.dataset, args.data_dir, holdout_sequence=args.holdout_sequence)
     pairs = train.pairs[:args.limit] if args.limit else train.pairs
@@ -45,7 +47,7 @@ def main(argv=None):
     print('| labels | pixels labelled | agreeing with the mask | mean IoU vs mask (labelled pixels) | %s IoU | s per image |'
           % train.class_names[-1])
     print('|---|---|---|---|---|---|')
-    for name, make in makers.items():
+    for name, make in ((n, makers[n]) for n in args.labels):
         start = time.time()
         labels = [make(im, b) for im, b in zip(images, boxes)]
         seconds = (time.time() - start) / len(labels)

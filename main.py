@@ -105,8 +105,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
         valid = tf.ones_like(item_loss)
     else:
         item_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
-    if class_weights is not None and not image_labels_r:
-        item_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
+        if class_weights is not None:
+            item_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
     # Under a tf.distribute strategy (--distribute) each replica holds a share of the batch;
     # with one replica (the tutorial's path) the reductions below are the identity.
     replica = tf2.distribute.get_replica_context()

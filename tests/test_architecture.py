@@ -8,7 +8,7 @@ from conftest import ROOT
 
 # Lowest first: a module may import its own layer and those before it (README: Architecture).
 LAYERS = ('console', 'files', 'data', 'models', 'evaluation', 'serving', 'training', 'cli')
-ENTRY_POINTS = ('main', 'helper', 'project_tests', 'evaluate', 'predict', 'export', 'serve')   # the tutorial's face, on top
+ENTRY_POINTS = ('main', 'helper', 'project_tests', 'evaluate', 'predict', 'export', 'serve', 'regions')   # the tutorial's face, on top
 
 
 def package_modules():

@@ -13,7 +13,8 @@ from conftest import ROOT
 SOURCES = ('pyproject.toml', 'README.md', 'LICENSE', 'requirements.txt', 'main.py', 'helper.py',
            'project_tests.py', 'fcnroad')
 COMMANDS = {'fcn8-train': '--data-dir', 'fcn8-evaluate': '--model', 'fcn8-predict': '--class-map',
-            'fcn8-build-vgg': '--fetch-only', 'fcn8-export': '--version', 'fcn8-serve': '--max-bytes'}
+            'fcn8-build-vgg': '--fetch-only', 'fcn8-export': '--version', 'fcn8-serve': '--max-bytes',
+            'fcn8-regions': '--proposal-scales'}
 
 
 def can_build_wheels():

@@ -55,6 +55,21 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
     """Metrics of a model on a dataset, counts pooled over all its images.
 
     flip, scales: see tta_probabilities; crf: refine each map with the dense CRF.
+    on_image, road: see score_probabilities.
+    """
+    def probabilities(images, target_shapes):
+        probs = tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip, scales)
+        return refine(images, probs) if crf else probs
+
+    results = score_probabilities(probabilities, dataset, batch_size, on_image, road)
+    results.update({'test_time_augmentation': {'flip': flip, 'scales': list(scales)}, 'crf': crf})
+    return results
+
+
+def score_probabilities(probabilities, dataset, batch_size=EVAL_BATCH, on_image=None, road=None):
+    """Metrics of any predictor on a dataset: probabilities(uint8 images, label shapes) gives one
+    (H, W, C) map per image at its label's shape; counts are pooled over all images.
+
     on_image(pair, image, label, probabilities, classes, image_cm) sees each image with what was
     counted for it; road: the metrics.RoadEvaluation a road model's histograms pool into (default
     a new one), for a caller that wants its curve.
@@ -70,9 +85,7 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
         pairs = dataset.pairs[start:start + batch_size]
         images = [arrays.read_png(image) for image, _ in pairs]
         labels = [dataset.read_label(label_path) for _, label_path in pairs]
-        probs = tta_probabilities(sess, tensors, images, image_shape, [lb.shape for lb in labels], flip, scales)
-        if crf:
-            probs = refine(images, probs)
+        probs = probabilities(images, [lb.shape for lb in labels])
         for pair, image, label, p in zip(pairs, images, labels, probs):
             classes = metrics.classes_from_probabilities(p)
             image_cm = metrics.confusion_matrix(label, classes, num_classes)
@@ -82,8 +95,7 @@ def evaluate(sess, tensors, dataset, image_shape, batch_size=EVAL_BATCH, flip=Fa
                 on_image(pair, image, label, p, classes, image_cm)
             cm += image_cm
     seconds = time.time() - start_time
-    results = {'images': len(dataset), 'class_names': list(dataset.class_names),
-               'confusion_matrix': cm.tolist(), 'test_time_augmentation': {'flip': flip, 'scales': list(scales)}, 'crf': crf,
+    results = {'images': len(dataset), 'class_names': list(dataset.class_names), 'confusion_matrix': cm.tolist(),
                'seconds': round(seconds, 2), 'images_per_second': round(len(dataset) / seconds, 3) if seconds else None}
     results.update(metrics.scores_from_confusion(cm))
     if road is not None:

@@ -25,6 +25,13 @@ def test_auto_takes_bfloat16_only_where_the_cpu_runs_it_natively():
     assert precision.resolve('auto', gpu=False, flags={'amx_bf16', 'avx512f'}).name == 'bfloat16'
 
 
+def test_auto_keeps_float32_on_a_cpu_for_a_network_bfloat16_does_not_speed_up():
+    slow = precision.resolve('auto', gpu=False, flags=NATIVE, cpu_bfloat16=False)
+    assert slow[:2] == ('float32', False) and 'no faster' in slow.note
+    assert precision.resolve('on', gpu=False, flags=NATIVE, cpu_bfloat16=False).name == 'bfloat16'
+    assert precision.resolve('auto', gpu=True, cpu_bfloat16=False).name == 'float16'
+
+
 def test_on_says_when_tensorflow_will_not_run_the_rewrite():
     emulated = precision.resolve('on', gpu=False, flags={'avx512f'})
     assert emulated[:2] == ('bfloat16', True) and 'emulated' in emulated.note

@@ -78,9 +78,17 @@ def test_without_distribute_there_is_no_setup():
 
 def test_a_multi_worker_run_trains_in_float32_where_bfloat16_was_asked(monkeypatch):
     bfloat16 = precision.Precision('bfloat16', True, 'oneDNN graph rewrite')
-    monkeypatch.setattr(precision, 'resolve', lambda mode: bfloat16)
+    monkeypatch.setattr(precision, 'resolve', lambda mode, cpu_bfloat16: bfloat16)
     args = argparse.Namespace(mixed_precision='on')
     assert trainer.run_precision(args) is bfloat16
     assert trainer.run_precision(args, argparse.Namespace(mode='mirrored')) is bfloat16
     multi = trainer.run_precision(args, argparse.Namespace(mode='multi-worker'))
     assert (multi.name, multi.rewrite) == ('float32', False) and 'multi-worker' in multi.note
+
+
+def test_each_family_tells_auto_whether_bfloat16_pays_on_a_cpu(monkeypatch):
+    asked = {}
+    monkeypatch.setattr(precision, 'resolve', lambda mode, cpu_bfloat16: asked.setdefault(mode, cpu_bfloat16))
+    for model, pays in (('fcn8s', True), ('fcn_squeezenet', True), ('lraspp_lite0', False)):
+        asked.clear()
+        assert trainer.run_precision(argparse.Namespace(mixed_precision='auto', model=model)) is pays

@@ -16,7 +16,10 @@ tf = tf2.compat.v1
 
 DECODER_SCOPE = 'decoder'
 
-Model = collections.namedtuple('Model', 'encoder encoder_options head summary')
+# cpu_bfloat16: whether `--mixed-precision auto` trains the family in bfloat16 on a CPU with native
+# bfloat16; False where it was measured to train no faster there (BENCHMARKS.md, *bfloat16 against
+# float32 for the light networks*), so float32's precision costs nothing.
+Model = collections.namedtuple('Model', 'encoder encoder_options head summary cpu_bfloat16', defaults=(True,))
 MODELS = {
     'fcn32s': Model('vgg16', {}, fcn.fcn32s,
                     'FCN-32s: fc7 class scores upsampled 32x in one step (coarse)'),
@@ -41,7 +44,7 @@ MODELS = {
                             'upsampled 4x (light)'),
     'lraspp_lite0': Model('efficientnet_lite0', {'output_stride': 16}, lraspp.lraspp,
                           'LR-ASPP on EfficientNet-Lite0: gated 1x1 head at stride 16 plus a stride-8 skip, '
-                          'bilinear upsampling (light)'),
+                          'bilinear upsampling (light)', cpu_bfloat16=False),   # 0.70 s a step against 0.66
 }
 # Every encoder by name: encoders.py's (VGG16, AlexNet) and light_encoders.py's.
 ENCODERS = {**encoders.ENCODERS, **light_encoders.ENCODERS}

@@ -52,8 +52,12 @@ def cpu_flags(path='/proc/cpuinfo'):
         return set()
 
 
-def resolve(mode, gpu=None, flags=None):
-    """The Precision a --mixed-precision mode gives on this machine (gpu, flags: for tests)."""
+def resolve(mode, gpu=None, flags=None, cpu_bfloat16=True):
+    """The Precision a --mixed-precision mode gives on this machine (gpu, flags: for tests).
+
+    cpu_bfloat16 False (the network's models.MODELS entry): `auto` keeps float32 on a CPU, where
+    that network trains no faster in bfloat16.
+    """
     mode = normalise_mode(mode)
     if mode == 'off':
         return Precision('float32', False, '--mixed-precision off')
@@ -67,6 +71,9 @@ def resolve(mode, gpu=None, flags=None):
     if mode == 'auto' and not native:
         return Precision('float32', False, '--mixed-precision auto: this CPU has no native bfloat16 '
                                            '(AVX512_BF16 or AMX)')
+    if mode == 'auto' and not cpu_bfloat16:
+        return Precision('float32', False, '--mixed-precision auto: this network trains no faster in bfloat16 '
+                                           'on a CPU (--mixed-precision on forces it)')
     if not rewrite_runs:
         return Precision('float32', False, '--mixed-precision %s, but TensorFlow runs its oneDNN bfloat16 '
                                            'rewrite only on CPUs with AVX512F, and this one has none' % mode)

@@ -38,7 +38,7 @@ def start_distribution(args):
     if getattr(args, 'distribute', 'none') == 'none':
         return None
     try:
-        config = precision.session_config(precision.resolve(args.mixed_precision).rewrite, args.xla)
+        config = precision.session_config(run_precision(args).rewrite, args.xla)
         setup = distribute.setup(args.distribute, config, args.logical_cpus)
     except distribute.DistributeError as e:
         raise SystemExit(str(e))
@@ -48,7 +48,7 @@ def start_distribution(args):
 
 def run_precision(args, setup=None):
     """The Precision the run trains in: --mixed-precision on this machine, within what the setup runs."""
-    numerics = precision.resolve(args.mixed_precision)
+    numerics = precision.resolve(args.mixed_precision, cpu_bfloat16=models.get(model_name(args)).cpu_bfloat16)
     if setup is not None and setup.mode == 'multi-worker' and numerics.name == 'bfloat16':
         # TensorFlow 2.21 has no bfloat16 kernel for the fused convolutions of a multi-worker CPU session.
         numerics = precision.Precision('float32', False, "--mixed-precision %s, but oneDNN's bfloat16 rewrite does "

@@ -9,7 +9,7 @@ Here the regions are Felzenszwalb and Huttenlocher's graph segments (scikit-imag
 PROPOSAL_SCALES, so every pixel lies in one region per scale.  The features are frozen
 ImageNet VGG16 conv4_3 and conv5_3 averaged over the box and over the region, pooled from
 one pass over the whole image (SPP-net's and convolutional feature masking's shortcut: SDS
-ran VGG on each region's warped crop, about three hundred passes an image here).  The
+ran VGG on each region's warped crop, about 600 passes an image here).  The
 classifier is a logistic regression (scikit-learn) on standardised features: one weight
 vector per class, and probabilities, which the KITTI devkit's precision-recall curve needs.
 """

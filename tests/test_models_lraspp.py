@@ -17,6 +17,10 @@ def head(sess, num_classes=2):
     variables = {v.op.name: v for v in tf.global_variables()}
     for name in ('score_high/weights', 'score_low/weights'):     # zero-initialised: give them a voice
         variables[name].load(np.random.RandomState(0).normal(0, 1, variables[name].shape.as_list()), sess)
+    # Positive weights on the positive features fed here: no ReLU of aspp_conv is off at every channel of a
+    # cell, which a random start left so about once in thirty runs (and the gate's effect there unseen).
+    shape = variables['aspp_conv/weights'].shape.as_list()
+    variables['aspp_conv/weights'].load(np.abs(np.random.RandomState(1).normal(0, 1, shape)), sess)
     return endpoints, scores, variables
 
 

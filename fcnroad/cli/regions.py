@@ -49,7 +49,6 @@ def build_parser():
     p.add_argument('--vgg-dir', default=d['vgg_dir'], help='the VGG16 SavedModel (built there when absent)')
     p.add_argument('--runs-dir', default=d['runs_dir'])
     p.add_argument('--skip-bad-data', action='store_true', help='leave out pairs that do not read (default: stop)')
-    p.add_argument('--seed', type=int, default=0)
     console.add_verbose_flag(p)
     return p
 
@@ -104,7 +103,7 @@ def main(argv=None):
         files.write_json_atomic(os.path.join(staging, run_folder.RUN_ARGS), run_args)
         try:
             classifier, results = regions.train_and_score(weights, train_set, val_set, image_shape,
-                                                          tuple(args.proposal_scales), args.c, args.seed)
+                                                          tuple(args.proposal_scales), args.c)
         except ValueError as e:
             raise SystemExit('region_cnn: %s' % e)
         results['dataset'] = val_set.name

@@ -116,15 +116,16 @@ class RegionClassifier:
         self.classes, self.num_classes = np.asarray(classes, np.int64), int(num_classes)
 
     @classmethod
-    def fit(cls, features, targets, num_classes, c=CLASSIFIER_C, iterations=CLASSIFIER_ITERATIONS, seed=0):
-        """Fit on (N, D) features and (N,) classes (those present; a class never seen scores 0)."""
+    def fit(cls, features, targets, num_classes, c=CLASSIFIER_C, iterations=CLASSIFIER_ITERATIONS):
+        """Fit on (N, D) features and (N,) classes (those present; a class never seen scores 0).
+        Deterministic: lbfgs draws no random numbers, so there is no seed to give."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
         classes = np.unique(targets)
         if len(classes) < 2:
             raise ValueError('the training regions hold one class only (%s): nothing to tell apart' % classes)
         scaler = StandardScaler().fit(features)
-        model = LogisticRegression(C=c, max_iter=iterations, random_state=seed)
+        model = LogisticRegression(C=c, max_iter=iterations)
         model.fit(scaler.transform(features), targets)
         return cls(scaler.mean_, scaler.scale_, model.coef_, model.intercept_, model.classes_, num_classes)
 

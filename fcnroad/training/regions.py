@@ -27,6 +27,9 @@ class RegionPipeline:
             self.sess = tf.Session(graph=self.graph)
             self.sess.run(tf.global_variables_initializer())
             encoders.transplant(self.sess, vgg_weights)
+        self.start_counting()
+
+    def start_counting(self):
         self.counts = {'images': 0, 'regions': 0, 'proposal_seconds': 0.0, 'feature_seconds': 0.0}
 
     def regions_and_features(self, image):
@@ -81,7 +84,7 @@ def predictor(pipeline, classifier):
 
 
 def train_and_score(vgg_weights, train_set, val_set, image_shape, scales=region_cnn.PROPOSAL_SCALES,
-                    c=region_cnn.CLASSIFIER_C, seed=0, progress=True):
+                    c=region_cnn.CLASSIFIER_C, progress=True):
     """(classifier, results): fitted on train_set's regions, scored on val_set; results hold the
     metrics, the training regions, and regions and seconds per image of each stage."""
     pipeline = RegionPipeline(vgg_weights, image_shape, scales)
@@ -89,12 +92,12 @@ def train_and_score(vgg_weights, train_set, val_set, image_shape, scales=region_
         start = time.time()
         features, targets = training_regions(pipeline, train_set, progress)
         described = time.time()
-        classifier = region_cnn.RegionClassifier.fit(features, targets, train_set.num_classes, c=c, seed=seed)
+        classifier = region_cnn.RegionClassifier.fit(features, targets, train_set.num_classes, c=c)
         fitted = time.time()
         training = dict(pipeline.summary(), training_regions=int(len(targets)), feature_depth=int(features.shape[1]),
                         describe_seconds=round(described - start, 1), fit_seconds=round(fitted - described, 1))
         del features
-        pipeline.counts = dict.fromkeys(pipeline.counts, 0)
+        pipeline.start_counting()     # the scoring's own per-image figures
         results = scoring.score_probabilities(predictor(pipeline, classifier), val_set) if len(val_set) else {}
         results['scoring'] = pipeline.summary()
         results['training'] = training

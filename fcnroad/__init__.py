@@ -2,6 +2,11 @@
 classic families, the TensorFlow 1.x way.
 
 Layers, lowest first; each imports only those below it (tests/test_architecture.py):
-console, files, data, models, evaluation, serving, training, cli.
+cpu, console, files, data, models, evaluation, serving, training, cli.
 """
+from fcnroad import cpu
+
+# Before TensorFlow creates its first oneDNN kernel, whatever imports this package (cpu.py: why).
+cpu.cap_onednn_isa()
+
 __version__ = '0.9.0'

@@ -22,7 +22,11 @@ def test_a_gpu_gets_float16_in_both_reduced_modes():
 def test_auto_takes_bfloat16_only_where_the_cpu_runs_it_natively():
     assert precision.resolve('auto', gpu=False, flags=NATIVE)[:2] == ('bfloat16', True)
     assert precision.resolve('auto', gpu=False, flags={'avx512f'})[:2] == ('float32', False)
-    assert precision.resolve('auto', gpu=False, flags={'amx_bf16', 'avx512f'}).name == 'bfloat16'
+    amx = {'amx_bf16', 'avx512_bf16', 'avx512f'}
+    assert precision.resolve('auto', gpu=False, flags=amx)[:2] == ('float32', False)   # off AMX: slower
+    assert 'AMX' in precision.resolve('auto', gpu=False, flags=amx).note
+    forced = precision.resolve('on', gpu=False, flags=amx)
+    assert forced[:2] == ('bfloat16', True) and 'off AMX' in forced.note
 
 
 def test_auto_keeps_float32_on_a_cpu_for_a_network_bfloat16_does_not_speed_up():

@@ -4,14 +4,17 @@
 float16 on a GPU, bfloat16 through oneDNN on a CPU.  TensorFlow runs the oneDNN
 rewrite only on CPUs with AVX512F (or AVX-NE-CONVERT): elsewhere it is skipped
 without a word, so `on` there trains in float32 and the run says so.  `auto` takes
-reduced precision only where it is native (a GPU, or AVX512_BF16 / AMX), where it
-is faster; `on` takes it wherever TensorFlow will run it (emulated bfloat16 is slower).
+reduced precision only where it is native (a GPU, or AVX512_BF16) and faster (not on
+a CPU with AMX, where oneDNN is kept off AMX: cpu.py); `on` takes it wherever TensorFlow
+will run it (emulated bfloat16 is slower).
 """
 import collections
 import os
 
 import tensorflow as tf2
 from tensorflow.core.protobuf import rewriter_config_pb2
+
+from fcnroad import cpu
 
 tf = tf2.compat.v1
 
@@ -44,14 +47,6 @@ def normalise_mode(value):
     return value
 
 
-def cpu_flags(path='/proc/cpuinfo'):
-    try:
-        with open(path) as f:
-            return set(f.read().split())
-    except OSError:
-        return set()
-
-
 def resolve(mode, gpu=None, flags=None, cpu_bfloat16=True):
     """The Precision a --mixed-precision mode gives on this machine (gpu, flags: for tests).
 
@@ -65,21 +60,30 @@ def resolve(mode, gpu=None, flags=None, cpu_bfloat16=True):
         gpu = bool(tf2.config.list_physical_devices('GPU'))
     if gpu:
         return Precision('float16', True, 'GPU graph rewrite (--mixed-precision %s)' % mode)
-    flags = cpu_flags() if flags is None else set(flags)
+    flags = cpu.cpu_flags() if flags is None else set(flags)
     native = bool(flags & {'avx512_bf16', 'amx_bf16'})
     rewrite_runs = bool(flags & {'avx512f', 'avx_ne_convert'})
     if mode == 'auto' and not native:
         return Precision('float32', False, '--mixed-precision auto: this CPU has no native bfloat16 '
                                            '(AVX512_BF16 or AMX)')
+    if mode == 'auto' and cpu.AMX_FLAG in flags:
+        # Off AMX (cpu.py), this CPU's bfloat16 measured slower than its float32 (BENCHMARKS.md).
+        return Precision('float32', False, '--mixed-precision auto: on a CPU with AMX, bfloat16 runs capped at '
+                                           'AVX512_BF16 (AMX crashes TensorFlow 2.21) and is slower than float32')
     if mode == 'auto' and not cpu_bfloat16:
         return Precision('float32', False, '--mixed-precision auto: this network trains no faster in bfloat16 '
                                            'on a CPU (--mixed-precision on forces it)')
     if not rewrite_runs:
         return Precision('float32', False, '--mixed-precision %s, but TensorFlow runs its oneDNN bfloat16 '
                                            'rewrite only on CPUs with AVX512F, and this one has none' % mode)
-    return Precision('bfloat16', True, 'oneDNN graph rewrite%s; %s kept in float32' % (
-        '' if native else ', emulated (this CPU has no AVX512_BF16 or AMX: slower than float32)',
-        ', '.join(KEEP_FLOAT32)))
+    if not native:
+        how = ', emulated (this CPU has no AVX512_BF16 or AMX: slower than float32)'
+    elif cpu.AMX_FLAG in flags:
+        how = ', oneDNN kept off AMX (%s=%s, fcnroad/cpu.py)' % (
+            cpu.ONEDNN_ISA_VARIABLE, os.environ.get(cpu.ONEDNN_ISA_VARIABLE, 'unset'))
+    else:
+        how = ''
+    return Precision('bfloat16', True, 'oneDNN graph rewrite%s; %s kept in float32' % (how, ', '.join(KEEP_FLOAT32)))
 
 
 def keep_float32_in_environment(environ=os.environ, ops=KEEP_FLOAT32):

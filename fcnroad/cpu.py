@@ -1,0 +1,32 @@
+"""The CPU this runs on: its flags, and what of it oneDNN (TensorFlow's CPU kernels) may use.
+
+On CPUs with AMX (Intel Xeon since Sapphire Rapids) TensorFlow 2.21's oneDNN runs bfloat16
+convolutions on AMX, and an FCN training step there corrupts the heap: the process aborts in
+its first step ("free(): invalid pointer", "malloc(): unaligned tcache chunk detected";
+BENCHMARKS.md, *bfloat16 on a CPU with AMX*).  Capping oneDNN at AVX512_CORE_BF16 avoids it.
+float32 kernels never use AMX, so the cap changes bfloat16 alone.  oneDNN reads the cap once,
+when it creates its first kernel, so it is set when the package is imported (fcnroad/__init__),
+before any command runs a session; an ONEDNN_MAX_CPU_ISA of the user's own is kept.
+"""
+import os
+
+AMX_FLAG = 'amx_bf16'
+ONEDNN_ISA_VARIABLE = 'ONEDNN_MAX_CPU_ISA'
+ONEDNN_ISA_CAP = 'AVX512_CORE_BF16'
+
+
+def cpu_flags(path='/proc/cpuinfo'):
+    """The instruction-set flags /proc/cpuinfo lists (empty where there is none)."""
+    try:
+        with open(path) as f:
+            return set(f.read().split())
+    except OSError:
+        return set()
+
+
+def cap_onednn_isa(flags=None, environ=os.environ):
+    """Keep oneDNN off AMX on a CPU that has it; returns the cap in effect (None: no cap)."""
+    flags = cpu_flags() if flags is None else set(flags)
+    if AMX_FLAG in flags:
+        environ.setdefault(ONEDNN_ISA_VARIABLE, ONEDNN_ISA_CAP)
+    return environ.get(ONEDNN_ISA_VARIABLE)

@@ -259,35 +259,36 @@ def find_kitti(args, explicit):
 
 def run(argv=None):
     """Train and score FCN-8s as the tutorial does, on KITTI Road (or the embedded sample, or --dataset)."""
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    args, explicit = options.resolve(sys.argv[1:] if argv is None else argv)
-    setup = trainer.start_distribution(args)    # before TensorFlow's devices start
+    with console.errors_as_exit():    # the package's errors end the command with their one line
+        logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+        args, explicit = options.resolve(sys.argv[1:] if argv is None else argv)
+        setup = trainer.start_distribution(args)    # before TensorFlow's devices start
 
-    # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
-    helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
-    data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \
-        '%s from %s' % (args.dataset, args.data_dir)
+        # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
+        helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
+        data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \
+            '%s from %s' % (args.dataset, args.data_dir)
 
-    if not args.skip_checks:
-        print("The tutorial's checks of load_vgg, layers, optimize, train_nn and the data (project_tests.py; "
-              "--skip-checks skips them):")
-        tests.test_load_vgg(load_vgg, tf)
-        tests.test_layers(layers)
-        tests.test_optimize(optimize)
-        tests.test_train_nn(train_nn)
-        if args.dataset == 'kitti':
-            try:
-                with warnings.catch_warnings(record=True) as said:
-                    warnings.simplefilter('always')
-                    tests.test_for_kitti_dataset(args.data_dir)
-            except AssertionError as e:
-                raise SystemExit('data error: %s' % e)
-            for warning in said:
-                print('WARNING: %s' % warning.message, file=sys.stderr, flush=True)
+        if not args.skip_checks:
+            print("The tutorial's checks of load_vgg, layers, optimize, train_nn and the data (project_tests.py; "
+                  "--skip-checks skips them):")
+            tests.test_load_vgg(load_vgg, tf)
+            tests.test_layers(layers)
+            tests.test_optimize(optimize)
+            tests.test_train_nn(train_nn)
+            if args.dataset == 'kitti':
+                try:
+                    with warnings.catch_warnings(record=True) as said:
+                        warnings.simplefilter('always')
+                        tests.test_for_kitti_dataset(args.data_dir)
+                except AssertionError as e:
+                    raise SystemExit('data error: %s' % e)
+                for warning in said:
+                    print('WARNING: %s' % warning.message, file=sys.stderr, flush=True)
 
-    data = splits.training_data(args, args.data_dir, tuple(args.image_shape))
-    # Build the network with load_vgg and layers, optimize, train_nn; save the model, score it, paint samples.
-    return trainer.train(args, data, data_source, TUTORIAL, setup)
+        data = splits.training_data(args, args.data_dir, tuple(args.image_shape))
+        # Build the network with load_vgg and layers, optimize, train_nn; save the model, score it, paint samples.
+        return trainer.train(args, data, data_source, TUTORIAL, setup)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 # Lowest first: a module may import its own layer and those before it (README: Architecture).
-LAYERS = ('cpu', 'console', 'files', 'data', 'models', 'evaluation', 'serving', 'training', 'cli')
+LAYERS = ('errors', 'cpu', 'console', 'files', 'data', 'models', 'evaluation', 'serving', 'training', 'cli')
 ENTRY_POINTS = ('main', 'helper', 'project_tests', 'evaluate', 'predict', 'export', 'serve', 'regions')   # the tutorial's face, on top
 
 

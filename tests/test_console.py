@@ -36,6 +36,7 @@ def test_start_up_noise_is_hidden_unless_verbose_and_errors_still_show():
 
 
 def test_a_command_that_fails_shows_its_one_line_and_nothing_else(tmp_path):
+    (tmp_path / 'none').mkdir()     # a folder, but no model: the library's ModelError, as one line
     result = subprocess.run([sys.executable, os.path.join(ROOT, 'export.py'), '--model', str(tmp_path / 'none'),
                              '--out', str(tmp_path / 'out')], capture_output=True, text=True, cwd=ROOT, timeout=300,
                             env={k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'})

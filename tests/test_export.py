@@ -107,7 +107,7 @@ def test_a_model_saved_with_the_old_fcn8_tag_loads_and_exports_with_the_new_sign
 
 def test_a_folder_that_is_not_a_model_is_a_one_line_error_and_leaves_nothing(tmp_path):
     import export as export_command
-    with pytest.raises(SystemExit, match='nothing: not a saved FCN-8 model'):
+    with pytest.raises(SystemExit, match='nothing: no such folder'):
         export_command.main(['--model', str(tmp_path / 'nothing'), '--out', str(tmp_path / 'exports')])
     assert not os.path.exists(tmp_path / 'exports')
 

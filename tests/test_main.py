@@ -73,7 +73,7 @@ def test_run_on_real_kitti_files(kitti_real, tiny_vgg, tmp_path, capsys):
 
 
 def test_missing_data_folder_is_a_clear_error(tmp_path, tiny_vgg):
-    with pytest.raises(SystemExit, match='--data-dir .*nowhere: no such folder'):
+    with pytest.raises(SystemExit, match='--data-dir: .*nowhere: no such folder'):
         main.run(['--data-dir', str(tmp_path / 'nowhere'), '--vgg-dir', tiny_vgg, '--skip-checks'])
 
 
@@ -212,7 +212,7 @@ def test_skip_bad_data_leaves_the_file_out_and_a_folder_without_testing_paints_v
 
 
 def test_bad_image_shape_is_refused(tmp_path, tiny_vgg):
-    with pytest.raises(SystemExit, match='--image-shape 100 576'):
+    with pytest.raises(SystemExit, match='--image-shape: must be a multiple of 32'):
         main.run(['--data-dir', str(tmp_path), '--image-shape', '100', '576'])
 
 
@@ -320,13 +320,14 @@ def test_decoder_flag_belongs_to_fcn8s(tmp_path, tiny_vgg_pretrained, tiny_kitti
 
 
 def test_recipe_tutorial_sets_the_sources_settings_under_the_flags_given(tmp_path, tiny_vgg, capsys):
-    # a flag given > --recipe > the dataset's defaults > DEFAULTS: the run stops at the shape check, after all four
-    with pytest.raises(SystemExit, match='--image-shape 100 576'):
+    # a flag given > --recipe > the dataset's defaults > DEFAULTS: the run stops at the check between settings,
+    # after all four
+    with pytest.raises(SystemExit, match='--image-shape: must be a multiple of 32'):
         main.run(['--data-dir', str(tmp_path), '--recipe', 'tutorial', '--image-shape', '100', '576'])
     capsys.readouterr()
-    with pytest.raises(SystemExit, match='--data-dir .*: no such folder'):
-        main.run(['--data-dir', str(tmp_path / 'none'), '--recipe', 'tutorial', '--dataset', 'camvid',
-                  '--epochs', '2'])
+    with pytest.raises(SystemExit, match='--keep-best road_iou needs --eval-every'):
+        main.run(['--data-dir', str(tmp_path), '--recipe', 'tutorial', '--dataset', 'camvid',
+                  '--epochs', '2', '--keep-best', 'road_iou'])
     out = capsys.readouterr().out
     assert '--recipe tutorial: --image-shape 160 576 --batch-size 16 --learning-rate 0.001' in out
     assert '--epochs' not in out.split('--recipe tutorial:')[1].split('\n')[0]    # given: not the recipe's

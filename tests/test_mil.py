@@ -99,7 +99,7 @@ def test_image_labels_train_save_and_serve_with_the_prior(tmp_path, tiny_vgg):
 
 def test_image_labels_refuse_settings_that_need_pixels(tmp_path, tiny_vgg, tiny_kitti):
     from conftest import run_tiny
-    with pytest.raises(SystemExit, match='--lse-r 0.0: must be above 0'):
+    with pytest.raises(SystemExit, match='--lse-r: must be above 0, not 0'):
         run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'image-labels', '--lse-r', '0')
     with pytest.raises(SystemExit, match='--class-balance median-frequency: weights pixels'):
         run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'image-labels',

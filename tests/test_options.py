@@ -1,5 +1,6 @@
 import pytest
 
+from fcnroad import errors
 from fcnroad.training import options
 
 
@@ -25,7 +26,7 @@ def test_mixed_precision_has_three_modes_and_the_bare_flag_means_on():
     assert parser.parse_args(['--mixed-precision']).mixed_precision == 'on'
     assert parser.parse_args(['--mixed-precision', 'auto']).mixed_precision == 'auto'
     assert parser.parse_args(['--mixed-precision', 'on', '--no-mixed-precision']).mixed_precision == 'off'
-    with pytest.raises(SystemExit):
+    with pytest.raises(errors.ConfigError, match='--mixed-precision'):
         parser.parse_args(['--mixed-precision', 'bf16'])
 
 
@@ -70,5 +71,5 @@ def test_resolve_a_flag_beats_the_recipe_which_beats_the_dataset_which_beats_the
 
 
 def test_resolve_checks_the_settings_it_returns():
-    with pytest.raises(SystemExit, match='--image-shape 100 576'):
+    with pytest.raises(errors.ConfigError, match='--image-shape: must be a multiple of 32, at least 32, not 100'):
         options.resolve(['--image-shape', '100', '576'])

@@ -139,7 +139,7 @@ def test_one_unreadable_file_is_skipped_the_rest_painted_and_the_exit_says_so(mo
 def test_folder_that_is_not_a_model_is_a_clear_error(tmp_path, odd_folder):
     with pytest.raises(SystemExit, match='not a saved FCN-8 model'):
         predict.main(['--model', str(tmp_path), odd_folder, '--out', str(tmp_path / 'out')])
-    with pytest.raises(SystemExit, match='no such model folder'):
+    with pytest.raises(SystemExit, match='nope: no such file or folder'):
         predict.main(['--model', str(tmp_path / 'nope'), odd_folder, '--out', str(tmp_path / 'out')])
 
 

@@ -75,10 +75,10 @@ def test_training_regions_of_one_class_stop_in_one_line_and_leave_no_run_folder(
 
 
 @pytest.mark.parametrize('flags, message', [
-    (['--c', '0'], '--c must be positive'),
-    (['--proposal-scales', '0'], '--proposal-scales must be positive'),
-    (['--max-train-images', '0'], '--max-train-images must be 1 or more'),
-    (['--image-shape', '16', '96'], '--image-shape must be at least 32x32'),
+    (['--c', '0'], '--c: must be above 0'),
+    (['--proposal-scales', '0'], '--proposal-scales: must be above 0'),
+    (['--max-train-images', '0'], '--max-train-images: must be at least 1'),
+    (['--image-shape', '16', '96'], '--image-shape: must be at least 32'),
 ])
 def test_bad_flags_stop_in_one_line(tmp_path, tiny_vgg, flags, message):
     with pytest.raises(SystemExit, match=message):

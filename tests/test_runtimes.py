@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import predict
+from fcnroad import errors
 from fcnroad.serving import export, runtimes
 from fcnroad.serving.predictor import Predictor
 from conftest import write_png
@@ -40,26 +41,26 @@ def test_the_runtime_follows_from_the_model_path(tmp_path):
     assert runtimes.runtime_of(str(tmp_path)) == 'tensorflow'
     assert runtimes.runtime_of('exports/road.onnx') == 'onnx'
     assert runtimes.runtime_of('exports/ROAD.TFLITE') == 'tflite'
-    with pytest.raises(SystemExit, match='nothing: no such model folder or file'):
+    with pytest.raises(errors.ModelError, match='nothing: no such model folder or file'):
         runtimes.runtime_of(str(tmp_path / 'nothing'))
     (tmp_path / 'weights.h5').write_bytes(b'x')
-    with pytest.raises(SystemExit, match=r'weights.h5: neither a SavedModel folder nor an \.onnx or \.tflite file'):
+    with pytest.raises(errors.ModelError, match=r'weights.h5: neither a SavedModel folder nor an \.onnx or \.tflite file'):
         runtimes.runtime_of(str(tmp_path / 'weights.h5'))
 
 
 def test_a_runtime_that_does_not_fit_the_model_is_a_one_line_error(exports):
-    with pytest.raises(SystemExit, match=r'--runtime onnx needs a \.onnx file \(export.py --format onnx\)'):
+    with pytest.raises(errors.ConfigError, match=r'--runtime onnx needs a \.onnx file \(export.py --format onnx\)'):
         runtimes.open_predictor(exports['tensorflow'], 'onnx')
-    with pytest.raises(SystemExit, match='--runtime tensorflow needs a SavedModel folder'):
+    with pytest.raises(errors.ConfigError, match='--runtime tensorflow needs a SavedModel folder'):
         runtimes.open_predictor(exports['tflite'], 'tensorflow')
-    with pytest.raises(SystemExit, match='--scales needs the SavedModel'):
+    with pytest.raises(errors.ConfigError, match='--scales needs the SavedModel'):
         runtimes.open_predictor(exports['tflite'], scales=(0.75, 1.0))
 
 
 def test_a_file_that_is_not_an_export_is_refused_by_name(tmp_path):
     broken = tmp_path / 'broken.tflite'
     broken.write_bytes(b'not a flatbuffer')
-    with pytest.raises(SystemExit, match='broken.tflite: cannot load the TFLite model'):
+    with pytest.raises(errors.ModelError, match='broken.tflite: cannot load the TFLite model'):
         runtimes.open_predictor(str(broken))
 
 

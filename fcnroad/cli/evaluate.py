@@ -11,7 +11,6 @@ from fcnroad import console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 
@@ -19,30 +18,40 @@ from fcnroad.data import arrays, datasets  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import paint, report, saved_model  # noqa: E402
 
-def main(argv=None):
-    import tensorflow.compat.v1 as tf
-    tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
-    tf.disable_v2_behavior()
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
-    p.add_argument('--data-dir', required=True, help='the folder main.py --data-dir was given')
-    p.add_argument('--dataset', help="default: the model's training dataset")
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', type=console.Path('folder'), default=saved_model.SHIPPED_MODEL,
+                   help='runs/<run>/model folder written by main.py (default: the shipped KITTI road model)')
+    p.add_argument('--data-dir', required=True, type=console.Path('folder'),
+                   help='the folder main.py --data-dir was given')
+    p.add_argument('--dataset', choices=datasets.DATASETS, help="default: the model's training dataset")
     p.add_argument('--split', default='val', choices=('train', 'val', 'test'),
                    help="test: CamVid in SegNet's layout (test/, testannot/) or a folder dataset with test/")
-    p.add_argument('--val-fraction', type=float, help="KITTI hold-out share; default: the model's")
+    p.add_argument('--val-fraction', type=console.Range(float, 0, 1, high_open=True), help="KITTI hold-out share; default: the model's")
     p.add_argument('--holdout-sequence', help="CamVid sequence held out; default: the model's")
     p.add_argument('--output', help='also write the metrics as JSON here')
     p.add_argument('--report', metavar='DIR',
                    help="also write a report there: per_image.csv, the worst images as panels, the precision-recall "
                         "curve (road) or confusion matrix, index.html")
-    p.add_argument('--worst', type=int, default=report.WORST, metavar='N', help='--report: panels of the N worst images')
+    p.add_argument('--worst', type=console.Range(int, 0), default=report.WORST, metavar='N', help='--report: panels of the N worst images')
     scoring.add_test_time_options(p)
     p.add_argument('--strict', action='store_true',
                    help='stop at the first pair that does not read (default: warn, score the rest, exit 1)')
     console.add_verbose_flag(p)
-    args = p.parse_args(argv)
-    if args.worst < 0:
-        raise SystemExit('--worst must be 0 or more')
+    return p
+
+
+def main(argv=None):
+    with console.errors_as_exit():
+        return evaluate(build_parser().parse_args(argv))
+
+
+def evaluate(args):
+    import tensorflow.compat.v1 as tf
+    tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
+    tf.disable_v2_behavior()
+    if args.output and os.path.isdir(args.output):
+        raise SystemExit('--output %s: is a folder; give the JSON file to write' % args.output)
     if args.report and os.path.exists(args.report) and not os.path.isfile(os.path.join(args.report, report.CSV_NAME)):
         raise SystemExit('--report %s: exists and is not a report of evaluate.py; give a new folder' % args.report)
     with tf.Graph().as_default(), tf.Session() as sess:

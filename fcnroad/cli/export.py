@@ -20,29 +20,34 @@ from fcnroad import console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
-import argparse  # noqa: E402
-
 from fcnroad.serving import export  # noqa: E402
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--format', default='savedmodel', choices=export.FORMATS)
-    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
+    p.add_argument('--model', required=True, type=console.Path('folder'), help='runs/<run>/model folder written by main.py')
     p.add_argument('--out', required=True,
                    help='savedmodel: the model base folder (TF Serving: --model_base_path); onnx: the .onnx file')
     p.add_argument('--name', help="the model's name in the export (default: its family, e.g. fcn8s)")
-    p.add_argument('--version', type=int, help='default: one more than the highest version in --out/NAME')
+    p.add_argument('--version', type=console.Range(int, 1), help='default: one more than the highest version in --out/NAME')
     p.add_argument('--int8', action='store_true', help='tflite: int8 weights (dynamic-range quantisation)')
     console.add_verbose_flag(p)
-    args = p.parse_args(argv)
-    if args.version is not None and args.version < 1:
-        raise SystemExit('--version %d: TF Serving versions are positive integers' % args.version)
+    return p
+
+
+def main(argv=None):
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
+        if args.int8 and args.format != 'tflite':
+            raise SystemExit('--int8 belongs to --format tflite')
+        return write_export(args)
+
+
+def write_export(args):
     import tensorflow.compat.v1 as tf
     tf.get_logger().setLevel('ERROR')
     tf.disable_v2_behavior()
-    if args.int8 and args.format != 'tflite':
-        raise SystemExit('--int8 belongs to --format tflite')
     try:
         if args.format == 'tflite':
             target = export.export_tflite(args.model, args.out, args.int8)

@@ -20,7 +20,6 @@ from fcnroad import console
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
 import os  # noqa: E402
-import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -32,24 +31,30 @@ from fcnroad.serving import runtimes, saved_model  # noqa: E402
 from fcnroad.serving.predictor import (PREDICT_BATCH, InputError, estimated_frames, find_inputs,  # noqa: E402
                                        predict_images, predict_video)
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--model', required=True,
-                   help='runs/<run>/model folder written by main.py, or its .onnx or .tflite export')
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', type=console.Path(), default=saved_model.SHIPPED_MODEL,
+                   help='runs/<run>/model folder written by main.py, or its .onnx or .tflite export (default: the '
+                        'shipped KITTI road model)')
     p.add_argument('--runtime', choices=runtimes.RUNTIMES,
                    help="default: the model's own (a folder: tensorflow; .onnx: onnx; .tflite: tflite)")
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image, folder, quoted glob or video')
-    p.add_argument('--out', required=True, help='folder for the painted images and videos')
+    p.add_argument('--out', default='painted', help='folder for the painted images and videos')
     p.add_argument('--class-map', action='store_true', help='also write the class index maps as PNG')
-    p.add_argument('--batch-size', type=int, default=PREDICT_BATCH)
+    p.add_argument('--batch-size', type=console.Range(int, 1), default=PREDICT_BATCH)
     scoring.add_test_time_options(p)
     p.add_argument('--strict', action='store_true',
                    help='stop at the first unreadable input (default: warn, go on, list them at the end, exit 1)')
     console.add_verbose_flag(p)
-    args = p.parse_args(argv)
-    if args.batch_size < 1:
-        raise SystemExit('--batch-size must be at least 1')
+    return p
+
+
+def main(argv=None):
+    with console.errors_as_exit():
+        return paint_inputs(build_parser().parse_args(argv))
+
+
+def paint_inputs(args):
     try:
         inputs = find_inputs(args.inputs)
     except InputError as e:

@@ -12,7 +12,6 @@ from fcnroad import console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
-import argparse  # noqa: E402
 import io  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
@@ -32,20 +31,20 @@ RUN_PREFIX = 'regions-'
 
 def build_parser():
     d = options.DEFAULTS
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--data-dir', default=d['data_dir'], help='the folder main.py --data-dir takes')
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--data-dir', default=d['data_dir'], type=console.Path('folder'), help='the folder main.py --data-dir takes')
     p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
     p.add_argument('--holdout-sequence', metavar='SEQ', help='CamVid: score on this sequence, train on the others')
-    p.add_argument('--val-fraction', type=float, default=d['val_fraction'],
+    p.add_argument('--val-fraction', type=console.Range(float, 0, 1, high_open=True), default=d['val_fraction'],
                    help='KITTI or folder without a validation list: the share held out')
-    p.add_argument('--image-shape', type=int, nargs=2, metavar=('H', 'W'),
+    p.add_argument('--image-shape', type=console.Range(int, 32), nargs=2, metavar=('H', 'W'),
                    help="the working size regions and features are computed at (default: the dataset's "
                         "training size, options.DATASET_DEFAULTS, else %s)" % ' '.join(map(str, d['image_shape'])))
-    p.add_argument('--proposal-scales', type=float, nargs='+', default=list(region_cnn.PROPOSAL_SCALES), metavar='K',
+    p.add_argument('--proposal-scales', type=console.Range(float, 0, low_open=True), nargs='+', default=list(region_cnn.PROPOSAL_SCALES), metavar='K',
                    help="Felzenszwalb's scale of each proposal map (larger: larger regions)")
-    p.add_argument('--c', type=float, default=region_cnn.CLASSIFIER_C,
+    p.add_argument('--c', type=console.Range(float, 0, low_open=True), default=region_cnn.CLASSIFIER_C,
                    help="the logistic regression's inverse L2 strength")
-    p.add_argument('--max-train-images', type=int, metavar='N', help='fit on the first N training images only')
+    p.add_argument('--max-train-images', type=console.Range(int, 1), metavar='N', help='fit on the first N training images only')
     p.add_argument('--vgg-dir', default=d['vgg_dir'], help='the VGG16 SavedModel (built there when absent)')
     p.add_argument('--runs-dir', default=d['runs_dir'])
     p.add_argument('--skip-bad-data', action='store_true', help='leave out pairs that do not read (default: stop)')
@@ -53,25 +52,15 @@ def build_parser():
     return p
 
 
-def check_args(args):
-    if args.image_shape and min(args.image_shape) < 32:
-        raise SystemExit('--image-shape must be at least 32x32, not %dx%d' % tuple(args.image_shape))
-    if not args.proposal_scales or min(args.proposal_scales) <= 0:
-        raise SystemExit('--proposal-scales must be positive')
-    if args.c <= 0:
-        raise SystemExit('--c must be positive, not %g' % args.c)
-    if args.max_train_images is not None and args.max_train_images < 1:
-        raise SystemExit('--max-train-images must be 1 or more')
-    if not os.path.isdir(args.data_dir):
-        raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
-
-
 def main(argv=None):
+    with console.errors_as_exit():
+        return fit_and_score(build_parser().parse_args(argv))
+
+
+def fit_and_score(args):
     import tensorflow.compat.v1 as tf
     tf.get_logger().setLevel('ERROR')
     tf.disable_v2_behavior()
-    args = build_parser().parse_args(argv)
-    check_args(args)
     image_shape = tuple(args.image_shape or options.DATASET_DEFAULTS.get(args.dataset, {}).get(
         'image_shape', options.DEFAULTS['image_shape']))
     try:

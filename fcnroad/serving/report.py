@@ -18,6 +18,7 @@ import shutil
 
 import numpy as np
 
+from fcnroad import errors
 from fcnroad.data import arrays
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.serving import paint
@@ -87,16 +88,16 @@ def panel(image, label, classes, colours):
     ignored = label == arrays.IGNORE
     truth = paint.paint(image, np.where(ignored, 0, label), colours)
     truth[ignored] = NOT_EVALUATED
-    errors = (image.astype(np.float32) * 0.5).astype(np.uint8)      # dimmed: the colours stand out
+    marked = (image.astype(np.float32) * 0.5).astype(np.uint8)      # dimmed: the colours stand out
     wrong = (classes != label) & ~ignored
     if len(colours) == 1:     # road: which way each error goes
-        errors[wrong & (classes == 1)] = FALSE_POSITIVE
-        errors[wrong & (classes != 1)] = FALSE_NEGATIVE
+        marked[wrong & (classes == 1)] = FALSE_POSITIVE
+        marked[wrong & (classes != 1)] = FALSE_NEGATIVE
     else:
-        errors[wrong] = FALSE_POSITIVE
-    errors[ignored] = NOT_EVALUATED
+        marked[wrong] = FALSE_POSITIVE
+    marked[ignored] = NOT_EVALUATED
     gap = np.full((image.shape[0], PANEL_GAP, 3), 255, np.uint8)
-    return np.concatenate([image, gap, truth, gap, paint.paint(image, classes, colours), gap, errors], axis=1)
+    return np.concatenate([image, gap, truth, gap, paint.paint(image, classes, colours), gap, marked], axis=1)
 
 
 def plot_curve(road, path):
@@ -147,7 +148,7 @@ def fmt(value):
 def write_report(out_dir, collector, results, colours, model=None):
     """Write the report folder (see the module's docstring) whole, or not at all; returns it."""
     if os.path.exists(out_dir) and not os.path.isfile(os.path.join(out_dir, CSV_NAME)):
-        raise SystemExit('--report %s: exists and is not a report of evaluate.py; give a new folder' % out_dir)
+        raise errors.ConfigError('--report %s: exists and is not a report of evaluate.py; give a new folder' % out_dir)
     staging = out_dir.rstrip(os.sep) + '.partial'
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(os.path.join(staging, WORST_DIR))

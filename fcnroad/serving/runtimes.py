@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from fcnroad import console
+from fcnroad import console, errors
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.serving import export, paint, saved_model
 from fcnroad.serving.predictor import Predictor
@@ -29,8 +29,8 @@ def runtime_of(model):
         if model.lower().endswith(extension):
             return runtime
     if not os.path.exists(model):
-        raise SystemExit('--model %s: no such model folder or file' % model)
-    raise SystemExit('--model %s: neither a SavedModel folder nor an .onnx or .tflite file' % model)
+        raise errors.ModelError('--model %s: no such model folder or file' % model)
+    raise errors.ModelError('--model %s: neither a SavedModel folder nor an .onnx or .tflite file' % model)
 
 
 def open_predictor(model, runtime=None, flip=False, scales=(1.0,), crf=False):
@@ -38,14 +38,14 @@ def open_predictor(model, runtime=None, flip=False, scales=(1.0,), crf=False):
     needed = runtime_of(model)
     if runtime is not None and runtime != needed:
         wanted = 'a SavedModel folder' if runtime == 'tensorflow' else 'a %s file' % EXTENSIONS[runtime]
-        raise SystemExit('--runtime %s needs %s (export.py --format %s); --model %s is for %s'
+        raise errors.ConfigError('--runtime %s needs %s (export.py --format %s); --model %s is for %s'
                          % (runtime, wanted, 'savedmodel' if runtime == 'tensorflow' else runtime, model, needed))
     if needed == 'tensorflow':
         return Predictor(model, flip, scales, crf)
     if not os.path.isfile(model):
-        raise SystemExit('--model %s: no such file' % model)
+        raise errors.ModelError('--model %s: no such file' % model)
     if tuple(scales) != (1.0,):
-        raise SystemExit('--scales needs the SavedModel (--runtime tensorflow): an export has only the any-size '
+        raise errors.ConfigError('--scales needs the SavedModel (--runtime tensorflow): an export has only the any-size '
                          'path, which resizes every input to the training size')
     return (OnnxPredictor if needed == 'onnx' else TFLitePredictor)(model, flip, crf)
 
@@ -78,14 +78,14 @@ class OnnxPredictor(ExportPredictor):
         try:
             import onnxruntime as ort
         except ImportError:
-            raise SystemExit('--runtime onnx needs onnxruntime (pip install -r requirements.txt)') from None
+            raise errors.ModelError('--runtime onnx needs onnxruntime (pip install -r requirements.txt)') from None
         try:
             self.session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
         except Exception as e:  # onnxruntime raises its own exception types for a broken file
-            raise SystemExit('%s: cannot load the ONNX model (%s)' % (path, str(e).split('\n')[0])) from None
+            raise errors.ModelError('%s: cannot load the ONNX model (%s)' % (path, str(e).split('\n')[0])) from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if saved_model.RUN_CONFIG not in meta:
-            raise SystemExit('%s: not an export of this project (no %s in its metadata)' % (path, saved_model.RUN_CONFIG))
+            raise errors.ModelError('%s: not an export of this project (no %s in its metadata)' % (path, saved_model.RUN_CONFIG))
         super().__init__(path, flip, crf, json.loads(meta[saved_model.RUN_CONFIG]))
 
     def run(self, images):
@@ -103,11 +103,11 @@ class TFLitePredictor(ExportPredictor):
                 self.interpreter = tf2.lite.Interpreter(model_path=path, num_threads=os.cpu_count())
                 self.interpreter.allocate_tensors()
         except ValueError as e:
-            raise SystemExit('%s: cannot load the TFLite model (%s)' % (path, str(e).split('\n')[0])) from None
+            raise errors.ModelError('%s: cannot load the TFLite model (%s)' % (path, str(e).split('\n')[0])) from None
         self.input = self.interpreter.get_input_details()[0]['index']
         self.outputs = {d['name']: d['index'] for d in self.interpreter.get_output_details()}
         if export.TFLITE_RUN_CONFIG not in self.outputs or 'classes' not in self.outputs or 'probabilities' not in self.outputs:
-            raise SystemExit('%s: not an export of this project (no %s output; export it again with export.py)'
+            raise errors.ModelError('%s: not an export of this project (no %s output; export it again with export.py)'
                              % (path, export.TFLITE_RUN_CONFIG))
         self.shape = None
         run_config = json.loads(self.interpreter.get_tensor(self.outputs[export.TFLITE_RUN_CONFIG]).item())

@@ -18,7 +18,7 @@ import shutil
 import tensorflow as tf2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from fcnroad import models
+from fcnroad import errors, models
 
 tf = tf2.compat.v1
 
@@ -28,6 +28,9 @@ SERVING_SIGNATURE = 'serving_default'
 BYTES_SIGNATURE = 'predict_bytes'
 TRAINING_SIZE_SIGNATURE = 'training_size'
 RUN_CONFIG = 'run_config.json'
+# The road model that ships with the package (its MODEL_CARD.md says how it was trained and scores):
+# predict.py, evaluate.py and serve.py use it when no --model is given.
+SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'pretrained', 'kitti_road')
 # TF Serving's REST API base64-encodes string outputs whose names end in _bytes.
 BYTES_INPUT, BYTES_OUTPUT = 'image_bytes', 'classes_png_bytes'
 # The network's tensors in a graph main.py trains (what _save_serving_model maps the serving path onto).
@@ -135,15 +138,15 @@ def load_model(sess, model_dir, with_meta=False):
     """Load a model saved by main.run(); returns (tensors, run_config), and the MetaGraphDef with_meta."""
     config_path = os.path.join(model_dir, RUN_CONFIG)
     if not os.path.isdir(model_dir):
-        raise SystemExit('%s: no such model folder' % model_dir)
+        raise errors.ModelError('%s: no such model folder' % model_dir)
     if not os.path.isfile(config_path):
-        raise SystemExit('%s: not a saved FCN-8 model (no run_config.json)' % model_dir)
+        raise errors.ModelError('%s: not a saved FCN-8 model (no run_config.json)' % model_dir)
     with open(config_path) as f:
         run_config = json.load(f)
     try:
         meta = tf.saved_model.loader.load(sess, [model_tag(model_dir)], model_dir)
     except (OSError, RuntimeError, ValueError) as e:
-        raise SystemExit('%s: cannot load the saved model (%s)' % (model_dir, e)) from None
+        raise errors.ModelError('%s: cannot load the saved model (%s)' % (model_dir, e)) from None
     # Models saved before the any-size serving signature had only the training-size one.
     signature = meta.signature_def.get(TRAINING_SIZE_SIGNATURE, meta.signature_def[SERVING_SIGNATURE])
     graph = sess.graph
@@ -157,6 +160,6 @@ def model_tag(model_dir):
     try:
         proto = read_saved_model(model_dir)
     except (OSError, ValueError) as e:
-        raise SystemExit('%s: cannot read the saved model (%s)' % (model_dir, e)) from None
+        raise errors.ModelError('%s: cannot read the saved model (%s)' % (model_dir, e)) from None
     tags = {tag for meta in proto.meta_graphs for tag in meta.meta_info_def.tags}
     return MODEL_TAG if MODEL_TAG in tags or OLD_MODEL_TAG not in tags else OLD_MODEL_TAG

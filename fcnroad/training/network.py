@@ -2,7 +2,7 @@
 graph from models/, on one device or replicated under a tf.distribute strategy."""
 import tensorflow as tf2
 
-from fcnroad import models
+from fcnroad import errors, models
 from fcnroad.models import mil, vgg
 from fcnroad.serving.saved_model import save_model
 from fcnroad.training import distribute
@@ -44,7 +44,7 @@ def pretrained_weights(args):
                                          alexnet_path=getattr(args, 'alexnet_weights', None),
                                          light_path=getattr(args, 'light_weights', None))
     except vgg.WeightsError as e:     # encoders' and pip's
-        raise SystemExit('--model %s: %s' % (model_name(args), e))
+        raise errors.ConfigError('--model %s: %s' % (model_name(args), e))
 
 
 def build_replicated(args, num_classes, class_weights, setup, correct_label, learning_rate, optimize):

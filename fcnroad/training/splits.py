@@ -2,6 +2,7 @@
 import argparse
 import os
 
+from fcnroad import errors
 from fcnroad.data import arrays, datasets, weak
 from fcnroad.evaluation import crf
 
@@ -20,25 +21,20 @@ def samples_to_paint(dataset, data_dir, val_set):
 def training_data(args, data_dir, image_shape):
     """The run's data, checked: train and val splits, boxes (--supervision), num_classes, class
     weights (--class-balance), the bad pairs left out and the images to paint.  Errors are one line."""
-    try:
-        train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
-                                           getattr(args, 'holdout_sequence', None),
-                                           unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
-    except arrays.DataError as e:
-        raise SystemExit('data error: %s' % e)
-    try:    # every file read now, not at hour five
-        (train_set, val_set), bad_data = datasets.check_all([train_set, val_set], getattr(args, 'skip_bad_data', False),
-                                                            '--skip-bad-data leaves them out')
-    except arrays.DataError as e:
-        raise SystemExit('data error: %s' % e)
+    train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
+                                       getattr(args, 'holdout_sequence', None),
+                                       unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
+    # every file read now, not at hour five
+    (train_set, val_set), bad_data = datasets.check_all([train_set, val_set], getattr(args, 'skip_bad_data', False),
+                                                        '--skip-bad-data leaves them out')
     if not len(train_set):
-        raise SystemExit('data error: no training pair reads (%d left out)' % len(bad_data))
+        raise errors.DataError('no training pair reads (%d left out)' % len(bad_data))
     num_classes = args.num_classes or train_set.num_classes
     if train_set.num_classes != num_classes:
-        raise SystemExit('--num-classes %d does not fit dataset %s (%d classes)'
+        raise errors.ConfigError('--num-classes %d does not fit dataset %s (%d classes)'
                          % (num_classes, args.dataset, train_set.num_classes))
     if args.keep_best and not len(val_set):
-        raise SystemExit('--keep-best %s: no validation images to choose by' % args.keep_best)
+        raise errors.ConfigError('--keep-best %s: no validation images to choose by' % args.keep_best)
     to_paint = samples_to_paint(args.dataset, data_dir, val_set)
     supervision = getattr(args, 'supervision', 'masks')
     boxes = None
@@ -48,7 +44,7 @@ def training_data(args, data_dir, image_shape):
                                                  {'min_box_pixels': args.min_box_pixels},
                                                  refine=crf.scaled_dense_crf)
         except (weak.BoxError, arrays.DataError) as e:
-            raise SystemExit('--supervision %s: %s' % (supervision, e))
+            raise errors.ConfigError('--supervision %s: %s' % (supervision, e))
     print('Training on %s (%d images), validating on %s (%d images)'
           % (train_set.name, len(train_set), val_set.name, len(val_set)))
     class_weights = None

@@ -16,7 +16,7 @@ import time
 
 import tensorflow as tf2
 
-from fcnroad import files, models
+from fcnroad import errors, files, models
 from fcnroad.data import arrays
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.models import encoders
@@ -41,7 +41,7 @@ def start_distribution(args):
         config = precision.session_config(run_precision(args).rewrite, args.xla)
         setup = distribute.setup(args.distribute, config, args.logical_cpus)
     except distribute.DistributeError as e:
-        raise SystemExit(str(e))
+        raise errors.RunError(str(e))
     print(setup.describe())
     return setup
 
@@ -113,7 +113,7 @@ class Trainer:
         print('Run saved to %s (model/, metrics.json, curves.png, checkpoints/, tensorboard/, painted samples)'
               % self.run_dir)
         if diverged:
-            raise SystemExit('training diverged: %s. To change: %s. Its last good checkpoint can be resumed: python '
+            raise errors.RunError('training diverged: %s. To change: %s. Its last good checkpoint can be resumed: python '
                              'main.py --resume %s' % (diverged, loop.divergence_advice(args, self.numerics.name),
                                                       self.run_dir))
         return self.run_dir
@@ -129,7 +129,7 @@ class Trainer:
             try:
                 setup.check_batch_size(args.batch_size)    # the embedded sample may have set it
             except distribute.DistributeError as e:
-                raise SystemExit(str(e))
+                raise errors.RunError(str(e))
         return lambda dataset: self.tutorial.gen_batch_function(
             None, self.image_shape, dataset=dataset, seed=args.seed, augment=augmentation,
             shard=setup.shard() if setup is not None else None)
@@ -171,7 +171,7 @@ class Trainer:
             try:    # multi-worker: the chief's initial values are broadcast to every worker
                 sess.run(tf.global_variables_initializer(), options=self.run_options)
             except distribute.WORKER_LOST as e:
-                raise SystemExit(distribute.lost_worker_message(e, setup, args.step_timeout))
+                raise errors.RunError(distribute.lost_worker_message(e, setup, args.step_timeout))
         if model_name(args) != models.TUTORIAL_MODEL or setup is not None:
             print('Model %s: %s' % (model_name(args), models.get(model_name(args)).summary))
         if weights is not None:
@@ -253,15 +253,15 @@ class Trainer:
             if self.writes and self.checkpointer.saved:
                 message += ('; the checkpoints so far are in %s, continue on one machine with:\n    %s '
                             '--distribute mirrored' % (self.staging, self.resume_command))
-            raise SystemExit(message)
+            raise errors.RunError(message)
         except files.DiskFull as e:
-            raise SystemExit(self.disk_full_message(e))
+            raise errors.RunError(self.disk_full_message(e))
         except arrays.DataError as e:     # from a loader thread: the same one line as at start-up
             message = 'data error: %s' % e
             if self.writes and self.checkpointer.saved:
                 message += '; the checkpoints so far are in %s: fix the file, then continue with:\n    %s' % (
                     self.staging, self.resume_command)
-            raise SystemExit(message)
+            raise errors.RunError(message)
         except loop.TrainingDiverged as e:
             diverged = str(e)
             print('ERROR: %s' % e, file=sys.stderr)
@@ -270,14 +270,14 @@ class Trainer:
                 try:
                     hooks.save(sess, e.state)
                 except files.DiskFull as full:
-                    raise SystemExit(self.disk_full_message(full)) from None
+                    raise errors.RunError(self.disk_full_message(full)) from None
                 print('Interrupted (%s) at epoch %d after %d steps: the run so far is in %s. Continue it '
                       'with:\n    %s' % (e, e.state.epoch + 1, e.state.step, self.staging, self.resume_command),
                       flush=True)
             else:
                 print('Worker %d interrupted (%s); the chief keeps the checkpoints' % (setup.task_index, e),
                       flush=True)
-            raise SystemExit(128 + getattr(signal, str(e), signal.SIGINT))
+            raise errors.Stopped(str(e), getattr(signal, str(e), signal.SIGINT))
         finally:
             self.events.close()
         if setup is not None and setup.mode == 'multi-worker':   # equal on every worker, or a bug
@@ -311,7 +311,7 @@ class Trainer:
             files.check_free_space(self.staging, int(checkpoints.variables_bytes(net.model_variables)
                                                      * checkpoints.SPACE_MARGIN), 'the model')
         except files.DiskFull as e:
-            raise SystemExit(self.disk_full_message(e)) from None
+            raise errors.RunError(self.disk_full_message(e)) from None
         if self.setup is None:
             save_model(sess, export_dir, net.model_variables, net.tensors, run_config)
         else:

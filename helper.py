@@ -151,7 +151,7 @@ def num_batches(num_images, batch_size):
 
 def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cache=True,
                        seed=None, strict=False, augment=None, shard=None):
-    """Generate a function that yields (images, one-hot labels) batches.
+    """Generate a function that yields (images, one-hot labels) batches: get_batches_fn(batch_size).
 
     data_folder: a KITTI `data_road/training` folder (the source's argument), or
     None when `dataset` (a datasets.Dataset) is given.  Images are float32 RGB
@@ -167,31 +167,52 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     if dataset is None:
         dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_folder, strict),
                                    datasets.ROAD_CLASSES, datasets.kitti_label)
-    store = _Cache(dataset, image_shape)
-    rng = np.random.RandomState(seed)
+    return Batches(dataset, image_shape, shuffle, cache, seed, augment, shard)
 
-    def make_batch(indices, pool, batch_seed=None):
-        items = list(pool.map(store.get, indices))
-        if augment is not None:
+
+class Batches:
+    """The tutorial's get_batches_fn, called as get_batches_fn(batch_size) for an epoch of batches.
+
+    Its other parts, which train_nn uses when it is given one: `dataset`; `rng`, whose state
+    before an epoch fixes that epoch's order (checkpoints keep it, so a resumed run draws the
+    same); `num_batches(batch_size)`, an epoch's length.
+    """
+
+    def __init__(self, dataset, image_shape, shuffle=True, cache=True, seed=None, augment=None, shard=None):
+        self.dataset, self.shuffle, self.cache, self.augment, self.shard = dataset, shuffle, cache, augment, shard
+        self.store = _Cache(dataset, image_shape)
+        self.rng = np.random.RandomState(seed)
+
+    def make_batch(self, indices, pool, batch_seed=None):
+        items = list(pool.map(self.store.get, indices))
+        if self.augment is not None:
             batch_rng = np.random.RandomState(batch_seed)
-            items = [augment(image, label, batch_rng) for image, label in items]
+            items = [self.augment(image, label, batch_rng) for image, label in items]
         images = np.stack([im for im, _ in items]).astype(np.float32)
-        labels = arrays.one_hot(np.stack([lb for _, lb in items]), dataset.num_classes)
-        if not cache:
-            store.items.clear()
+        labels = arrays.one_hot(np.stack([lb for _, lb in items]), self.dataset.num_classes)
+        if not self.cache:
+            self.store.items.clear()
         return images, labels
 
-    def epoch_batches(batch_size):
+    def num_batches(self, batch_size):
         """The batches of an epoch: all (the last may be short), or the full ones only with shard."""
-        return num_batches(len(dataset), batch_size) if shard is None else len(dataset) // batch_size
+        return num_batches(len(self.dataset), batch_size) if self.shard is None else len(self.dataset) // batch_size
 
-    def get_batches_fn(batch_size, skip=0):
+    def __call__(self, batch_size, skip=0):
         """An epoch of batches; skip: batches of this epoch's order already trained (a resumed run)."""
-        order = rng.permutation(len(dataset)) if shuffle else np.arange(len(dataset))
-        seeds = rng.randint(2 ** 31 - 1, size=num_batches(len(order), batch_size)) if augment is not None else None
-        starts = range(skip * batch_size, epoch_batches(batch_size) * batch_size, batch_size)
+        count, shard = len(self.dataset), self.shard
+        order = self.rng.permutation(count) if self.shuffle else np.arange(count)
+        seeds = self.rng.randint(2 ** 31 - 1, size=num_batches(count, batch_size)) if self.augment is not None \
+            else None
+        starts = range(skip * batch_size, self.num_batches(batch_size) * batch_size, batch_size)
         part = slice(None) if shard is None else \
             slice(shard[0] * batch_size // shard[1], (shard[0] + 1) * batch_size // shard[1])
+        return self.prefetched(lambda start, pool: self.make_batch(
+            order[start:start + batch_size][part], pool, None if seeds is None else seeds[start // batch_size]), starts)
+
+    @staticmethod
+    def prefetched(make, starts):
+        """make(start, pool) for each start, run ahead by loader threads while the consumer trains."""
         ready = queue.Queue(maxsize=PREFETCH_BATCHES)
         stop = threading.Event()
 
@@ -201,8 +222,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
                     for start in starts:
                         if stop.is_set():
                             return
-                        ready.put(make_batch(order[start:start + batch_size][part], pool,
-                                             None if seeds is None else seeds[start // batch_size]))
+                        ready.put(make(start, pool))
             except BaseException as e:  # re-raised in the consumer, with its message
                 ready.put(e)
             ready.put(None)
@@ -225,26 +245,24 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
                 except queue.Empty:
                     producer.join(0.05)
 
-    get_batches_fn.dataset = dataset
-    get_batches_fn.rng = rng   # its state before an epoch fixes that epoch's order (checkpoints keep it)
-    get_batches_fn.num_batches = epoch_batches
-    return get_batches_fn
-
 
 def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
-                    image_paths=None, colours=None, batch_size=INFERENCE_BATCH):
+                    image_paths=None, colours=None, batch_size=INFERENCE_BATCH, probabilities=None):
     """Yield (file name, painted image) for each test image, at the image's own size.
 
     The network sees each image resized to image_shape; its probabilities are
     resized back to the image's resolution before painting (the source painted
     at the training size).  The softmax is built once here, not once per image,
     and images run in batches.  logits: (pixels, classes) as returned by optimize().
+    probabilities: the network's own probability tensor (main.py's runs pass the one the saved
+    model serves, network.network_probabilities), used instead of the logits' softmax.
     """
     import tensorflow.compat.v1 as tf
     if image_paths is None:
         image_paths = datasets.list_images(os.path.join(data_folder, 'image_2'))
-    with tf.name_scope('inference'):
-        probabilities = tf.nn.softmax(logits)
+    if probabilities is None:
+        with tf.name_scope('inference'):
+            probabilities = tf.nn.softmax(logits)
     num_classes = logits.shape[-1]
     height, width = image_shape
     palette = class_colours(num_classes, colours)
@@ -260,7 +278,7 @@ def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
 
 
 def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob, input_image,
-                           image_paths=None, colours=None, output_dir=None):
+                           image_paths=None, colours=None, output_dir=None, probabilities=None):
     """Write each test image with its predicted road painted green; return the folder.
 
     Without output_dir the images go to runs/<timestamp>/, written under a
@@ -276,7 +294,7 @@ def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_p
     try:
         outputs = gen_test_output(sess, logits, keep_prob, input_image,
                                   os.path.join(data_dir, 'data_road', 'testing'), image_shape,
-                                  image_paths=image_paths, colours=colours)
+                                  image_paths=image_paths, colours=colours, probabilities=probabilities)
         for name, image in outputs:  # PNG whatever the input was: the paint stays exact
             imageio.imwrite(os.path.join(target, os.path.splitext(name)[0] + '.png'), image)
     except BaseException:

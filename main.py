@@ -178,10 +178,12 @@ def train_nn(sess, epochs, batch_size, get_batches_fn, train_op, cross_entropy_l
     state = state or checkpoints.TrainingState()
     snapshot = loop.Snapshot(sess)
     snapshot.take()
-    rng = getattr(get_batches_fn, 'rng', None)
+    # helper's Batches keeps its data order's random state (so checkpoints keep it) and an epoch's length;
+    # a plain function, as the tutorial's checks pass, has neither.
+    rng = get_batches_fn.rng if isinstance(get_batches_fn, helper.Batches) else None
     if rng is not None:
         state.restore_rng(rng)       # a resumed run draws the same data order
-    total = getattr(get_batches_fn, 'num_batches', lambda b: None)(batch_size)
+    total = get_batches_fn.num_batches(batch_size) if isinstance(get_batches_fn, helper.Batches) else None
     for epoch in range(state.epoch + 1, epochs + 1):
         if rng is not None:
             state.capture_rng(rng)

@@ -89,6 +89,21 @@ def test_save_inference_samples_writes_every_test_image(tmp_path):
     assert os.listdir(tmp_path / 'runs') == [os.path.basename(out)]
 
 
+def test_save_inference_samples_paint_the_probabilities_they_are_given_over_the_logits_softmax(tmp_path):
+    # An image-labels run's probabilities carry the image-level prior: here it turns every pixel's class around.
+    root = make_kitti(str(tmp_path / 'kitti'), n_train=1, n_test=1, shape=(64, 96))
+    g = _Graph()
+    with g.graph.as_default():
+        softmax = g.tf.reshape(g.tf.nn.softmax(g.logits), (-1, 32, 64, 2))
+        reversed_probabilities = softmax[..., ::-1]
+        out = helper.save_inference_samples(str(tmp_path / 'runs'), root, g.sess, (32, 64), g.logits,
+                                            g.keep_prob, g.image, output_dir=str(tmp_path / 'samples'),
+                                            probabilities=reversed_probabilities)
+    image = imageio.imread(os.path.join(root, 'data_road', 'testing', 'image_2', 'um_000001.png'))
+    changed = np.any(imageio.imread(os.path.join(out, 'um_000001.png')) != image, axis=-1)
+    assert changed[0].all() and not changed[-1].any()      # the sky painted, the asphalt not
+
+
 def test_save_inference_samples_leaves_nothing_on_failure(tmp_path):
     root = make_kitti(str(tmp_path / 'kitti'), n_train=1, n_test=2, shape=(64, 96))
     with open(os.path.join(root, 'data_road', 'testing', 'image_2', 'um_000002.png'), 'wb') as f:

@@ -2,10 +2,12 @@
 a loss that sees only which classes an image holds."""
 import os
 
+import imageio.v2 as imageio
 import numpy as np
 import pytest
 import tensorflow as tf2
 
+import helper
 import main
 from fcnroad.models import mil
 
@@ -95,6 +97,18 @@ def test_image_labels_train_save_and_serve_with_the_prior(tmp_path, tiny_vgg):
         predictor.close()
     np.testing.assert_allclose(probabilities.sum(-1), 1, atol=1e-5)
     assert any(name.endswith('Sigmoid') for name in names)      # the image-level prior is in the saved graph
+    # The painted samples come from the probabilities the saved model serves, prior included.
+    test_dir = os.path.join(kitti, 'data_road', 'testing', 'image_2')
+    predictor = Predictor(os.path.join(run_dir, 'model'))
+    try:
+        for name in sorted(os.listdir(test_dir)):
+            image = imageio.imread(os.path.join(test_dir, name))[..., :3]
+            classes, _ = predictor(image[None])
+            sample = imageio.imread(os.path.join(run_dir, os.path.splitext(name)[0] + '.png'))[..., :3]
+            painted = helper.paint(image, classes[0], helper.class_colours(2))
+            assert np.mean(np.all(sample == painted, axis=-1)) > 0.98
+    finally:
+        predictor.close()
 
 
 def test_image_labels_refuse_settings_that_need_pixels(tmp_path, tiny_vgg, tiny_kitti):

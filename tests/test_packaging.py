@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -40,6 +41,14 @@ def test_the_wheel_installs_the_package_and_console_commands_that_run_anywhere(t
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--quiet',
                     str(source), '-w', str(tmp_path / 'wheel')], check=True, cwd=str(tmp_path))
     wheel, = os.listdir(tmp_path / 'wheel')
+    with zipfile.ZipFile(str(tmp_path / 'wheel' / wheel)) as archive:
+        metadata, = [n for n in archive.namelist() if n.endswith('.dist-info/METADATA')]
+        requires = [line.split(':', 1)[1].strip() for line in archive.read(metadata).decode().splitlines()
+                    if line.startswith('Requires-Dist:')]
+    core = [r for r in requires if 'extra ==' not in r]
+    assert any(r.startswith('tensorflow') for r in core)
+    assert [r for r in core if r.split('>')[0].split('=')[0].strip() in ('pytest', 'selenium', 'fastapi', 'onnx')] == []
+    assert any(r.startswith('pytest') and 'extra == "test"' in r for r in requires)
     site = tmp_path / 'site'
     subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '--quiet', '--target', str(site),
                     str(tmp_path / 'wheel' / wheel)], check=True, cwd=str(tmp_path))

@@ -131,16 +131,18 @@ def spoil_batches(monkeypatch, spoil):
     """Make main.run's batches (the trainer's gen_batch_function) pass through spoil(epoch, images, labels)."""
     real = helper.gen_batch_function
 
+    class Spoiled(helper.Batches):
+        epochs = 0
+
+        def __call__(self, batch_size, skip=0):
+            self.epochs += 1
+            for images, labels in super().__call__(batch_size, skip):
+                yield spoil(self.epochs, images, labels)
+
     def spoiled(*args, **kwargs):
         batches = real(*args, **kwargs)
-        epochs = []
-
-        def get_batches_fn(batch_size, skip=0):
-            epochs.append(1)
-            for images, labels in batches(batch_size, skip):
-                yield spoil(len(epochs), images, labels)
-        get_batches_fn.rng, get_batches_fn.num_batches = batches.rng, batches.num_batches
-        return get_batches_fn
+        batches.__class__ = Spoiled
+        return batches
 
     monkeypatch.setattr(main, 'TUTORIAL', main.TUTORIAL._replace(gen_batch_function=spoiled))
 

@@ -55,7 +55,7 @@ def serve(args):
     try:
         import uvicorn
     except ImportError:
-        raise SystemExit('serve.py needs fastapi and uvicorn: pip install -r requirements.txt') from None
+        raise SystemExit('serve.py needs fastapi and uvicorn: pip install "fcnroad[serve]", or -r requirements.txt') from None
     predictor = runtimes.open_predictor(args.model, args.runtime)
     info = service.description(predictor.run_config, held_out_scores(args.model))
     app = service.build_app(predictor, info, args.max_bytes, args.queue)

@@ -24,7 +24,7 @@ def dense_crf(image, probabilities, iterations=DEFAULTS['iterations'], **setting
     try:
         import pydensecrf.densecrf as dcrf
     except ImportError:
-        raise CRFUnavailable('--crf needs pydensecrf2 (pip install -r requirements.txt)') from None
+        raise CRFUnavailable('--crf needs pydensecrf2 (pip install "fcnroad[crf]", or -r requirements.txt)') from None
     s = dict(DEFAULTS, **settings)
     h, w, c = probabilities.shape
     if image.shape[:2] != (h, w):

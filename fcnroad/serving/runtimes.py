@@ -78,7 +78,7 @@ class OnnxPredictor(ExportPredictor):
         try:
             import onnxruntime as ort
         except ImportError:
-            raise errors.ModelError('--runtime onnx needs onnxruntime (pip install -r requirements.txt)') from None
+            raise errors.ModelError('--runtime onnx needs onnxruntime (pip install "fcnroad[export]", or -r requirements.txt)') from None
         try:
             self.session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
         except Exception as e:  # onnxruntime raises its own exception types for a broken file

@@ -101,7 +101,7 @@ class Trainer:
                 results = self.save(sess, net, state, hooks, train_seconds, diverged)
         except BaseException as e:
             if self.checkpointer is not None and self.checkpointer.saved and self.writes:
-                if not isinstance(e, SystemExit):
+                if not isinstance(e, errors.Error):    # those say how to go on themselves
                     print('The run stopped (%s: %s); its checkpoints are kept in %s. Continue it with:\n    %s'
                           % (type(e).__name__, e, self.staging, self.resume_command), file=sys.stderr, flush=True)
             else:
@@ -332,5 +332,6 @@ class Trainer:
             shutil.rmtree(os.path.join(self.staging, 'checkpoints'), ignore_errors=True)
         self.tutorial.save_inference_samples(args.runs_dir, args.data_dir, sess, self.image_shape, net.logits,
                                              net.keep_prob, net.input_image, image_paths=data.to_paint,
-                                             colours=data.train.colours, output_dir=self.staging)
+                                             colours=data.train.colours, output_dir=self.staging,
+                                             probabilities=net.probabilities)    # what the saved model serves
         return results

@@ -2,7 +2,8 @@
 
     python -m benchmarks.inference --model runs/<run>/model [--images DIR] [--video FILE]
 
-Exports the model to ONNX, TFLite and TFLite with int8 weights (in a temporary folder), then
+Exports the model to ONNX, TFLite and calibrated full-integer TFLite int8 (the network at its
+training size, the resizing in float around it; in a temporary folder), then
 for each runtime prints the images/s and the latency p50 / p95 of one image (uint8 in, class
 map and probabilities out at the image's size: the serving signature's whole path), how many
 pixels of its class map equal TensorFlow's, and (on the run's validation images, the
@@ -87,8 +88,8 @@ def main_(argv=None):
         rows = [('TensorFlow (float32)', args.model),
                 ('ONNX Runtime (float32)', export.export_onnx(args.model, os.path.join(folder, 'model.onnx'))),
                 ('TFLite (float32)', export.export_tflite(args.model, os.path.join(folder, 'model.tflite'))),
-                ('TFLite int8 weights', export.export_tflite(args.model, os.path.join(folder, 'int8.tflite'),
-                                                             int8=True))]
+                ('TFLite int8 (calibrated)', export.export_tflite(args.model, os.path.join(folder, 'int8.tflite'),
+                                                                  int8=True))]
         score_name = ('road IoU' if num_classes == 2 else 'mean IoU') if labels else None
         print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s |%s file (MB) |'
               % (' %s |' % score_name if score_name else ''))

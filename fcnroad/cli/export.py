@@ -13,8 +13,10 @@ uint8 image batch of any size -> classes, probabilities) and predict_bytes (PNG 
 onnx: one file with the serving_default signature's input and outputs (images uint8 (N, H, W, 3)
 of any size -> classes, probabilities), the run's settings in its metadata (run_config.json).
 
-tflite: the same input and outputs (resize the interpreter's input to each image's size);
---int8 stores the weights as int8 (a quarter of the size; activations stay float).
+tflite: the same input and outputs (resize the interpreter's input to each image's size).
+tflite --int8: full-integer quantisation of the network at its training size (uint8 images of
+that size -> float probabilities), calibrated on 32 of the run's training images or on
+--calibration-dir; predict.py, evaluate.py and serve.py resize around it.
 """
 from fcnroad import console
 
@@ -31,7 +33,11 @@ def build_parser():
                    help='savedmodel: the model base folder (TF Serving: --model_base_path); onnx: the .onnx file')
     p.add_argument('--name', help="the model's name in the export (default: its family, e.g. fcn8s)")
     p.add_argument('--version', type=console.Range(int, 1), help='default: one more than the highest version in --out/NAME')
-    p.add_argument('--int8', action='store_true', help='tflite: int8 weights (dynamic-range quantisation)')
+    p.add_argument('--int8', action='store_true',
+                   help='tflite: full-integer int8 network at the training size, calibrated on training images')
+    p.add_argument('--calibration-dir', type=console.Path('folder'),
+                   help="--int8: calibrate on this folder's images (default: %d of the run's training images)"
+                        % export.CALIBRATION_IMAGES)
     console.add_verbose_flag(p)
     return p
 
@@ -41,6 +47,8 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         if args.int8 and args.format != 'tflite':
             raise SystemExit('--int8 belongs to --format tflite')
+        if args.calibration_dir and not args.int8:
+            raise SystemExit('--calibration-dir belongs to --int8')
         return write_export(args)
 
 
@@ -50,9 +58,11 @@ def write_export(args):
     tf.disable_v2_behavior()
     try:
         if args.format == 'tflite':
-            target = export.export_tflite(args.model, args.out, args.int8)
-            print('Exported %s to %s (%s; input images uint8 NHWC, any size: resize the input tensor)'
-                  % (args.model, target, 'int8 weights' if args.int8 else 'float32'))
+            calibration = export.calibration_images(args.calibration_dir) if args.calibration_dir else None
+            target = export.export_tflite(args.model, args.out, args.int8, calibration)
+            print('Exported %s to %s (%s)' % (args.model, target, 'int8: uint8 images at the training size in, '
+                                              'probabilities out' if args.int8 else
+                                              'float32; input images uint8 NHWC, any size: resize the input tensor'))
             return target
         if args.format == 'onnx':
             target = export.export_onnx(args.model, args.out)

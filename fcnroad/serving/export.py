@@ -12,15 +12,20 @@ to the training size with the same triangle filter written as two matrix product
 ONNX has (antialiased_resize); the probabilities go back up bilinearly, as in TensorFlow.
 
 tflite: the same graph through TensorFlow's TFLite converter (any input size: resize the
-interpreter's input tensor), the run's settings in a constant string output (run_config);
-with int8, the weights stored as int8 (TFLite's dynamic-range quantisation; activations
-stay float).  Full-integer quantisation calibrated on training
-images is not offered: on both real models measured it labelled every pixel background.
+interpreter's input tensor), the run's settings in a constant string output (run_config).
+tflite with int8: full-integer quantisation of the network alone, at its training size:
+uint8 images (N, H, W, 3) of the training size -> float probabilities at that size; every op
+between is int8, its ranges calibrated on training images resized as the predictor resizes
+them (arrays.resize_image).  The resizing stays outside, in float (runtimes.TFLitePredictor):
+quantised with the network, the any-size resize's coordinate arithmetic ran in int8 (a
+distance step of 1.5-4.9 pixels), its filter weights came out wrong and the image reaching
+the network was off by about 80 grey levels, so every pixel was painted background.
 """
 import json
 import os
 import shutil
 
+import numpy as np
 import tensorflow as tf2
 
 from fcnroad import files
@@ -33,6 +38,7 @@ ONNX_OPSET = 17
 ONNX_OPTIMIZE_MAX_BYTES = 100 * 2 ** 20    # tf2onnx's optimiser on larger graphs: see export_onnx
 ONNX_INPUT, ONNX_OUTPUTS = 'images', ('classes', 'probabilities')
 TFLITE_RUN_CONFIG = 'run_config'    # TFLite has no metadata the interpreter reads: a constant string output
+CALIBRATION_IMAGES = 32             # training images the int8 ranges are calibrated on
 
 
 class ExportError(ValueError):
@@ -166,19 +172,106 @@ def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
     return out_path
 
 
-def export_tflite(model_dir, out_path, int8=False):
-    """Write the serving path as a TFLite flatbuffer (int8: int8 weights), whole or not at all."""
+def frozen_network_graph(model_dir):
+    """(GraphDef, run_config): the network alone at its training size, uint8 images in, probabilities out."""
+    run_config = read_run_config(model_dir)
+    meta = read_meta_graph(model_dir)
+    names = saved_model.network_tensors(meta)
+    height, width = run_config['image_shape']
+    with tf.Graph().as_default() as graph, tf.Session() as sess:
+        images = tf.placeholder(tf.float32, [None, height, width, 3], name=ONNX_INPUT)
+        tf.saved_model.loader.load(sess, list(meta.meta_info_def.tags), model_dir, import_scope='network',
+                                   input_map={names['image_input']: images, names['keep_prob']: tf.constant(1.0)})
+        tf.identity(graph.get_tensor_by_name('network/' + names['probabilities']), name='probabilities')
+        frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ['probabilities'])
+    return channel_reversals_as_gathers(frozen), run_config
+
+
+def channel_reversals_as_gathers(graph_def):
+    """graph_def with each ReverseV2 (the RGB -> BGR of the ImageNet preprocessing) made a Gather of the channels.
+
+    TFLite's int8 REVERSE_V2 copies bytes, but the converter gives its output other quantisation
+    parameters than its input's: every pixel reaching the first convolution was read with the
+    wrong scale and zero point.  A Gather keeps its input's parameters.
+    """
+    from tensorflow.core.framework import attr_value_pb2, node_def_pb2
+    constants = {node.name: node for node in graph_def.node if node.op == 'Const'}
+    out = tf.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    for node in graph_def.node:
+        if node.op != 'ReverseV2':
+            out.node.add().CopyFrom(node)
+            continue
+        axis = tf.make_ndarray(constants[node.input[1].split(':')[0]].attr['value'].tensor)
+        if axis.tolist() not in ([-1], [3]):
+            raise ExportError('%s: a reversal over axis %s, not the channels' % (node.name, axis.tolist()))
+        indices, gather_axis = node_def_pb2.NodeDef(), node_def_pb2.NodeDef()
+        for const, value in ((indices, [2, 1, 0]), (gather_axis, 3)):
+            const.op, const.name = 'Const', '%s/%s' % (node.name, 'channels' if const is indices else 'gather_axis')
+            const.attr['dtype'].type = tf.int32.as_datatype_enum
+            const.attr['value'].tensor.CopyFrom(tf.make_tensor_proto(value, tf.int32))
+            out.node.add().CopyFrom(const)
+        gather = out.node.add()
+        gather.op, gather.name = 'GatherV2', node.name
+        gather.input.extend([node.input[0], indices.name, gather_axis.name])
+        gather.attr['Tparams'].CopyFrom(node.attr['T'])
+        gather.attr['Tindices'].type = tf.int32.as_datatype_enum
+        gather.attr['Taxis'].type = tf.int32.as_datatype_enum
+        gather.attr['batch_dims'].CopyFrom(attr_value_pb2.AttrValue(i=0))
+    return out
+
+
+def training_images(run_config, count=CALIBRATION_IMAGES):
+    """count image paths spread over the run's own training split, to calibrate on."""
+    from fcnroad.data import datasets
+    args = run_config.get('args', {})
+    try:
+        train, _ = datasets.load(run_config['dataset'], args['data_dir'], args.get('val_fraction', 0.0),
+                                 holdout_sequence=args.get('holdout_sequence'))
+    except (KeyError, ValueError) as e:
+        raise ExportError('--int8 calibrates on the run\'s training images, which cannot be read (%s); give '
+                          '--calibration-dir' % e) from None
+    paths = [image for image, _ in train.pairs]
+    return paths[::max(1, len(paths) // count)][:count]
+
+
+def calibration_images(folder, count=CALIBRATION_IMAGES):
+    """count image paths spread over a folder's images (--calibration-dir)."""
+    from fcnroad.data import datasets
+    paths = datasets.list_images(folder)
+    return paths[::max(1, len(paths) // count)][:count]
+
+
+def calibration_batches(paths, image_shape):
+    """The representative data: each image as the predictor feeds the int8 network."""
+    from fcnroad.data import arrays
+    for path in paths:
+        yield [arrays.resize_image(arrays.read_png(path), image_shape)[None].astype(np.float32)]
+
+
+def export_tflite(model_dir, out_path, int8=False, calibration=None):
+    """Write a TFLite flatbuffer, whole or not at all: the any-size serving path in float, or with int8 the
+    network alone at its training size, full-integer, calibrated on the image paths given (default: the
+    run's training images)."""
     read_run_config(model_dir)
     free_target(out_path)
-    frozen, run_config = frozen_serving_graph(model_dir)
+    frozen, run_config = frozen_network_graph(model_dir) if int8 else frozen_serving_graph(model_dir)
+    outputs = ('probabilities',) if int8 else ONNX_OUTPUTS
+    if int8:
+        paths = list(calibration) if calibration is not None else training_images(run_config)
+        if not paths:
+            raise ExportError('--int8: no calibration images')
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         tf.import_graph_def(frozen, name='')
         settings = tf.identity(tf.constant(json.dumps(run_config)), name=TFLITE_RUN_CONFIG)
         converter = tf.lite.TFLiteConverter.from_session(sess, [graph.get_tensor_by_name(ONNX_INPUT + ':0')],
-                                                         [graph.get_tensor_by_name(n + ':0') for n in ONNX_OUTPUTS]
+                                                         [graph.get_tensor_by_name(n + ':0') for n in outputs]
                                                          + [settings])
         if int8:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]     # no representative data: weights only
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: calibration_batches(paths, tuple(run_config['image_shape']))
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.uint8      # images as they are read; probabilities stay float
         flatbuffer = converter.convert()
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     files.write_bytes_atomic(out_path, flatbuffer)

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from fcnroad import console, errors
+from fcnroad.data import arrays
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.serving import export, paint, saved_model
 from fcnroad.serving.predictor import Predictor
@@ -104,16 +105,25 @@ class TFLitePredictor(ExportPredictor):
                 self.interpreter.allocate_tensors()
         except ValueError as e:
             raise errors.ModelError('%s: cannot load the TFLite model (%s)' % (path, str(e).split('\n')[0])) from None
-        self.input = self.interpreter.get_input_details()[0]['index']
+        details = self.interpreter.get_input_details()[0]
+        self.input = details['index']
         self.outputs = {d['name']: d['index'] for d in self.interpreter.get_output_details()}
-        if export.TFLITE_RUN_CONFIG not in self.outputs or 'classes' not in self.outputs or 'probabilities' not in self.outputs:
+        if export.TFLITE_RUN_CONFIG not in self.outputs or 'probabilities' not in self.outputs:
             raise errors.ModelError('%s: not an export of this project (no %s output; export it again with export.py)'
                              % (path, export.TFLITE_RUN_CONFIG))
+        # An int8 export is the network alone at its training size: this side resizes, in float.
+        self.network_size = None if 'classes' in self.outputs else tuple(int(s) for s in details['shape'][1:3])
+        self.input_type, self.input_quantization = details['dtype'], details['quantization']
         self.shape = None
         run_config = json.loads(self.interpreter.get_tensor(self.outputs[export.TFLITE_RUN_CONFIG]).item())
         super().__init__(path, flip, crf, run_config)
 
     def run(self, images):
+        if self.network_size is not None:
+            return self.run_network(images)
+        return self.invoke(images, 'classes', 'probabilities')
+
+    def invoke(self, images, *outputs):
         if self.shape != images.shape:     # resizing re-plans the interpreter: only when the size changes
             self.interpreter.resize_tensor_input(self.input, images.shape)
             self.interpreter.allocate_tensors()
@@ -121,5 +131,14 @@ class TFLitePredictor(ExportPredictor):
         self.interpreter.set_tensor(self.input, np.ascontiguousarray(images))
         self.interpreter.invoke()
         # get_tensor copies: the interpreter's buffers are reused by the next invoke
-        return (self.interpreter.get_tensor(self.outputs['classes']),
-                self.interpreter.get_tensor(self.outputs['probabilities']))
+        return tuple(self.interpreter.get_tensor(self.outputs[name]) for name in outputs)
+
+    def run_network(self, images):
+        """An int8 export: each image resized to the training size, its probabilities back to its own size."""
+        scale, zero_point = self.input_quantization
+        resized = np.stack([arrays.resize_image(image, self.network_size) for image in images]).astype(np.float32)
+        if self.input_type == np.uint8 and scale:
+            resized = np.clip(np.round(resized / scale + zero_point), 0, 255)
+        probs, = self.invoke(resized.astype(self.input_type), 'probabilities')
+        probs = np.stack([arrays.resize_probabilities(p, images.shape[1:3]) for p in probs])
+        return metrics.classes_from_probabilities(probs).astype(np.uint8), probs

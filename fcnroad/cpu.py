@@ -2,9 +2,12 @@
 
 On CPUs with AMX (Intel Xeon since Sapphire Rapids) TensorFlow 2.21's oneDNN runs bfloat16
 convolutions on AMX, and an FCN training step there corrupts the heap: the process aborts in
-its first step ("free(): invalid pointer", "malloc(): unaligned tcache chunk detected";
-BENCHMARKS.md, *bfloat16 on a CPU with AMX*).  Capping oneDNN at AVX512_CORE_BF16 avoids it.
-float32 kernels never use AMX, so the cap changes bfloat16 alone.  oneDNN reads the cap once,
+its first step ("free(): invalid pointer", "malloc(): unaligned tcache chunk detected").
+Capped at AVX512_CORE_BF16 (native bfloat16 instructions, no AMX) it runs but computes garbage:
+FCN-8s's fc6 filter gradient jumps from a norm of 15 to 2e18 in the fourth step of the
+64x192 sample run, then its convolutions return NaN for finite inputs (docs/precision.md).
+Capped at AVX512_CORE, oneDNN emulates bfloat16 with AVX512F and trains correctly.  float32
+kernels use neither AMX nor the bfloat16 instructions, so the cap changes bfloat16 alone.  oneDNN reads the cap once,
 when it creates its first kernel, so it is set when the package is imported (fcnroad/__init__),
 before any command runs a session; an ONEDNN_MAX_CPU_ISA of the user's own is kept.
 """
@@ -12,7 +15,7 @@ import os
 
 AMX_FLAG = 'amx_bf16'
 ONEDNN_ISA_VARIABLE = 'ONEDNN_MAX_CPU_ISA'
-ONEDNN_ISA_CAP = 'AVX512_CORE_BF16'
+ONEDNN_ISA_CAP = 'AVX512_CORE'
 
 
 def cpu_flags(path='/proc/cpuinfo'):

@@ -68,8 +68,9 @@ def resolve(mode, gpu=None, flags=None, cpu_bfloat16=True):
                                            '(AVX512_BF16 or AMX)')
     if mode == 'auto' and cpu.AMX_FLAG in flags:
         # Off AMX (cpu.py), this CPU's bfloat16 measured slower than its float32 (BENCHMARKS.md).
-        return Precision('float32', False, '--mixed-precision auto: on a CPU with AMX, bfloat16 runs capped at '
-                                           'AVX512_BF16 (AMX crashes TensorFlow 2.21) and is slower than float32')
+        return Precision('float32', False, '--mixed-precision auto: on a CPU with AMX, bfloat16 runs emulated '
+                                           '(AMX and the native bfloat16 kernels break TensorFlow 2.21\'s training '
+                                           'there) and is slower than float32')
     if mode == 'auto' and not cpu_bfloat16:
         return Precision('float32', False, '--mixed-precision auto: this network trains no faster in bfloat16 '
                                            'on a CPU (--mixed-precision on forces it)')
@@ -79,7 +80,7 @@ def resolve(mode, gpu=None, flags=None, cpu_bfloat16=True):
     if not native:
         how = ', emulated (this CPU has no AVX512_BF16 or AMX: slower than float32)'
     elif cpu.AMX_FLAG in flags:
-        how = ', oneDNN kept off AMX (%s=%s, fcnroad/cpu.py)' % (
+        how = ', emulated: oneDNN kept off AMX and the native bfloat16 kernels (%s=%s, fcnroad/cpu.py)' % (
             cpu.ONEDNN_ISA_VARIABLE, os.environ.get(cpu.ONEDNN_ISA_VARIABLE, 'unset'))
     else:
         how = ''

@@ -19,9 +19,12 @@ from fcnroad.serving import runtimes, saved_model, service  # noqa: E402
 
 
 def held_out_scores(model):
-    """The run's own held-out scores, from metrics.json beside runs/<run>/model (None elsewhere)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(model)), 'metrics.json')
-    if not os.path.isfile(path):
+    """The run's own held-out scores, from metrics.json in the model folder (the shipped model's) or beside
+    it (runs/<run>/model's); None elsewhere."""
+    folder = os.path.abspath(model)
+    path = next((p for p in (os.path.join(folder, 'metrics.json'), os.path.join(os.path.dirname(folder), 'metrics.json'))
+                 if os.path.isfile(p)), None)
+    if path is None:
         return None
     with open(path) as f:
         results = json.load(f)

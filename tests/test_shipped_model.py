@@ -1,0 +1,58 @@
+"""The road model that ships with the package: found without --model, and it paints road, not sky."""
+import glob
+import os
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from fcnroad.data import arrays, datasets
+from fcnroad.evaluation import metrics
+from fcnroad.serving import saved_model
+from fcnroad.serving.predictor import Predictor
+
+SAMPLE = os.path.join(ROOT, 'sample', 'data_road')
+
+
+@pytest.fixture(scope='module')
+def shipped():
+    predictor = Predictor(saved_model.SHIPPED_MODEL)
+    yield predictor
+    predictor.close()
+
+
+def test_the_shipped_model_paints_the_lower_middle_of_a_kitti_frame_and_not_the_sky(shipped):
+    image = arrays.read_png(os.path.join(SAMPLE, 'testing', 'image_2', 'um_000000.jpg'))
+    classes = shipped(image[None])[0][0]
+    h, w = classes.shape
+    assert (h, w) == image.shape[:2]
+    assert classes[int(0.8 * h):int(0.95 * h), int(0.4 * w):int(0.6 * w)].mean() > 0.9    # the road ahead
+    assert classes[:int(0.3 * h)].mean() < 0.01                                          # the sky and the trees
+
+
+def test_the_shipped_model_scores_on_held_out_kitti_frames(shipped):
+    # uu 68-77: the validation block of the KITTI frames it was trained beside, never trained on.
+    pairs = datasets.kitti_pairs(os.path.join(SAMPLE, 'training'))
+    held_out = [(image, label) for image, label in pairs if os.path.basename(image).startswith('uu_')]
+    assert len(held_out) == 10
+    matrix = 0
+    for image_path, label_path in held_out:
+        image = arrays.read_png(image_path)
+        matrix = matrix + metrics.confusion_matrix(datasets.kitti_label(label_path), shipped(image[None])[0][0], 2)
+    assert metrics.binary_scores(matrix)['iou'] > 0.8
+
+
+def test_predict_evaluate_and_serve_take_the_shipped_model_without_model(tmp_path):
+    from fcnroad.cli import evaluate, predict, serve
+    for parser, given in ((predict.build_parser(), ['street.png']), (evaluate.build_parser(), ['--data-dir', SAMPLE]),
+                          (serve.build_parser(), [])):
+        assert os.path.samefile(parser.parse_args(given).model, saved_model.SHIPPED_MODEL)
+    image = os.path.join(SAMPLE, 'testing', 'image_2', 'uu_000087.jpg')
+    assert predict.main([image, '--out', str(tmp_path / 'painted')]) == 1
+    assert os.listdir(tmp_path / 'painted') == ['uu_000087.png']
+
+
+def test_the_model_card_names_the_data_licence_and_the_command():
+    card = open(os.path.join(saved_model.SHIPPED_MODEL, 'MODEL_CARD.md')).read()
+    assert 'CC BY-NC-SA 3.0' in card and 'python main.py' in card
+    assert glob.glob(os.path.join(saved_model.SHIPPED_MODEL, 'variables', 'variables.data-*'))

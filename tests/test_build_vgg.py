@@ -1,14 +1,15 @@
 import logging
 import os
 
+import pytest
+
 from fcnroad.models import build_vgg
 
 
-def test_a_missing_weights_file_is_one_logged_line_exit_2_and_nothing_written(tmp_path, caplog):
+def test_a_missing_weights_file_is_refused_as_the_flag_is_read_and_nothing_is_written(tmp_path):
     out = tmp_path / 'vgg'
-    with caplog.at_level(logging.ERROR):
-        assert build_vgg.main(['--out', str(out), '--weights-h5', str(tmp_path / 'none.h5')]) == 2
-    assert [r.getMessage() for r in caplog.records] == ['%s: no such weights file' % (tmp_path / 'none.h5')]
+    with pytest.raises(SystemExit, match=r'--weights-h5: .*none\.h5: no such file$'):
+        build_vgg.main(['--out', str(out), '--weights-h5', str(tmp_path / 'none.h5')])
     assert not os.path.exists(out)
 
 

@@ -22,7 +22,6 @@ from fcnroad import console  # noqa: E402
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
-import argparse  # noqa: E402
 import glob  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
@@ -55,14 +54,19 @@ def latencies(fn, images, repeats):
     return np.array(times)
 
 
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', required=True, type=console.Path('folder'), help='runs/<run>/model folder written by main.py')
+    p.add_argument('--images', type=console.Path('folder'), help='a folder of test images (default: the run\'s validation images, 20 at most)')
+    p.add_argument('--count', type=console.Range(int, 1), default=20, help='images to time')
+    p.add_argument('--repeats', type=console.Range(int, 1), default=3)
+    p.add_argument('--video', type=console.Path('file'), help='also time predict.py end to end on this video')
+    return p
+
+
 def main_(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', required=True, help='runs/<run>/model folder written by main.py')
-    p.add_argument('--images', help='a folder of test images (default: the run\'s validation images, 20 at most)')
-    p.add_argument('--count', type=int, default=20, help='images to time')
-    p.add_argument('--repeats', type=int, default=3)
-    p.add_argument('--video', help='also time predict.py end to end on this video')
-    args = p.parse_args(argv)
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     tf.disable_v2_behavior()
     labels, num_classes = None, None
     if args.images:

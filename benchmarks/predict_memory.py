@@ -15,7 +15,7 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import argparse  # noqa: E402
+from fcnroad import console  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -57,12 +57,17 @@ def run_measured(command):
     return usage.ru_maxrss / 1024.0, seconds, out     # ru_maxrss is in KiB on Linux
 
 
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', required=True, type=console.Path(), help='runs/<run>/model, or its .onnx / .tflite export')
+    p.add_argument('--frames', type=console.Range(int, 1), nargs='+', default=[100, 10000])
+    p.add_argument('--size', type=console.Range(int, 32), nargs=2, default=[96, 160], metavar=('H', 'W'))
+    return p
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', required=True, help='runs/<run>/model, or its .onnx / .tflite export')
-    p.add_argument('--frames', type=int, nargs='+', default=[100, 10000])
-    p.add_argument('--size', type=int, nargs=2, default=[96, 160], metavar=('H', 'W'))
-    args = p.parse_args(argv)
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     print('%s, %s, %d cores; %s; videos %dx%d' % (platform.node(), platform.processor() or platform.machine(),
                                                    os.cpu_count(), args.model, args.size[1], args.size[0]))
     print('| frames | peak RSS (MB) | frames/s (predict.py\'s own count) | whole command (s) |')

@@ -18,12 +18,11 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import argparse
 import json
 import time
 
 import main
-from fcnroad import models
+from fcnroad import console, models
 from fcnroad.training import run_folder
 
 DEFAULT_SETTINGS = ['--image-shape', '192', '256', '--batch-size', '4', '--epochs', '6']
@@ -103,12 +102,9 @@ def tables(results_list):
     return '\n'.join(out)
 
 
-def main_(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    extra = argv[argv.index('--') + 1:] if '--' in argv else []
-    argv = argv[:argv.index('--')] if '--' in argv else argv
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--data-dir', help='folder holding camvid/')
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--data-dir', type=console.Path('folder'), help='folder holding camvid/')
     p.add_argument('--runs-dir', default='runs/quality')
     p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=TASKS)
     p.add_argument('--models', nargs='+', default=[models.DEFAULT_MODEL], choices=list(models.MODELS),
@@ -117,7 +113,15 @@ def main_(argv=None):
                    help='train on the other CamVid sequences, score on this one (e.g. 0001TP, the dusk fold)')
     p.add_argument('--from-runs', nargs='+', metavar='RUN_DIR',
                    help='only print the tables of these finished run folders')
-    args = p.parse_args(argv)
+    return p
+
+
+def main_(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    extra = argv[argv.index('--') + 1:] if '--' in argv else []
+    argv = argv[:argv.index('--')] if '--' in argv else argv
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     if args.from_runs:
         finished = [d for d in args.from_runs if run_folder.is_finished(d)]
         for d in sorted(set(args.from_runs) - set(finished)):

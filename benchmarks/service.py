@@ -14,7 +14,7 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import argparse  # noqa: E402
+from fcnroad import console  # noqa: E402
 import collections  # noqa: E402
 import concurrent.futures  # noqa: E402
 import json  # noqa: E402
@@ -51,13 +51,18 @@ def post(url, data):
     return status, time.perf_counter() - start
 
 
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', required=True, type=console.Path())
+    p.add_argument('--image', type=console.Path('file'), help="default: the run's first validation image")
+    p.add_argument('--clients', type=console.Range(int, 1, 64), default=8)
+    p.add_argument('--requests', type=console.Range(int, 1), default=25, help='per client')
+    return p
+
+
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--model', required=True)
-    p.add_argument('--image', help="default: the run's first validation image")
-    p.add_argument('--clients', type=int, default=8)
-    p.add_argument('--requests', type=int, default=25, help='per client')
-    args = p.parse_args(argv)
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     image = args.image or first_validation_image(args.model)
     with open(image, 'rb') as f:
         data = f.read()

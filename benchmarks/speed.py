@@ -19,7 +19,6 @@ from fcnroad import console  # noqa: E402
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
-import argparse  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
@@ -229,17 +228,22 @@ def bench_precision(name, args, sess_config, limit_gflops, pngs_dir, rows):
     fcn.sess.close()
 
 
-def main_(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--vgg-dir', default='data/vgg', help='VGG16 SavedModel (built when missing)')
-    p.add_argument('--image-shape', type=int, nargs=2, default=options.DEFAULTS['image_shape'])
-    p.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 4, 16])
-    p.add_argument('--images', type=int, default=16, help='images timed per batch size')
-    p.add_argument('--feed-batch', type=int, default=4)
-    p.add_argument('--feed-images', type=int, default=16, help='images timed per feeding variant')
+    p.add_argument('--image-shape', type=console.Range(int, 32, multiple=32), nargs=2, default=options.DEFAULTS['image_shape'])
+    p.add_argument('--batch-sizes', type=console.Range(int, 1), nargs='+', default=[1, 4, 16])
+    p.add_argument('--images', type=console.Range(int, 1), default=16, help='images timed per batch size')
+    p.add_argument('--feed-batch', type=console.Range(int, 1), default=4)
+    p.add_argument('--feed-images', type=console.Range(int, 1), default=16, help='images timed per feeding variant')
     p.add_argument('--mixed-precision', action='store_true',
                    help='also measure bfloat16 (CPU, oneDNN) or float16 (GPU) through the graph rewrite')
-    args = p.parse_args(argv)
+    return p
+
+
+def main_(argv=None):
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     helper.maybe_download_pretrained_vgg('data', vgg_path=args.vgg_dir)
     gpus = tf2_gpus()
     print('# FCN-8 speed benchmark, %s' % time.strftime('%Y-%m-%d %H:%M'))

@@ -13,26 +13,31 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import argparse
 import time
 
 import numpy as np
 
+from fcnroad import console
 from fcnroad.data import arrays, datasets
 from fcnroad.evaluation import crf, metrics
 from fcnroad.data import weak
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def build_parser():
+    p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--dataset', default='camvid_road', choices=datasets.DATASETS)
-    p.add_argument('--data-dir', required=True)
+    p.add_argument('--data-dir', required=True, type=console.Path('folder'))
     p.add_argument('--holdout-sequence')
-    p.add_argument('--limit', type=int, help='only the first N training images')
-    p.add_argument('--min-box-pixels', type=int, default=weak.DEFAULTS['min_box_pixels'])
+    p.add_argument('--limit', type=console.Range(int, 1), help='only the first N training images')
+    p.add_argument('--min-box-pixels', type=console.Range(int, 1), default=weak.DEFAULTS['min_box_pixels'])
     p.add_argument('--labels', nargs='+', default=['boxes', 'boxes-grabcut', 'boxes-crf'],
                    choices=['boxes', 'boxes-grabcut', 'boxes-crf'], help='which labels to make and rate')
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    with console.errors_as_exit():
+        args = build_parser().parse_args(argv)
     train, _ = datasets.load(args.dataset, args.data_dir, holdout_sequence=args.holdout_sequence)
     pairs = train.pairs[:args.limit] if args.limit else train.pairs
     masks = [train.read_label(label) for _, label in pairs]

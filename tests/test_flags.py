@@ -1,4 +1,4 @@
-"""Every option of every command that takes a value: invalid values stop it at once, in one line.
+"""Every option of every command (and benchmark) that takes a value: invalid values stop it at once, in one line.
 
 The walk reads each command's parser: an option whose type is a console.Range or console.Path,
 or that has choices, is tried with values outside what it accepts (out of range, the wrong type,
@@ -14,6 +14,8 @@ import time
 import pytest
 
 import main
+from benchmarks import inference as bench_inference, models as bench_models, predict_memory as bench_memory
+from benchmarks import quality as bench_quality, service as bench_service, speed as bench_speed, weak as bench_weak
 from conftest import ROOT
 from fcnroad import console
 from fcnroad.cli import evaluate, export, predict, regions, serve
@@ -39,6 +41,12 @@ UNJUDGED = {
     ('regions', '--holdout-sequence'): "the dataset's own sequence names, refused by name when the data is read",
     ('build_vgg', '--out'): 'the SavedModel folder to write',
     ('build_vgg', '--cache-dir'): 'created when missing',
+    ('benchmarks.models', '--vgg-dir'): 'the VGG16 is built there when missing',
+    ('benchmarks.speed', '--vgg-dir'): 'the VGG16 is built there when missing',
+    ('benchmarks.quality', '--runs-dir'): 'created when missing',
+    ('benchmarks.quality', '--holdout-sequence'): "CamVid's own sequence names, refused by name when the data is read",
+    ('benchmarks.quality', '--from-runs'): 'each must be a finished run folder, which the benchmark checks before reading',
+    ('benchmarks.weak', '--holdout-sequence'): "CamVid's own sequence names, refused by name when the data is read",
 }
 
 
@@ -59,6 +67,13 @@ def commands(tmp_path):
         'serve': (serve.build_parser(), serve.main, ['--model', str(model)]),
         'regions': (regions.build_parser(), regions.main, ['--data-dir', str(data), '--runs-dir', runs]),
         'build_vgg': (build_vgg.build_parser(), build_vgg.main, ['--out', str(tmp_path / 'vgg')]),
+        'benchmarks.inference': (bench_inference.build_parser(), bench_inference.main_, ['--model', str(model)]),
+        'benchmarks.models': (bench_models.build_parser(), bench_models.main_, ['--vgg-dir', str(tmp_path / 'vgg')]),
+        'benchmarks.predict_memory': (bench_memory.build_parser(), bench_memory.main, ['--model', str(model)]),
+        'benchmarks.quality': (bench_quality.build_parser(), bench_quality.main_, ['--runs-dir', runs]),
+        'benchmarks.service': (bench_service.build_parser(), bench_service.main, ['--model', str(model)]),
+        'benchmarks.speed': (bench_speed.build_parser(), bench_speed.main_, ['--vgg-dir', str(tmp_path / 'vgg')]),
+        'benchmarks.weak': (bench_weak.build_parser(), bench_weak.main, ['--data-dir', str(data)]),
     }
 
 

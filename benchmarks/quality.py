@@ -132,7 +132,7 @@ def main_(argv=None):
         print(tables([read_run(d) for d in finished]))
         return
     if not args.data_dir:
-        p.error('--data-dir is required unless --from-runs is given')
+        raise SystemExit('--data-dir is required unless --from-runs is given')
     settings = DEFAULT_SETTINGS + extra
     results_list = []
     for task in args.tasks:

@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 
+from fcnroad import errors
 from fcnroad.data import datasets
 from fcnroad.training import options, splits
 from conftest import make_kitti
@@ -20,8 +21,9 @@ def kitti_with_a_bad_mask(tmp_path):
 def test_a_bad_file_stops_in_one_line_naming_it_and_skip_bad_leaves_it_out(kitti_with_a_bad_mask, capsys):
     root, bad = kitti_with_a_bad_mask
     args, _ = options.resolve(['--data-dir', root, '--val-fraction', '0.34', '--image-shape', '32', '64'])
-    with pytest.raises(SystemExit, match=r'^data error: .*um_road_000002.png: cannot read image'):
+    with pytest.raises(errors.DataError, match=r'um_road_000002.png: cannot read image') as stopped:
         splits.training_data(args, root, (32, 64))
+    assert stopped.value.one_line().startswith('data error: ') and '\n' not in stopped.value.one_line()
     args.skip_bad_data = True
     data = splits.training_data(args, root, (32, 64))
     assert [label for (_, label), _ in data.bad] == [bad]

@@ -8,6 +8,7 @@ import pytest
 
 import main
 from conftest import TINY_SHAPE, make_kitti
+from fcnroad import errors
 from fcnroad.training import options, precision, run_folder, splits, trainer
 
 
@@ -54,7 +55,7 @@ def test_a_failure_before_the_first_checkpoint_leaves_no_run_folder(tmp_path, ti
 
 def test_a_file_that_breaks_during_training_ends_the_run_in_one_line(tmp_path, tiny_vgg):
     # Checked at start-up, then damaged: the loader thread meets it and the run ends with the
-    # start-up check's one line (a SystemExit, no traceback); with no checkpoint yet, no folder.
+    # start-up check's one line (a RunError the command line prints as it is); with no checkpoint yet, no folder.
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=6, n_test=1)
     runs = str(tmp_path / 'runs')
     args, data = tiny_run(kitti, tiny_vgg, runs)
@@ -66,7 +67,7 @@ def test_a_file_that_breaks_during_training_ends_the_run_in_one_line(tmp_path, t
             f.write(b'not a png any more')
         return real_train_nn(*a, **k)
 
-    with pytest.raises(SystemExit, match=r'^data error: .*um_000001\.png: cannot read image') as stopped:
+    with pytest.raises(errors.RunError, match=r'^data error: .*um_000001\.png: cannot read image') as stopped:
         trainer.train(args, data, 'a test', main.TUTORIAL._replace(train_nn=break_then_train))
     assert '\n' not in str(stopped.value)
     assert os.listdir(runs) == []

@@ -65,7 +65,7 @@ def evaluate(args):
                 dataset = datasets.load_test(dataset_kind, args.data_dir)
             else:
                 holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
-                    if dataset_kind in ('camvid', 'camvid_road') else None
+                    if dataset_kind in datasets.SEQUENCE_DATASETS else None
                 train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
                                            unlabelled_ok=args.split == 'val')   # box-only images train only
                 dataset = train if args.split == 'train' else val

@@ -396,6 +396,7 @@ def folder_dataset(folder, name='folder', unlabelled_ok=False):
 
 
 DATASETS = ('kitti', 'camvid_road', 'camvid', 'cityscapes', 'folder')
+SEQUENCE_DATASETS = ('camvid', 'camvid_road')     # their frames name their sequence: --holdout-sequence
 
 
 def load(kind, data_dir, val_fraction=0.0, strict=False, holdout_sequence=None, unlabelled_ok=False):
@@ -409,12 +410,12 @@ def load(kind, data_dir, val_fraction=0.0, strict=False, holdout_sequence=None, 
     folder: <data_dir>/images + labels + classes.json, split like kitti; with unlabelled_ok,
     images without a mask are training images only (for training from boxes).
     """
-    if holdout_sequence and kind not in ('camvid', 'camvid_road'):
+    if holdout_sequence and kind not in SEQUENCE_DATASETS:
         raise DataError('holding out a sequence needs CamVid (camvid or camvid_road), not %s' % kind)
     if kind == 'kitti':
         data_road = os.path.join(data_dir, 'data_road')
         return _split(kitti_dataset(data_road, strict), data_road, val_fraction)
-    if kind in ('camvid', 'camvid_road'):
+    if kind in SEQUENCE_DATASETS:
         camvid_dir = os.path.join(data_dir, 'camvid')
         train, val = (camvid_dataset(camvid_dir, name, binary=kind == 'camvid_road') for name in ('train', 'val'))
         return hold_out_sequence(train, val, holdout_sequence) if holdout_sequence else (train, val)
@@ -461,7 +462,7 @@ def _split(dataset, folder, val_fraction):
 
 def load_test(kind, data_dir):
     """The labelled test split of a dataset that has one publicly."""
-    if kind in ('camvid', 'camvid_road'):
+    if kind in SEQUENCE_DATASETS:
         return camvid_dataset(os.path.join(data_dir, 'camvid'), 'test', binary=kind == 'camvid_road')
     if kind == 'folder':
         test_dir = os.path.join(data_dir, 'test')

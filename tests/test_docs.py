@@ -10,7 +10,6 @@ import glob
 import os
 import re
 
-import pytest
 
 from conftest import ROOT
 from fcnroad.cli import evaluate, export, predict, regions, serve

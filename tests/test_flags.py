@@ -115,7 +115,7 @@ def test_every_option_that_takes_a_value_states_its_range_or_says_why_not(tmp_pa
 
 def test_every_invalid_value_stops_the_command_at_once_in_one_line_naming_the_option(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    tried = failures = 0
+    tried = 0
     problems = []
     for name, (parser, run, needed) in commands(tmp_path).items():
         for option in parser.options:

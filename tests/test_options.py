@@ -73,3 +73,9 @@ def test_resolve_a_flag_beats_the_recipe_which_beats_the_dataset_which_beats_the
 def test_resolve_checks_the_settings_it_returns():
     with pytest.raises(errors.ConfigError, match='--image-shape: must be a multiple of 32, at least 32, not 100'):
         options.resolve(['--image-shape', '100', '576'])
+
+
+def test_a_zoom_range_out_of_order_is_refused_before_any_work():
+    with pytest.raises(errors.ConfigError, match='--aug-\\*: scale must be MIN MAX with 0 < MIN <= MAX'):
+        options.resolve(['--aug-scale', '1.5', '0.75'])
+    assert options.resolve(['--aug-scale', '1.5', '0.75', '--no-augment'])[0].augment is False

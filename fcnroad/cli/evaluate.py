@@ -14,7 +14,7 @@ console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up 
 import json  # noqa: E402
 import os  # noqa: E402
 
-from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.data import datasets  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import paint, report, saved_model  # noqa: E402
 
@@ -60,21 +60,16 @@ def evaluate(args):
         dataset_kind = args.dataset or run_config['dataset']
         val_fraction = args.val_fraction if args.val_fraction is not None else \
             run_config['args'].get('val_fraction', 0.0)
-        try:
-            if args.split == 'test':
-                dataset = datasets.load_test(dataset_kind, args.data_dir)
-            else:
-                holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
-                    if dataset_kind in datasets.SEQUENCE_DATASETS else None
-                train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
-                                           unlabelled_ok=args.split == 'val')   # box-only images train only
-                dataset = train if args.split == 'train' else val
-        except arrays.DataError as e:
-            raise SystemExit('data error: %s' % e)
-        try:
-            (dataset,), bad = datasets.check_all([dataset], not args.strict, 'without --strict they are left out')
-        except arrays.DataError as e:
-            raise SystemExit('data error: %s' % e)
+        # a DataError ends the command as 'data error: ...' (console.errors_as_exit)
+        if args.split == 'test':
+            dataset = datasets.load_test(dataset_kind, args.data_dir)
+        else:
+            holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
+                if dataset_kind in datasets.SEQUENCE_DATASETS else None
+            train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
+                                       unlabelled_ok=args.split == 'val')   # box-only images train only
+            dataset = train if args.split == 'train' else val
+        (dataset,), bad = datasets.check_all([dataset], not args.strict, 'without --strict they are left out')
         if not len(dataset):
             raise SystemExit('data error: no pair of %s reads' % dataset.name)
         if dataset.num_classes != run_config['num_classes']:

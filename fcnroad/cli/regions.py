@@ -20,7 +20,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fcnroad import files  # noqa: E402
-from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.data import datasets  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.models import encoders, region_cnn, vgg  # noqa: E402
 from fcnroad.training import options, regions, run_folder  # noqa: E402
@@ -63,13 +63,11 @@ def fit_and_score(args):
     tf.disable_v2_behavior()
     image_shape = tuple(args.image_shape or options.DATASET_DEFAULTS.get(args.dataset, {}).get(
         'image_shape', options.DEFAULTS['image_shape']))
-    try:
-        train_set, val_set = datasets.load(args.dataset, args.data_dir, args.val_fraction,
-                                           holdout_sequence=args.holdout_sequence)
-        (train_set, val_set), bad = datasets.check_all([train_set, val_set], args.skip_bad_data,
-                                                       '--skip-bad-data leaves them out')
-    except arrays.DataError as e:
-        raise SystemExit('data error: %s' % e)
+    # a DataError ends the command as 'data error: ...' (console.errors_as_exit)
+    train_set, val_set = datasets.load(args.dataset, args.data_dir, args.val_fraction,
+                                       holdout_sequence=args.holdout_sequence)
+    (train_set, val_set), bad = datasets.check_all([train_set, val_set], args.skip_bad_data,
+                                                   '--skip-bad-data leaves them out')
     if args.max_train_images:
         train_set = train_set.subset(range(min(args.max_train_images, len(train_set))),
                                      'first-%d' % args.max_train_images)

@@ -231,14 +231,17 @@ def training_images(run_config, count=CALIBRATION_IMAGES):
     except (KeyError, ValueError) as e:
         raise ExportError('--int8 calibrates on the run\'s training images, which cannot be read (%s); give '
                           '--calibration-dir' % e) from None
-    paths = [image for image, _ in train.pairs]
-    return paths[::max(1, len(paths) // count)][:count]
+    return spread([image for image, _ in train.pairs], count)
 
 
 def calibration_images(folder, count=CALIBRATION_IMAGES):
     """count image paths spread over a folder's images (--calibration-dir)."""
     from fcnroad.data import datasets
-    paths = datasets.list_images(folder)
+    return spread(datasets.list_images(folder), count)
+
+
+def spread(paths, count):
+    """At most count of paths, evenly spaced over them."""
     return paths[::max(1, len(paths) // count)][:count]
 
 

@@ -214,7 +214,9 @@ def build_parser():
 
 
 def check_args(args):
-    """The rules between settings (each flag's own range is its type's, checked as it is parsed)."""
+    """The rules between settings (each flag's own range is its type's, checked as it is parsed; the
+    folder checks below also cover a resumed run's saved settings, which are not parsed)."""
+    augmentation_from_args(args)     # --aug-scale MIN MAX in order, before any work
     if args.keep_best and not args.eval_every:
         raise errors.ConfigError('--keep-best %s needs --eval-every N (N >= 1): the best epoch is found by validating'
                          % args.keep_best)

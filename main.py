@@ -81,7 +81,7 @@ def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
 
 def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
              encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm'], class_weights=None,
-             image_labels_r=None):
+             image_labels_r=None, frozen_blocks=DEFAULTS['frozen_blocks']):
     """
     Build the TensorFLow loss and optimizer operations.
     :param nn_last_layer: TF Tensor of the last layer in the neural network
@@ -94,6 +94,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     :param class_weights: per-class loss weights (e.g. median-frequency balancing); None: all 1
     :param image_labels_r: learn from image-level labels (--supervision image-labels): the loss sees only
         which classes each image holds, through Log-Sum-Exp pooling of this sharpness (models/mil.py)
+    :param frozen_blocks: VGG16's first blocks that keep their ImageNet weights: no step and, below the
+        lowest trained layer, no backward pass (tf.gradients builds none where no variable asks for it)
     :return: Tuple of (logits, train_op, cross_entropy_loss)
     """
     logits = tf.reshape(nn_last_layer, (-1, num_classes), name='logits')
@@ -123,6 +125,11 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
     cross_entropy_loss = tf.add(cross_entropy, regularization, name='loss')
 
     variables = tf.trainable_variables()
+    if frozen_blocks:
+        frozen = encoders.vgg_block_variables(frozen_blocks, variables)
+        if not frozen:
+            raise ValueError('frozen_blocks=%d: the network has no VGG16 conv blocks' % frozen_blocks)
+        variables = [v for v in variables if v not in frozen]
     pretrained = set(tf.get_collection(encoders.PRETRAINED_VARIABLES))
     encoder = [v for v in variables if v in pretrained]
     rest = [v for v in variables if v not in encoder]

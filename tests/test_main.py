@@ -262,6 +262,38 @@ def test_optimize_ignores_unlabelled_pixels():
         np.testing.assert_allclose(one, want, rtol=1e-5)
 
 
+def test_frozen_blocks_take_no_step_and_no_backward_pass(tiny_vgg_pretrained):
+    with tf.Graph().as_default() as graph, tf.Session() as sess:
+        image_input, keep_prob, layer3, layer4, layer7 = main.load_vgg(sess, tiny_vgg_pretrained)
+        label = tf.placeholder(tf.float32, [None, None, None, 2])
+        _, train_op, _ = main.optimize(main.layers(layer3, layer4, layer7, 2), label, tf.constant(0.01), 2,
+                                       encoder_lr_scale=1.0, frozen_blocks=3)
+        loop.initialize_new_variables(sess)
+        watched = {name: graph.get_tensor_by_name(name + '/weights:0') for name in ('conv1_1', 'conv3_3', 'conv4_1')}
+        before = sess.run(watched)
+        rng = np.random.RandomState(0)
+        for _ in range(2):      # the decoder's score layers start at zero: the encoder moves from step 2
+            sess.run(train_op, {image_input: rng.uniform(0, 255, (2, 64, 96, 3)), keep_prob: 0.5,
+                                label: np.eye(2)[rng.randint(0, 2, (2, 64, 96))]})
+        after = sess.run(watched)
+        backward = [op.type for op in graph.get_operations()
+                    if op.name.startswith('gradients/') and not op.name.startswith('gradients/decoder/')]
+    np.testing.assert_array_equal(after['conv1_1'], before['conv1_1'])
+    np.testing.assert_array_equal(after['conv3_3'], before['conv3_3'])
+    assert np.abs(after['conv4_1'] - before['conv4_1']).max() > 0
+    # Only conv4_1 .. conv5_3, fc6 and fc7 (8 layers; 15 unfrozen) have backward ops, and only pool4's
+    # and pool5's maxima are routed back (5 unfrozen): nothing below conv4 is differentiated.
+    assert backward.count('Conv2DBackpropFilter') == 8 and backward.count('Conv2DBackpropInput') == 8
+    assert backward.count('MaxPoolGrad') == 2
+
+
+def test_frozen_blocks_need_a_vgg16_encoder(tmp_path, tiny_vgg_pretrained, tiny_kitti):
+    with pytest.raises(SystemExit, match='--frozen-blocks 2: --model fcn_squeezenet has no VGG16 encoder'):
+        run_tiny(tiny_kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), '--model', 'fcn_squeezenet',
+                 '--frozen-blocks', '2')
+    assert not os.path.exists(str(tmp_path / 'runs'))
+
+
 def test_class_weights_scale_each_pixels_loss():
     with tf.Graph().as_default(), tf.Session() as sess:
         logits = tf.Variable(tf.zeros([1, 1, 2, 2]))          # uniform: each pixel's loss is log 2

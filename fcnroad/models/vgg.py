@@ -72,10 +72,14 @@ def expected_shapes(fc_depth=FC_DEPTH, depth_scale=1):
         for name, cin, cout in block:
             cin = cin if name == 'conv1_1' else cin // depth_scale
             shapes[name] = ((3, 3, cin, cout // depth_scale), (cout // depth_scale,))
-    pool5 = CONV_LAYERS[-1][-1][2] // depth_scale
-    shapes['fc6'] = ((FC6_KERNEL, FC6_KERNEL, pool5, fc_depth), (fc_depth,))
-    shapes['fc7'] = ((1, 1, fc_depth, fc_depth), (fc_depth,))
+    shapes.update(fc_shapes(CONV_LAYERS[-1][-1][2] // depth_scale, fc_depth))
     return shapes
+
+
+def fc_shapes(pool5_depth, fc_depth):
+    """fc6 (7x7 over pool5) and fc7 (1x1) of this width: {name: (kernel HWIO, bias)}."""
+    return {'fc6': ((FC6_KERNEL, FC6_KERNEL, pool5_depth, fc_depth), (fc_depth,)),
+            'fc7': ((1, 1, fc_depth, fc_depth), (fc_depth,))}
 
 
 def _check_shapes(weights, source, want=None):
@@ -329,10 +333,18 @@ def is_complete(vgg_path):
             and os.path.isfile(os.path.join(vgg_path, 'variables', 'variables.index')))
 
 
-def build(out_dir, h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None):
-    """Write the VGG16 SavedModel from the first weight source that is there."""
+def build(out_dir, h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None, fc_depth=FC_DEPTH):
+    """Write the VGG16 SavedModel from the first weight source that is there.
+
+    fc_depth: fc6/fc7's width.  Narrower than VGG's 4096 they cannot take ImageNet's fc weights and
+    start fresh, as they do anyway without a Keras file holding the top layers.
+    """
     start = time.time()
     weights, source = get_weights(h5_path, cache_dir, shapes)
+    if fc_depth != FC_DEPTH:
+        shapes = shapes or expected_shapes()
+        shapes = {**shapes, **fc_shapes(shapes['conv5_3'][0][-1], fc_depth)}
+        weights = {name: pair for name, pair in weights.items() if name not in ('fc6', 'fc7')}
     fresh = [n for n in ('fc6', 'fc7') if n not in weights]
     if fresh:
         log.warning('NO PRETRAINED %s: no source of ImageNet fc weights was found; they are '

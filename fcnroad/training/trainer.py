@@ -159,7 +159,7 @@ class Trainer:
             net.model_variables = tf.global_variables()
             net.logits, net.train_op, net.loss = self.tutorial.optimize(
                 last_layer, net.correct_label, net.learning_rate, num_classes, args.encoder_lr_scale,
-                args.clip_norm, self.data.class_weights, network.image_labels_r(args))
+                args.clip_norm, self.data.class_weights, network.image_labels_r(args), args.frozen_blocks)
             loop.initialize_new_variables(sess)
         else:
             (net.input_image, net.keep_prob, net.is_training, last_layer, net.model_variables, net.train_op,

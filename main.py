@@ -4,7 +4,7 @@ The tutorial's five functions, in order: load_vgg, layers, optimize, train_nn, r
 `python main.py --help` lists every setting; fcnroad/training/options.py says where the defaults
 differ from the source's and which setting wins.
 """
-from fcnroad import console
+from fcnroad import cli, console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -20,7 +20,7 @@ from tqdm import tqdm  # noqa: E402
 
 import helper  # noqa: E402
 import project_tests as tests  # noqa: E402
-from fcnroad import models  # noqa: E402
+from fcnroad import errors, models  # noqa: E402
 from fcnroad.models import encoders, fcn, mil, vgg  # noqa: E402
 from fcnroad.training import checkpoints, distribute, loop, options, splits, trainer  # noqa: E402
 from fcnroad.training.options import DEFAULTS  # noqa: E402
@@ -50,7 +50,7 @@ def load_vgg(sess, vgg_path):
         tf.saved_model.loader.load(sess, [vgg_tag], vgg_path)
     except (OSError, RuntimeError) as e:
         raise OSError('%s: cannot load the VGG16 SavedModel (%s); build one with '
-                      '`python -m fcnroad.models.build_vgg --out %s`' % (vgg_path, e, vgg_path)) from None
+                      '`python -m fcnroad.cli.build_vgg --out %s`' % (vgg_path, e, vgg_path)) from None
     graph = sess.graph
     # Its ImageNet layers (not the fc6/fc7 vgg.py starts fresh) learn at --encoder-lr-scale.
     encoders.mark_pretrained(encoders.vgg_imagenet_layers(vgg_path), graph)
@@ -254,9 +254,10 @@ def find_kitti(args, explicit):
     not_found = 'Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)' % (
         data_road, why, args.kitti_url)
     if args.no_sample:
-        raise SystemExit(not_found)
+        raise errors.ConfigError(not_found)
     if not os.path.isdir(os.path.join(SAMPLE_DIR, 'data_road')):   # an installed copy: no sample/ beside it
-        raise SystemExit(not_found + '; the embedded sample ships with the repository, not with an installed copy')
+        raise errors.ConfigError(not_found + '; the embedded sample ships with the repository, not with an '
+                                 'installed copy')
     settings = options.apply_defaults(args, options.SAMPLE_DEFAULTS, explicit)
     args.data_dir = SAMPLE_DIR
     print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
@@ -268,7 +269,7 @@ def find_kitti(args, explicit):
 
 def run(argv=None):
     """Train and score FCN-8s as the tutorial does, on KITTI Road (or the embedded sample, or --dataset)."""
-    with console.errors_as_exit():    # the package's errors end the command with their one line
+    with cli.errors_as_exit():    # the package's errors end the command with their one line
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
         args, explicit = options.resolve(sys.argv[1:] if argv is None else argv)
         setup = trainer.start_distribution(args)    # before TensorFlow's devices start
@@ -291,7 +292,7 @@ def run(argv=None):
                         warnings.simplefilter('always')
                         tests.test_for_kitti_dataset(args.data_dir)
                 except AssertionError as e:
-                    raise SystemExit('data error: %s' % e)
+                    raise errors.DataError(str(e)) from None
                 for warning in said:
                     print('WARNING: %s' % warning.message, file=sys.stderr, flush=True)
 

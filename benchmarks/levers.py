@@ -1,6 +1,6 @@
 """FCN-8s's training step through the tutorial's functions, for each VGG16 SavedModel and frozen depth.
 
-    python -m fcnroad.models.build_vgg --out data/vgg-fc1024 --fc-depth 1024
+    python -m fcnroad.cli.build_vgg --out data/vgg-fc1024 --fc-depth 1024
     python -m benchmarks.levers --vgg-dirs data/vgg data/vgg-fc1024 --frozen-blocks 0 3 --image-shape 256 832
 
 For every pair of --vgg-dirs (fc6/fc7's width is the SavedModel's) and --frozen-blocks it builds
@@ -14,7 +14,7 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fcnroad import console  # noqa: E402
+from fcnroad import cli, console  # noqa: E402
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -94,7 +94,7 @@ def build_parser():
 
 
 def main_(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     print('%s, %s, %d cores; FCN-8s %dx%d, batch %d, float32' % (
         platform.node(), platform.processor() or platform.machine(), os.cpu_count(), *args.image_shape,

@@ -22,7 +22,7 @@ import json
 import time
 
 import main
-from fcnroad import console, models
+from fcnroad import cli, console, models
 from fcnroad.training import run_folder
 
 DEFAULT_SETTINGS = ['--image-shape', '192', '256', '--batch-size', '4', '--epochs', '6']
@@ -120,7 +120,7 @@ def main_(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index('--') + 1:] if '--' in argv else []
     argv = argv[:argv.index('--')] if '--' in argv else argv
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     if args.from_runs:
         finished = [d for d in args.from_runs if run_folder.is_finished(d)]

@@ -14,7 +14,7 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fcnroad import console  # noqa: E402
+from fcnroad import cli, console  # noqa: E402
 import collections  # noqa: E402
 import concurrent.futures  # noqa: E402
 import json  # noqa: E402
@@ -61,7 +61,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     image = args.image or first_validation_image(args.model)
     with open(image, 'rb') as f:

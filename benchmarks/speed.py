@@ -15,7 +15,7 @@ import sys
 if __package__ in (None, ''):   # run by path (python benchmarks/x.py): the project's root, not benchmarks/, first
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fcnroad import console  # noqa: E402
+from fcnroad import cli, console  # noqa: E402
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -242,7 +242,7 @@ def build_parser():
 
 
 def main_(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     helper.maybe_download_pretrained_vgg('data', vgg_path=args.vgg_dir)
     gpus = tf2_gpus()

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from fcnroad import console
+from fcnroad import cli, console
 from fcnroad.data import arrays, datasets
 from fcnroad.evaluation import crf, metrics
 from fcnroad.data import weak
@@ -36,7 +36,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     train, _ = datasets.load(args.dataset, args.data_dir, holdout_sequence=args.holdout_sequence)
     pairs = train.pairs[:args.limit] if args.limit else train.pairs

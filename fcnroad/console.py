@@ -162,14 +162,3 @@ class Path:
 
     def __str__(self):
         return 'an existing %s' % (self.kind if self.kind != 'path' else 'file or folder')
-
-
-@contextlib.contextmanager
-def errors_as_exit():
-    """Inside, the package's errors (fcnroad.errors) end the command with their one line and exit status."""
-    try:
-        yield
-    except errors.Stopped as e:
-        raise SystemExit(e.exit_code) from None
-    except errors.Error as e:
-        raise SystemExit(e.one_line()) from None

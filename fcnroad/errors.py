@@ -1,7 +1,7 @@
 """What can go wrong that the user can put right, as exceptions the package raises.
 
 Library code raises these; only the command lines (main.py, fcnroad/cli/) turn them into the
-one-line message and exit status a user sees (console.errors_as_exit).  Each message names
+one-line message and exit status a user sees (cli.errors_as_exit).  Each message names
 the flag or the file to change.
 """
 

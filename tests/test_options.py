@@ -79,3 +79,22 @@ def test_a_zoom_range_out_of_order_is_refused_before_any_work():
     with pytest.raises(errors.ConfigError, match='--aug-\\*: scale must be MIN MAX with 0 < MIN <= MAX'):
         options.resolve(['--aug-scale', '1.5', '0.75'])
     assert options.resolve(['--aug-scale', '1.5', '0.75', '--no-augment'])[0].augment is False
+
+
+def test_a_run_saved_before_newer_settings_is_brought_up_to_date_as_it_trained():
+    # run_args.json of a run from before augmentation, timed checkpoints, precision modes and frozen blocks,
+    # with a setting that no longer exists
+    saved = {'epochs': 7, 'image_shape': [160, 576], 'mixed_precision': True, 'gone_flag': 1}
+    config = options.bring_up_to_date(saved)
+    assert (config.epochs, config.image_shape, config.mixed_precision) == (7, (160, 576), 'on')
+    assert config.augment is False and config.checkpoint_minutes == 0.0     # it trained without them
+    assert config.frozen_blocks == 0 and config.model == 'fcn8s'           # today's defaults, which it had
+    with pytest.raises(AttributeError):
+        config.gone_flag
+
+
+def test_the_run_configuration_refuses_a_setting_that_does_not_exist():
+    config = options.RunConfig()
+    assert config.learning_rate == options.DEFAULTS['learning_rate']
+    with pytest.raises(AttributeError):
+        config.learning_rat = 0.1

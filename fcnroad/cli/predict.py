@@ -15,7 +15,7 @@ DIR/<name>.png (the overlay) and, with --class-map, DIR/<name>_classes.png
 count (class maps in DIR/<name>_classes/).  Every file is written under a
 staging name and renamed when complete.
 """
-from fcnroad import console
+from fcnroad import cli, console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -50,7 +50,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         return paint_inputs(build_parser().parse_args(argv))
 
 

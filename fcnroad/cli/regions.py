@@ -8,7 +8,7 @@ region containing it (fcnroad/models/region_cnn.py).  Scored like evaluate.py sc
 the run folder (runs/regions-<timestamp>) holds classifier.npz, run_args.json and metrics.json,
 and is renamed from .partial only when complete (an interrupted run leaves none).
 """
-from fcnroad import console
+from fcnroad import cli, console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -53,7 +53,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         return fit_and_score(build_parser().parse_args(argv))
 
 

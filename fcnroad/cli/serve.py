@@ -8,7 +8,7 @@ GET /health.  --model may be a SavedModel folder or an .onnx / .tflite export.  
 on 127.0.0.1 unless --host says otherwise (0.0.0.0: every interface, so other machines
 reach it).  fcnroad/serving/service.py says what each error answers.
 """
-from fcnroad import console
+from fcnroad import cli, console
 
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
@@ -50,7 +50,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         serve(build_parser().parse_args(argv))
 
 

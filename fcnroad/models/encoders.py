@@ -209,7 +209,7 @@ def read_vgg_saved_model(vgg_dir):
     """{layer: (kernel, bias)} of the ImageNet layers of the tutorial's VGG16 SavedModel (load_vgg's)."""
     prefix = os.path.join(vgg_dir, 'variables', 'variables')
     if not vgg.is_complete(vgg_dir):
-        raise WeightsError('%s: no VGG16 SavedModel (build one with `python -m fcnroad.models.build_vgg --out %s`)'
+        raise WeightsError('%s: no VGG16 SavedModel (build one with `python -m fcnroad.cli.build_vgg --out %s`)'
                            % (vgg_dir, vgg_dir))
     reader = tf.train.load_checkpoint(prefix)
     names = reader.get_variable_to_shape_map()
@@ -219,7 +219,7 @@ def read_vgg_saved_model(vgg_dir):
             weights[layer] = (reader.get_tensor(layer + '/weights'), reader.get_tensor(layer + '/biases'))
     if not all(n in weights for n in vgg.conv_layer_names()):
         raise WeightsError('%s: its variables are not named conv1_1/weights ... (a SavedModel not built by '
-                           'vgg.py?): rebuild it with `python -m fcnroad.models.build_vgg --out %s`'
+                           'vgg.py?): rebuild it with `python -m fcnroad.cli.build_vgg --out %s`'
                            % (vgg_dir, vgg_dir))
     return weights
 

@@ -13,7 +13,7 @@ replacement from, in order of preference:
 fc6/fc7 without a pretrained source are freshly initialised (He-normal, so that
 the ReLU activations keep the scale of pool5 and the decoder trains).
 
-    python -m fcnroad.models.build_vgg --out data/vgg
+    python -m fcnroad.cli.build_vgg --out data/vgg
 """
 import glob
 import logging

@@ -41,8 +41,8 @@ def pretrained_weights(args):
     """The ImageNet weights of --model's encoder, as {layer: (kernel, bias)}."""
     try:
         return models.pretrained_weights(models.get(model_name(args)).encoder, vgg_dir=args.vgg_dir,
-                                         alexnet_path=getattr(args, 'alexnet_weights', None),
-                                         light_path=getattr(args, 'light_weights', None))
+                                         alexnet_path=args.alexnet_weights,
+                                         light_path=args.light_weights)
     except vgg.WeightsError as e:     # encoders' and pip's
         raise errors.ConfigError('--model %s: %s' % (model_name(args), e))
 
@@ -98,7 +98,7 @@ def save_single_device_model(sess, export_dir, args, num_classes, model_variable
 
 def image_labels_r(args):
     """The Log-Sum-Exp sharpness when the run learns from image-level labels, else None."""
-    return getattr(args, 'lse_r', mil.LSE_R) if getattr(args, 'supervision', 'masks') == mil.SUPERVISION else None
+    return args.lse_r if args.supervision == mil.SUPERVISION else None
 
 
 def network_probabilities(scores, args):

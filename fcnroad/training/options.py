@@ -8,6 +8,7 @@ Which setting wins, highest first (one rule, printed with each run's settings):
 `resolve` applies it; everything below main.py takes plain arguments or this Namespace.
 """
 import argparse
+import dataclasses
 import json
 import os
 
@@ -226,18 +227,18 @@ def check_args(args):
                          % args.keep_best)
     if not os.path.isdir(args.data_dir):
         raise errors.ConfigError('--data-dir %s: no such folder' % args.data_dir)
-    if getattr(args, 'supervision', 'masks') == 'boxes-recursive' and not 1 <= args.recursive_rounds < args.epochs:
+    if args.supervision == 'boxes-recursive' and not 1 <= args.recursive_rounds < args.epochs:
         raise errors.ConfigError('--recursive-rounds %d: needs 1 <= R < --epochs (%d), one epoch per round at least'
                          % (args.recursive_rounds, args.epochs))
-    if getattr(args, 'supervision', 'masks') == mil.SUPERVISION:
-        if getattr(args, 'class_balance', 'none') != 'none':
+    if args.supervision == mil.SUPERVISION:
+        if args.class_balance != 'none':
             raise errors.ConfigError('--class-balance %s: weights pixels, and --supervision image-labels has no pixel '
                              'labels; drop one' % args.class_balance)
-        if getattr(args, 'boxes_dir', None):
+        if args.boxes_dir:
             raise errors.ConfigError('--boxes-dir: --supervision image-labels reads no boxes; drop one')
-    if getattr(args, 'boxes_dir', None) and not os.path.isdir(args.boxes_dir):
+    if args.boxes_dir and not os.path.isdir(args.boxes_dir):
         raise errors.ConfigError('--boxes-dir %s: no such folder' % args.boxes_dir)
-    if getattr(args, 'distribute', 'none') != 'none':
+    if args.distribute != 'none':
         if args.decoder != DEFAULTS['decoder']:
             raise errors.ConfigError('--decoder %s: distributed runs build fcn8s from models/ (the FCN authors\' '
                              'decoder); drop --decoder or --distribute' % args.decoder)
@@ -252,7 +253,7 @@ def check_args(args):
 
 
 def model_name(args):
-    return getattr(args, 'model', models.TUTORIAL_MODEL)     # runs saved before --model: fcn8s
+    return args.model
 
 
 NOT_GIVEN = object()     # the default of every flag in explicit_flags' probe parser
@@ -297,10 +298,11 @@ def apply_dataset_defaults(args, explicit):
 
 def augmentation_from_args(args):
     """The augment.Augmentation the flags ask for, or None without --augment."""
-    if not getattr(args, 'augment', False):     # runs saved before augmentation existed have no flag
+    if not args.augment:
         return None
     try:
-        return augment.Augmentation(**{name: getattr(args, 'aug_' + name) for name in augment.DEFAULTS})
+        settings = args.as_dict()
+        return augment.Augmentation(**{name: settings['aug_' + name] for name in augment.DEFAULTS})
     except ValueError as e:
         raise errors.ConfigError('--aug-*: %s' % e)
 
@@ -318,15 +320,15 @@ BEFORE_THE_FLAG = {'augment': False, 'checkpoint_minutes': 0.0, 'mixed_precision
 
 
 def bring_up_to_date(saved):
-    """A saved run's settings (run_args.json) with every setting added since: the one place old runs are read."""
-    current = {}
-    for action in build_parser().options:     # a setting's first flag holds its default (not --no-...'s)
-        current.setdefault(action.dest, action.default)
-    current.pop('help', None)
-    settings = {**current, **BEFORE_THE_FLAG, **saved}
+    """A saved run's settings (run_args.json) as a RunConfig, with every setting added since at the value the
+    run had without it and those since removed left out: the one place old runs are read."""
+    known = {field.name for field in dataclasses.fields(RunConfig)}
+    settings = {**BEFORE_THE_FLAG, **{k: v for k, v in saved.items() if k in known}}
     settings['mixed_precision'] = precision.normalise_mode(settings['mixed_precision'])
-    settings['image_shape'] = tuple(settings['image_shape'])
-    return settings
+    for key in ('image_shape', 'aug_scale'):
+        if key in settings:
+            settings[key] = tuple(settings[key])
+    return RunConfig(**settings)
 
 
 def resume_args(args, explicit):
@@ -342,22 +344,23 @@ def resume_args(args, explicit):
     except checkpoints.CheckpointError as e:
         raise errors.ConfigError('--resume %s: nothing to resume from: %s' % (args.resume, e))
     with open(path) as f:
-        saved = bring_up_to_date(json.load(f))
+        resumed = bring_up_to_date(json.load(f))
+    saved = resumed.as_dict()
     as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
-    differ = ['--%s %s (the run has %s)' % (k.replace('_', '-'), as_value(getattr(args, k)), as_value(saved[k]))
+    given = args.as_dict()
+    differ = ['--%s %s (the run has %s)' % (k.replace('_', '-'), as_value(given[k]), as_value(saved[k]))
               for k in sorted(explicit - RESUME_MAY_CHANGE)
-              if k in saved and as_json(getattr(args, k)) != as_json(saved[k])]
+              if k in saved and as_json(given[k]) != as_json(saved[k])]
     if differ:
         raise errors.ConfigError('--resume %s: %s; a resumed run keeps its own settings: drop the flag, or start '
                          'a new run' % (args.resume, '; '.join(differ)))
-    was, now = saved.get('distribute', 'none'), getattr(args, 'distribute', 'none')
+    was, now = saved['distribute'], args.distribute
     if 'distribute' in explicit and (was == 'none') != (now == 'none'):
         raise errors.ConfigError('--resume %s: --distribute %s cannot continue a run trained with --distribute %s '
                          '(the networks are built differently); a distributed run continues distributed'
                          % (args.resume, now, was))
-    resumed = argparse.Namespace(**saved)
     for key in explicit & RESUME_MAY_CHANGE:
-        setattr(resumed, key, getattr(args, key))
+        setattr(resumed, key, given[key])
     resumed.resume = folder
     return resumed
 
@@ -374,13 +377,13 @@ def resolve(argv):
     when KITTI is absent, fill only what is not in it.  Prints each setting a recipe or a
     dataset set.
     """
-    args = build_parser().parse_args(argv)
+    args = RunConfig(**vars(build_parser().parse_args(argv)))
     explicit = explicit_flags(argv, build_parser)
     if args.resume:
         args = resume_args(args, explicit)
-        explicit = set(vars(args))           # its own settings: no recipe or dataset defaults over them
-    args.mixed_precision = precision.normalise_mode(getattr(args, 'mixed_precision', False))  # older runs: a bool
-    recipe_settings = apply_defaults(args, RECIPES[getattr(args, 'recipe', 'default')], explicit)
+        explicit = set(args.as_dict())       # its own settings: no recipe or dataset defaults over them
+    args.mixed_precision = precision.normalise_mode(args.mixed_precision)
+    recipe_settings = apply_defaults(args, RECIPES[args.recipe], explicit)
     if recipe_settings:
         print('--recipe %s: %s (flags override them)' % (args.recipe, as_flags(recipe_settings)))
     explicit = explicit | set(recipe_settings)    # a recipe wins over the dataset's and the sample's defaults
@@ -389,3 +392,25 @@ def resolve(argv):
         print('%s: trained with its own settings %s (flags override them)' % (args.dataset, as_flags(dataset_settings)))
     check_args(args)
     return args, explicit
+
+
+def _run_config_class():
+    """RunConfig: one field per setting of build_parser(), typed and defaulted as its first flag says."""
+    fields, seen = [], set()
+    for action in build_parser().options:     # a setting's first flag holds its default (not --no-...'s)
+        if action.dest in seen or action.dest == 'help':
+            continue
+        seen.add(action.dest)
+        kind = getattr(action.type, 'kind', action.type) or (type(action.default) if action.default is not None
+                                                             else object)
+        if action.nargs not in (None, '?'):
+            kind = tuple
+        fields.append((action.dest, kind, dataclasses.field(default=action.default)))
+    return dataclasses.make_dataclass(
+        'RunConfig', fields, slots=True,
+        namespace={'__module__': __name__, '__doc__': 'The settings of a training run, built once by resolve() (or bring_up_to_date() '
+                              'for a resumed run): a setting that does not exist is an AttributeError.',
+                   'as_dict': lambda self: dataclasses.asdict(self)})
+
+
+RunConfig = _run_config_class()

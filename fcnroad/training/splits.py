@@ -22,10 +22,10 @@ def training_data(args, data_dir, image_shape):
     """The run's data, checked: train and val splits, boxes (--supervision), num_classes, class
     weights (--class-balance), the bad pairs left out and the images to paint.  Errors are one line."""
     train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
-                                       getattr(args, 'holdout_sequence', None),
-                                       unlabelled_ok=bool(getattr(args, 'boxes_dir', None)))
+                                       args.holdout_sequence,
+                                       unlabelled_ok=bool(args.boxes_dir))
     # every file read now, not at hour five
-    (train_set, val_set), bad_data = datasets.check_all([train_set, val_set], getattr(args, 'skip_bad_data', False),
+    (train_set, val_set), bad_data = datasets.check_all([train_set, val_set], args.skip_bad_data,
                                                         '--skip-bad-data leaves them out')
     if not len(train_set):
         raise errors.DataError('no training pair reads (%d left out)' % len(bad_data))
@@ -36,7 +36,7 @@ def training_data(args, data_dir, image_shape):
     if args.keep_best and not len(val_set):
         raise errors.ConfigError('--keep-best %s: no validation images to choose by' % args.keep_best)
     to_paint = samples_to_paint(args.dataset, data_dir, val_set)
-    supervision = getattr(args, 'supervision', 'masks')
+    supervision = args.supervision
     boxes = None
     if supervision in weak.SUPERVISIONS[1:]:    # from boxes; image-labels reads the masks' classes in the loss
         try:
@@ -48,7 +48,7 @@ def training_data(args, data_dir, image_shape):
     print('Training on %s (%d images), validating on %s (%d images)'
           % (train_set.name, len(train_set), val_set.name, len(val_set)))
     class_weights = None
-    if getattr(args, 'class_balance', 'none') == 'median-frequency':
+    if args.class_balance == 'median-frequency':
         class_weights = arrays.median_frequency_weights(
             (arrays.resize_label(train_set.read_label(label), image_shape) for _, label in train_set.pairs),
             num_classes)

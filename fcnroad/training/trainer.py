@@ -24,7 +24,7 @@ from fcnroad.serving.paint import class_colours, paint
 from fcnroad.serving.saved_model import save_model
 from fcnroad.training import (checkpoints, curves, distribute, loop, network, options, precision, run_folder,
                               weak_rounds)
-from fcnroad.training.options import DEFAULTS, model_name
+from fcnroad.training.options import model_name
 
 tf = tf2.compat.v1
 
@@ -35,7 +35,7 @@ Tutorial = collections.namedtuple('Tutorial', 'load_vgg layers optimize train_nn
 
 def start_distribution(args):
     """The tf.distribute setup of --distribute, or None; before TensorFlow's devices start (--logical-cpus)."""
-    if getattr(args, 'distribute', 'none') == 'none':
+    if args.distribute == 'none':
         return None
     try:
         config = precision.session_config(run_precision(args).rewrite, args.xla)
@@ -142,7 +142,7 @@ class Trainer:
         else:
             self.staging, self.run_dir = run_folder.open_run_folder(args.runs_dir, args.resume)
         if not args.resume:
-            saved_args = dict(vars(args), data_dir=os.path.abspath(args.data_dir),
+            saved_args = dict(args.as_dict(), data_dir=os.path.abspath(args.data_dir),
                               vgg_dir=os.path.abspath(args.vgg_dir), runs_dir=os.path.abspath(args.runs_dir))
             files.write_json_atomic(os.path.join(self.staging, run_folder.RUN_ARGS), saved_args)
 
@@ -210,17 +210,17 @@ class Trainer:
         hooks = loop.TrainingHooks(self.staging, self.checkpointer, checkpoints.StopOnSignal(), self.events,
                                    evaluate_fn, args.eval_every if self.writes else 0, best,
                                    args.checkpoint_every if self.writes else 0, curve_metric,
-                                   getattr(args, 'checkpoint_minutes', 0.0),     # runs saved before it: 0
-                                   getattr(args, 'keep_checkpoint', True))
+                                   args.checkpoint_minutes,
+                                   args.keep_checkpoint)
         if self.writes and args.checkpoint_every:
             print('Checkpoints: %s each (the weights and the optimizer\'s state), after every %s%s, each '
                   'validation and the end; the newest %d kept%s (README: Resuming)' % (
                       files.megabytes(self.checkpointer.size),
                       'epoch' if args.checkpoint_every == 1 else '%d epochs' % args.checkpoint_every,
                       ' but at most one per %g minutes' % args.checkpoint_minutes
-                      if getattr(args, 'checkpoint_minutes', 0) else '',
+                      if args.checkpoint_minutes else '',
                       args.keep_checkpoints,
-                      '' if getattr(args, 'keep_checkpoint', True) else ', deleted when the run ends'))
+                      '' if args.keep_checkpoint else ', deleted when the run ends'))
         return state, hooks
 
     def fit(self, sess, net, state, hooks, make_batches):
@@ -231,9 +231,9 @@ class Trainer:
         args, setup, train_set = self.args, self.setup, self.data.train
         base_rate = args.learning_rate if setup is None else setup.learning_rate(args.learning_rate, args.lr_scaling)
         rate = loop.learning_rate_schedule(
-            base_rate, getattr(args, 'lr_schedule', 'constant'),   # runs saved before it: constant
+            base_rate, args.lr_schedule,
             args.epochs * make_batches(train_set).num_batches(args.batch_size),
-            getattr(args, 'lr_power', DEFAULTS['lr_power']))
+            args.lr_power)
         start = time.time()
         diverged = None
         try:
@@ -305,7 +305,7 @@ class Trainer:
         run_config = {'dataset': args.dataset, 'data_source': self.data_source, 'image_shape': list(self.image_shape),
                       'num_classes': data.num_classes, 'class_names': list(data.train.class_names),
                       'colours': [list(c) for c in data.train.colours] if data.train.colours else None,
-                      'model': model_name(args), 'decoder': args.decoder, 'args': vars(args)}
+                      'model': model_name(args), 'decoder': args.decoder, 'args': args.as_dict()}
         export_dir = os.path.join(self.staging, 'model')
         try:
             files.check_free_space(self.staging, int(checkpoints.variables_bytes(net.model_variables)
@@ -328,7 +328,7 @@ class Trainer:
                         'skipped_data': [dict(image=p[0], label=p[1], error=m) for p, m in data.bad]})
         files.write_json_atomic(os.path.join(self.staging, run_folder.METRICS), results)
         hooks.plot(state)
-        if not getattr(args, 'keep_checkpoint', True):
+        if not args.keep_checkpoint:
             shutil.rmtree(os.path.join(self.staging, 'checkpoints'), ignore_errors=True)
         self.tutorial.save_inference_samples(args.runs_dir, args.data_dir, sess, self.image_shape, net.logits,
                                              net.keep_prob, net.input_image, image_paths=data.to_paint,

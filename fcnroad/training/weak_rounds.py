@@ -21,7 +21,7 @@ def training_rounds(args, state, train_set, boxes, staging, make_batches, predic
     next stretch's labels (weak.recursive_label), kept in the run folder so a resumed run
     continues with them.
     """
-    if getattr(args, 'supervision', 'masks') != 'boxes-recursive':
+    if args.supervision != 'boxes-recursive':
         yield args.epochs, make_batches(train_set)
         return
     ends = round_ends(args.epochs, args.recursive_rounds)

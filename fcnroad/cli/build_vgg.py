@@ -1,14 +1,14 @@
 """The VGG16 SavedModel's command line (fcnroad/models/vgg.py builds it).
 
-    python -m fcnroad.models.build_vgg --out data/vgg
-    python -m fcnroad.models.build_vgg --fetch-only
-    python -m fcnroad.models.build_vgg --out data/vgg-fc1024 --fc-depth 1024   # thin fc6/fc7
+    python -m fcnroad.cli.build_vgg --out data/vgg
+    python -m fcnroad.cli.build_vgg --fetch-only
+    python -m fcnroad.cli.build_vgg --out data/vgg-fc1024 --fc-depth 1024   # thin fc6/fc7
 """
 import logging
 import os
 import sys
 
-from fcnroad import console
+from fcnroad import cli, console
 from fcnroad.models import vgg
 
 
@@ -28,7 +28,7 @@ def build_parser():
 
 
 def main(argv=None):
-    with console.errors_as_exit():
+    with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
     try:

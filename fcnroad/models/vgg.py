@@ -233,44 +233,29 @@ def get_weights(h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None):
 
 
 def build_encoder(tf, shapes, seed=0):
-    """Build the VGG16 encoder graph in tf's default graph.
+    """The SavedModel's graph in tf's default graph: encoders.vgg16, the package's one VGG16 builder, behind
+    the tutorial's tensor names.  `tf` is tf.compat.v1.
 
-    `tf` is tf.compat.v1.  Returns (tensors, variables) where tensors maps the
-    tutorial's names to tensors and variables maps layer name to (kernel, bias).
+    Returns (tensors, variables): tensors maps the tutorial's names to tensors, variables maps layer
+    name to (kernel, bias); fc6/fc7 start He-normal from `seed`.
     """
+    from fcnroad.models import encoders     # encoders builds on this module's layer table: imported here
+    tf.set_random_seed(seed)
     image_input = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
     keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
-    variables = {}
-
-    def conv(x, name, relu=True):
-        kshape, bshape = shapes[name]
-        # fc6/fc7 have no pretrained source when built from conv-only weights:
-        # He-normal keeps the scale of their ReLU outputs near that of pool5.
-        with tf.variable_scope(name):
-            kernel = tf.get_variable('weights', kshape, initializer=tf.variance_scaling_initializer(
-                2.0, 'fan_in', 'truncated_normal', seed=seed))
-            bias = tf.get_variable('biases', bshape, initializer=tf.zeros_initializer())
-        variables[name] = (kernel, bias)
-        y = tf.nn.bias_add(tf.nn.conv2d(x, kernel, [1, 1, 1, 1], 'SAME'), bias)
-        return tf.nn.relu(y, name=name + '_relu') if relu else y
-
-    with tf.name_scope('preprocess'):
-        bgr = tf.reverse(image_input, axis=[-1]) - tf.constant(BGR_MEAN, tf.float32)
-    x = bgr
-    pools = []
-    for b, block in enumerate(CONV_LAYERS, 1):
-        for name, _, _ in block:
-            x = conv(x, name)
-        x = tf.nn.max_pool2d(x, 2, 2, 'SAME', name='pool%d' % b)
-        pools.append(x)
-    x = tf.nn.dropout(conv(pools[4], 'fc6'), rate=1.0 - keep_prob, name='drop6')
-    x = tf.nn.dropout(conv(x, 'fc7'), rate=1.0 - keep_prob, name='drop7')
+    # Zero-copy stand-ins of each layer's shape set the depths; the values are assigned after initialising.
+    shaped = {name: tuple(np.broadcast_to(np.float32(0), shape) for shape in pair) for name, pair in shapes.items()}
+    endpoints = encoders.vgg16(image_input, keep_prob, shaped)
+    # Which layers hold ImageNet weights is SOURCE.txt's to say (load_vgg reads it), not the graph's.
+    tf.get_default_graph().clear_collection(encoders.PRETRAINED_VARIABLES)
+    found = {v.op.name: v for v in tf.global_variables()}
+    variables = {name: (found[name + '/weights'], found[name + '/biases']) for name in shapes}
     tensors = {
         'image_input': image_input,
         'keep_prob': keep_prob,
-        'layer3_out': tf.identity(pools[2], name='layer3_out'),
-        'layer4_out': tf.identity(pools[3], name='layer4_out'),
-        'layer7_out': tf.identity(x, name='layer7_out'),
+        'layer3_out': tf.identity(endpoints['pool3'], name='layer3_out'),
+        'layer4_out': tf.identity(endpoints['pool4'], name='layer4_out'),
+        'layer7_out': tf.identity(endpoints['fc7'], name='layer7_out'),
     }
     return tensors, variables
 

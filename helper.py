@@ -166,7 +166,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     """
     if dataset is None:
         dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_folder, strict),
-                                   datasets.ROAD_CLASSES, datasets.kitti_label)
+                                   datasets.ROAD_CLASSES, datasets.kitti_label, positive=datasets.ROAD)
     return Batches(dataset, image_shape, shuffle, cache, seed, augment, shard)
 
 
@@ -247,7 +247,8 @@ class Batches:
 
 
 def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
-                    image_paths=None, colours=None, batch_size=INFERENCE_BATCH, probabilities=None):
+                    image_paths=None, colours=None, batch_size=INFERENCE_BATCH, probabilities=None,
+                    positive=datasets.ROAD):
     """Yield (file name, painted image) for each test image, at the image's own size.
 
     The network sees each image resized to image_shape; its probabilities are
@@ -265,7 +266,7 @@ def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
             probabilities = tf.nn.softmax(logits)
     num_classes = logits.shape[-1]
     height, width = image_shape
-    palette = class_colours(num_classes, colours)
+    palette = class_colours(positive, colours)
     for start in range(0, len(image_paths), batch_size):
         paths = image_paths[start:start + batch_size]
         originals = [arrays.read_png(p) for p in paths]
@@ -273,12 +274,13 @@ def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
         probs = sess.run(probabilities, {keep_prob: 1.0, image_pl: images.astype(np.float32)})
         probs = probs.reshape(len(paths), height, width, num_classes)
         for path, image, p in zip(paths, originals, probs):
-            prediction = metrics.classes_from_probabilities(arrays.resize_probabilities(p, image.shape[:2]))
+            prediction = metrics.classes_from_probabilities(arrays.resize_probabilities(p, image.shape[:2]), positive)
             yield os.path.basename(path), paint(image, prediction, palette)
 
 
 def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob, input_image,
-                           image_paths=None, colours=None, output_dir=None, probabilities=None):
+                           image_paths=None, colours=None, output_dir=None, probabilities=None,
+                           positive=datasets.ROAD):
     """Write each test image with its predicted road painted green; return the folder.
 
     Without output_dir the images go to runs/<timestamp>/, written under a
@@ -294,7 +296,8 @@ def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_p
     try:
         outputs = gen_test_output(sess, logits, keep_prob, input_image,
                                   os.path.join(data_dir, 'data_road', 'testing'), image_shape,
-                                  image_paths=image_paths, colours=colours, probabilities=probabilities)
+                                  image_paths=image_paths, colours=colours, probabilities=probabilities,
+                                  positive=positive)
         for name, image in outputs:  # PNG whatever the input was: the paint stays exact
             imageio.imwrite(os.path.join(target, os.path.splitext(name)[0] + '.png'), image)
     except BaseException:

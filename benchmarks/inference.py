@@ -68,7 +68,7 @@ def main_(argv=None):
     with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     tf.disable_v2_behavior()
-    labels, num_classes = None, None
+    labels, num_classes, road = None, None, False
     if args.images:
         paths = datasets.list_images(args.images)[:args.count]
     else:
@@ -81,6 +81,7 @@ def main_(argv=None):
         pairs = [pair for pair in val.pairs if pair[1] is not None][:args.count]
         paths = [image for image, _ in pairs]
         labels, num_classes = [val.read_label(label) for _, label in pairs], config['num_classes']
+        road = val.positive is not None
     images = [arrays.read_png(path) for path in paths]
     sizes = sorted({'%dx%d' % im.shape[1::-1] for im in images})
     print('%s, %s, %d cores; %s; %d images (%s), batch 1, %d repeats' % (
@@ -94,7 +95,7 @@ def main_(argv=None):
                 ('TFLite (float32)', export.export_tflite(args.model, os.path.join(folder, 'model.tflite'))),
                 ('TFLite int8 (calibrated)', export.export_tflite(args.model, os.path.join(folder, 'int8.tflite'),
                                                                   int8=True))]
-        score_name = ('road IoU' if num_classes == 2 else 'mean IoU') if labels else None
+        score_name = ('road IoU' if road else 'mean IoU') if labels else None
         print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s |%s file (MB) |'
               % (' %s |' % score_name if score_name else ''))
         print('|---|---|---|---|---|---|%s' % ('---|' if score_name else ''))
@@ -114,7 +115,7 @@ def main_(argv=None):
             score = ''
             if score_name:
                 cm = sum(metrics.confusion_matrix(label, m, num_classes) for label, m in zip(labels, maps))
-                score = ' %.4f |' % (metrics.binary_scores(cm)['iou'] if num_classes == 2 else
+                score = ' %.4f |' % (metrics.binary_scores(cm)['iou'] if road else
                                      metrics.scores_from_confusion(cm)['mean_iou'])
             print('| %s | %.2f | %.1f | %.1f | %.2f%% |%s %.1f |' % (
                 name, len(times) / times.sum(), 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 95),

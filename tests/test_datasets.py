@@ -220,18 +220,33 @@ def test_cityscapes_label_ids_become_the_19_train_ids(tmp_path):
         datasets.load('cityscapes', str(tmp_path))
 
 
-def make_folder(root, n=4, classes=('background', 'road', 'car'), shape=(8, 12)):
+def make_folder(root, n=4, classes=('background', 'road', 'car'), shape=(8, 12), positive=None):
+    """A folder dataset: class 1 in the lower half, class 2 (if any) at its left, the top row ignored."""
     import json
     for i in range(n):
         write_png(os.path.join(root, 'images', 'img%d.jpg' % i), np.full(shape + (3,), 10 * i, np.uint8))
         label = np.zeros(shape, np.uint8)
-        label[4:] = 1
-        label[4:, :2] = 2
+        label[shape[0] // 2:] = 1
+        if len(classes) > 2:
+            label[shape[0] // 2:, :2] = 2
         label[0] = arrays.IGNORE
         write_png(os.path.join(root, 'labels', 'img%d.png' % i), label)
+    spec = {'names': list(classes), 'colours': [[0, 0, 0], [0, 255, 0], [255, 0, 0]][:len(classes)]}
+    if positive:
+        spec['positive'] = positive
     with open(os.path.join(root, datasets.FOLDER_CLASSES_FILE), 'w') as f:
-        json.dump({'names': list(classes), 'colours': [[0, 0, 0], [0, 255, 0], [255, 0, 0]][:len(classes)]}, f)
+        json.dump(spec, f)
     return root
+
+
+def test_a_folder_of_two_classes_is_a_road_task_only_when_classes_json_names_its_positive_class(tmp_path):
+    assert datasets.load('folder', make_folder(str(tmp_path / 'a'), classes=('sea', 'boat')))[0].positive is None
+    train, val = datasets.load('folder', make_folder(str(tmp_path / 'b'), classes=('other', 'lane'), positive='lane'))
+    assert (train.positive, val.positive) == (datasets.ROAD, datasets.ROAD)
+    with pytest.raises(arrays.DataError, match=r'classes\.json: "positive" must name the second of two classes'):
+        datasets.load('folder', make_folder(str(tmp_path / 'c'), classes=('other', 'lane'), positive='other'))
+    with pytest.raises(arrays.DataError, match=r'classes\.json: "positive" must name the second of two classes'):
+        datasets.load('folder', make_folder(str(tmp_path / 'd'), positive='road'))     # three classes
 
 
 def test_folder_dataset_reads_indices_names_and_colours(tmp_path):
@@ -289,7 +304,7 @@ def test_holdout_sequence_splits_camvid_by_sequence(camvid_real):
     assert (len(train), len(val), train.num_classes) == (367, 101, 11)
     with pytest.raises(arrays.DataError, match="no sequence '0009XX'"):
         datasets.load('camvid', camvid_real, holdout_sequence='0009XX')
-    with pytest.raises(arrays.DataError, match='needs CamVid'):
+    with pytest.raises(arrays.DataError, match=r'needs a dataset whose frames name it \(camvid_road or camvid\), not kitti'):
         datasets.load('kitti', camvid_real, holdout_sequence='0001TP')
 
 

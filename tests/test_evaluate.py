@@ -26,6 +26,27 @@ def test_folder_dataset_trains_and_scores_its_test_split(tmp_path, tiny_vgg):
                        '--split', 'test'])
 
 
+def test_a_two_class_folder_about_something_else_is_neither_scored_as_road_nor_painted_green(tmp_path, tiny_vgg):
+    from fcnroad.serving.predictor import Predictor
+    root = make_folder(str(tmp_path / 'boats'), n=4, classes=('sea', 'boat'), shape=(64, 96))
+    run_dir = main.run(['--dataset', 'folder', '--data-dir', root, '--vgg-dir', tiny_vgg, '--skip-checks',
+                        '--runs-dir', str(tmp_path / 'runs'), '--image-shape', '64', '96', '--epochs', '1',
+                        '--batch-size', '2', '--val-fraction', '0.25'])
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        metrics = json.load(f)
+    assert 'mean_iou' in metrics and 'kitti' not in metrics and 'road' not in metrics
+    model = os.path.join(run_dir, 'model')
+    with open(os.path.join(model, 'run_config.json')) as f:
+        assert json.load(f)['positive_class'] is None
+    predictor = Predictor(model)
+    try:
+        assert predictor.palette == {0: (0, 0, 0), 1: (0, 255, 0)}      # classes.json's colours
+    finally:
+        predictor.close()
+    results = evaluate.main(['--model', model, '--data-dir', root])
+    assert 'kitti' not in results and len(results['per_class_iou']) == 2
+
+
 def test_an_unreadable_pair_is_skipped_the_rest_scored_and_the_exit_says_so(trained_run, tmp_path):
     import shutil
     from fcnroad.data import datasets

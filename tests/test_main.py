@@ -128,7 +128,7 @@ def test_without_kitti_and_no_download_trains_on_the_embedded_sample(tmp_path, t
 
 def test_the_sample_takes_its_own_settings_in_place_of_kittis(tmp_path, capsys):
     args, explicit = options.resolve(['--data-dir', str(tmp_path), '--no-download'])
-    assert tuple(args.image_shape) == options.DATASET_DEFAULTS['kitti']['image_shape']
+    assert tuple(args.image_shape) == datasets.DATASETS['kitti'].defaults['image_shape']
     assert main.find_kitti(args, explicit).startswith('embedded sample')
     assert tuple(args.image_shape) == options.SAMPLE_DEFAULTS['image_shape']
     assert '--image-shape %d %d' % options.SAMPLE_DEFAULTS['image_shape'] in capsys.readouterr().out

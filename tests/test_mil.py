@@ -9,6 +9,7 @@ import tensorflow as tf2
 
 import helper
 import main
+from fcnroad.data import datasets
 from fcnroad.models import mil
 
 tf = tf2.compat.v1
@@ -105,7 +106,7 @@ def test_image_labels_train_save_and_serve_with_the_prior(tmp_path, tiny_vgg):
             image = imageio.imread(os.path.join(test_dir, name))[..., :3]
             classes, _ = predictor(image[None])
             sample = imageio.imread(os.path.join(run_dir, os.path.splitext(name)[0] + '.png'))[..., :3]
-            painted = helper.paint(image, classes[0], helper.class_colours(2))
+            painted = helper.paint(image, classes[0], helper.class_colours(datasets.ROAD))
             assert np.mean(np.all(sample == painted, axis=-1)) > 0.98
     finally:
         predictor.close()

@@ -15,6 +15,8 @@ def test_paint_blends_green_exactly_where_predicted():
     np.testing.assert_array_equal(out[0, 1], [100, 100, 100])
 
 
-def test_class_colours_multi_class_uses_the_palette():
-    assert paint.class_colours(2, datasets.CAMVID_COLOURS) == {1: paint.ROAD_GREEN}
-    assert paint.class_colours(11, datasets.CAMVID_COLOURS)[3] == (128, 64, 128)
+def test_the_positive_class_is_green_and_a_task_without_one_takes_its_palette():
+    assert paint.class_colours(datasets.ROAD, datasets.CAMVID_COLOURS[:2]) == {1: paint.ROAD_GREEN}
+    assert paint.class_colours(None, datasets.CAMVID_COLOURS)[3] == (128, 64, 128)
+    two = ((10, 20, 30), (200, 100, 0))     # two classes, neither of them road: the palette, not green
+    assert paint.class_colours(None, two) == {0: two[0], 1: two[1]}

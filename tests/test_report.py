@@ -100,7 +100,7 @@ def test_several_classes_score_each_class_and_paint_wrong_pixels():
 
 def test_image_scores_of_a_road_image_by_hand():
     cm = np.array([[50, 10], [5, 35]])
-    row = report.image_scores(cm, ['background', 'road'])
+    row = report.image_scores(cm, ['background', 'road'], positive=1)
     assert (row['tp'], row['fp'], row['fn'], row['road_pixels'], row['predicted_road_pixels']) == (35, 10, 5, 40, 45)
     assert row['road_iou'] == pytest.approx(35 / 50) and row['f'] == pytest.approx(2 * 35 / (2 * 35 + 10 + 5))
     assert metrics.binary_scores(cm)['iou'] == pytest.approx(row['road_iou'])

@@ -63,3 +63,10 @@ def test_saving_twice_into_one_folder_is_refused_not_mixed(model_dir, tmp_path):
         saved_model.save_model(sess, target, variables, tensors, config)
         with pytest.raises(Exception, match='exists'):
             saved_model.save_model(sess, target, variables, tensors, config)
+
+
+def test_a_model_saved_before_the_positive_class_was_recorded_is_a_road_model_when_it_has_two_classes():
+    assert saved_model.positive_class({'num_classes': 2}) == 1
+    assert saved_model.positive_class({'num_classes': 11}) is None
+    assert saved_model.positive_class({'num_classes': 2, 'positive_class': None}) is None
+    assert saved_model.up_to_date({'num_classes': 2})['positive_class'] == 1

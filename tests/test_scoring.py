@@ -38,7 +38,7 @@ def test_flip_averaging_and_scales_known_answer():
 
 class TwoImages:
     """Just what scoring.evaluate reads of a dataset: two blank 40x60 images, labels made here."""
-    num_classes, class_names, name = 2, ('background', 'road'), 'two images'
+    num_classes, class_names, name, positive = 2, ('background', 'road'), 'two images', 1
 
     def __init__(self, folder):
         import imageio

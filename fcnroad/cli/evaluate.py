@@ -24,7 +24,7 @@ def build_parser():
                    help='runs/<run>/model folder written by main.py (default: the shipped KITTI road model)')
     p.add_argument('--data-dir', required=True, type=console.Path('folder'),
                    help='the folder main.py --data-dir was given')
-    p.add_argument('--dataset', choices=datasets.DATASETS, help="default: the model's training dataset")
+    p.add_argument('--dataset', choices=list(datasets.DATASETS), help="default: the model's training dataset")
     p.add_argument('--split', default='val', choices=('train', 'val', 'test'),
                    help="test: CamVid in SegNet's layout (test/, testannot/) or a folder dataset with test/")
     p.add_argument('--val-fraction', type=console.Range(float, 0, 1, high_open=True), help="KITTI hold-out share; default: the model's")
@@ -60,12 +60,12 @@ def evaluate(args):
         dataset_kind = args.dataset or run_config['dataset']
         val_fraction = args.val_fraction if args.val_fraction is not None else \
             run_config['args'].get('val_fraction', 0.0)
-        # a DataError ends the command as 'data error: ...' (console.errors_as_exit)
+        # a DataError ends the command as 'data error: ...' (cli.errors_as_exit)
         if args.split == 'test':
             dataset = datasets.load_test(dataset_kind, args.data_dir)
         else:
             holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
-                if dataset_kind in datasets.SEQUENCE_DATASETS else None
+                if datasets.get(dataset_kind).sequences else None
             train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
                                        unlabelled_ok=args.split == 'val')   # box-only images train only
             dataset = train if args.split == 'train' else val
@@ -75,7 +75,7 @@ def evaluate(args):
         if dataset.num_classes != run_config['num_classes']:
             raise SystemExit('model has %d classes, dataset %s has %d'
                              % (run_config['num_classes'], dataset.name, dataset.num_classes))
-        collector = report.ReportCollector(dataset.class_names, args.worst) if args.report else None
+        collector = report.ReportCollector(dataset.class_names, args.worst, dataset.positive) if args.report else None
         results = scoring.evaluate(sess, tensors, dataset, tuple(run_config['image_shape']), flip=args.flip,
                                    scales=tuple(args.scales), crf=args.crf, on_image=collector,
                                    road=collector.road if collector else None)
@@ -88,7 +88,7 @@ def evaluate(args):
     if args.report:
         colours = run_config.get('colours')
         report.write_report(args.report, collector, results, paint.class_colours(
-            run_config['num_classes'], [tuple(c) for c in colours] if colours else None), args.model)
+            run_config['positive_class'], [tuple(c) for c in colours] if colours else None), args.model)
         print('Report written to %s (open %s)' % (args.report, os.path.join(args.report, report.PAGE_NAME)))
     if bad:
         raise SystemExit('%d pairs scored, %d skipped (unreadable): %s' % (

@@ -265,7 +265,7 @@ def labelled_dataset(dataset, folder, labels, suffix):
             arrays.write_image(path, label)
         pairs.append((image_path, path))
     return datasets.Dataset('%s/%s' % (dataset.name, suffix), pairs, dataset.class_names, read_label,
-                            dataset.colours)
+                            dataset.colours, dataset.positive)
 
 
 # The settings each kind of label is made with (and cached by).

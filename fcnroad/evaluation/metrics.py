@@ -13,11 +13,12 @@ from fcnroad.data.datasets import IGNORE
 NUM_THRESHOLDS = 256  # the devkit's thresholds k/255, k = 0..255
 
 
-def classes_from_probabilities(probs):
-    """Class map from (..., C) probabilities: road where p(road) > 0.5 for 2 classes, else argmax."""
+def classes_from_probabilities(probs, positive=None):
+    """Class map from (..., C) probabilities: the positive class (road) where its probability passes 0.5,
+    as KITTI's devkit decides; without one, the most probable class."""
     probs = np.asarray(probs)
-    if probs.shape[-1] == 2:
-        return (probs[..., 1] > 0.5).astype(np.uint8)
+    if positive is not None:
+        return (probs[..., positive] > 0.5).astype(np.uint8)
     return probs.argmax(-1).astype(np.uint8)
 
 

@@ -75,9 +75,9 @@ def score_probabilities(probabilities, dataset, batch_size=EVAL_BATCH, on_image=
     counted for it; road: the metrics.RoadEvaluation a road model's histograms pool into (default
     a new one), for a caller that wants its curve.
     """
-    num_classes = dataset.num_classes
+    num_classes, positive = dataset.num_classes, dataset.positive
     cm = np.zeros((num_classes, num_classes), np.int64)
-    if num_classes != 2:
+    if positive is None:
         road = None
     elif road is None:
         road = metrics.RoadEvaluation()
@@ -88,10 +88,10 @@ def score_probabilities(probabilities, dataset, batch_size=EVAL_BATCH, on_image=
         labels = [dataset.read_label(label_path) for _, label_path in pairs]
         probs = probabilities(images, [lb.shape for lb in labels])
         for pair, image, label, p in zip(pairs, images, labels, probs):
-            classes = metrics.classes_from_probabilities(p)
+            classes = metrics.classes_from_probabilities(p, positive)
             image_cm = metrics.confusion_matrix(label, classes, num_classes)
             if road is not None:
-                road.add(p[..., 1], label)
+                road.add(p[..., positive], label)
             if on_image is not None:
                 on_image(pair, image, label, p, classes, image_cm)
             cm += image_cm

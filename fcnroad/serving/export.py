@@ -59,7 +59,7 @@ def read_run_config(model_dir):
     if not os.path.isfile(path):
         raise ExportError('%s: not a saved FCN-8 model (no %s)' % (model_dir, saved_model.RUN_CONFIG))
     with open(path) as f:
-        return json.load(f)
+        return saved_model.up_to_date(json.load(f))
 
 
 def free_target(path):
@@ -93,7 +93,7 @@ def export_savedmodel(model_dir, out_dir, name=None, version=None):
         else:
             saved_model.write_serving_model(model_dir, list(meta.meta_info_def.tags), saved_model.network_tensors(meta),
                                             staging,
-                                            tuple(run_config['image_shape']), run_config['num_classes'],
+                                            tuple(run_config['image_shape']), saved_model.positive_class(run_config),
                                             import_scope='network')
             shutil.copy(os.path.join(model_dir, saved_model.RUN_CONFIG), staging)
         os.replace(staging, target)
@@ -138,7 +138,7 @@ def frozen_serving_graph(model_dir):
         probabilities = graph.get_tensor_by_name('network/' + names['probabilities'])
         full_size = tf.identity(tf.image.resize_bilinear(probabilities, tf.shape(images)[1:3], half_pixel_centers=True),
                                 name='probabilities')
-        saved_model.classes_from(full_size, run_config['num_classes'])
+        saved_model.classes_from(full_size, saved_model.positive_class(run_config))
         frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), list(ONNX_OUTPUTS))
     return frozen, run_config
 

@@ -15,8 +15,9 @@ def paint(image, prediction, colours=None):
     return np.round(out).astype(np.uint8)
 
 
-def class_colours(num_classes, colours=None):
-    """Which colour paints which class: green road for 2 classes, else the dataset's palette."""
-    if num_classes == 2 or colours is None:
-        return {1: ROAD_GREEN}
+def class_colours(positive, colours=None):
+    """Which colour paints which class: the positive class (road) green, else the dataset's palette
+    (without one, class 1 green)."""
+    if positive is not None or colours is None:
+        return {1 if positive is None else positive: ROAD_GREEN}
     return dict(enumerate(colours))

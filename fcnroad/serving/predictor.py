@@ -93,7 +93,7 @@ class Predictor:
         self.classes = self.graph.get_tensor_by_name(signature.outputs['classes'].name)
         self.probabilities = self.graph.get_tensor_by_name(signature.outputs['probabilities'].name)
         colours = self.run_config.get('colours')
-        self.palette = paint.class_colours(self.run_config['num_classes'],
+        self.palette = paint.class_colours(self.run_config['positive_class'],
                                             [tuple(c) for c in colours] if colours else None)
 
     def __call__(self, images):
@@ -113,7 +113,7 @@ class Predictor:
                 [images.shape[1:3]] * len(images), self.flip, self.scales))
         if self.crf:
             probs = np.stack(scoring.refine(list(images), list(probs)))
-        return metrics.classes_from_probabilities(probs), probs
+        return metrics.classes_from_probabilities(probs, self.run_config['positive_class']), probs
 
     def close(self):
         self.sess.close()

@@ -32,11 +32,11 @@ CSV_NAME, PAGE_NAME, WORST_DIR = 'per_image.csv', 'index.html', 'worst'
 CURVE_NAME, CONFUSION_NAME = 'pr_curve.png', 'confusion.png'
 
 
-def image_scores(cm, class_names):
+def image_scores(cm, class_names, positive=None):
     """One image's row of figures from its confusion matrix cm[true, predicted]."""
     cm = np.asarray(cm, np.int64)
     row = {'evaluated_pixels': int(cm.sum())}
-    if len(class_names) == 2:
+    if positive is not None:
         tp, fp, fn = int(cm[1, 1]), int(cm[0, 1]), int(cm[1, 0])
         road = metrics.binary_scores(cm)
         precision, recall = road['precision'], road['recall']
@@ -60,16 +60,17 @@ class ReportCollector:
     """scoring.evaluate's on_image: each image's row and the worst N kept with their maps; its road
     (a metrics.RoadEvaluation, given to scoring.evaluate as road=) gathers the split's curve."""
 
-    def __init__(self, class_names, worst=WORST):
+    def __init__(self, class_names, worst=WORST, positive=None):
         self.class_names = list(class_names)
         self.worst_count = worst
         self.rows = []
         self.worst = []    # heap of (-score, row index, image, label, classes): the N lowest scores
-        self.road = metrics.RoadEvaluation() if len(self.class_names) == 2 else None
+        self.positive = positive
+        self.road = metrics.RoadEvaluation() if positive is not None else None
 
     def __call__(self, pair, image, label, probabilities, classes, image_cm):
         row = {'image': pair[0], 'label': pair[1]}
-        row.update(image_scores(image_cm, self.class_names))
+        row.update(image_scores(image_cm, self.class_names, self.positive))
         self.rows.append(row)
         score = rank_score(row)
         if self.worst_count and score != float('inf'):

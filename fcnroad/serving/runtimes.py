@@ -55,9 +55,11 @@ class ExportPredictor:
     """Predictor's interface over an export; subclasses give run() -> (classes, probabilities)."""
 
     def __init__(self, path, flip, crf, run_config):
+        run_config = saved_model.up_to_date(run_config)
         self.path, self.flip, self.crf, self.run_config = path, flip, crf, run_config
+        self.positive = run_config['positive_class']
         colours = run_config.get('colours')
-        self.palette = paint.class_colours(run_config['num_classes'], [tuple(c) for c in colours] if colours else None)
+        self.palette = paint.class_colours(self.positive, [tuple(c) for c in colours] if colours else None)
 
     def __call__(self, images):
         """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3)."""
@@ -68,7 +70,7 @@ class ExportPredictor:
             probs = (probs + self.run(np.ascontiguousarray(images[:, :, ::-1]))[1][:, :, ::-1]) / 2
         if self.crf:
             probs = np.stack(scoring.refine(list(images), list(probs)))
-        return metrics.classes_from_probabilities(probs), probs
+        return metrics.classes_from_probabilities(probs, self.positive), probs
 
     def close(self):
         pass
@@ -141,4 +143,4 @@ class TFLitePredictor(ExportPredictor):
             resized = np.clip(np.round(resized / scale + zero_point), 0, 255)
         probs, = self.invoke(resized.astype(self.input_type), 'probabilities')
         probs = np.stack([arrays.resize_probabilities(p, images.shape[1:3]) for p in probs])
-        return metrics.classes_from_probabilities(probs).astype(np.uint8), probs
+        return metrics.classes_from_probabilities(probs, self.positive).astype(np.uint8), probs

@@ -1,8 +1,7 @@
 """The saved model: how main.py writes it and how evaluate.py and predict.py read it.
 
-A SavedModel tagged `serve` (TensorFlow Serving's and saved_model_cli's standard tag; models
-saved before 2026-12-01 are tagged `fcn8` and still load) holding the network's weights (no
-optimizer state) and `run_config.json` (dataset, training size, classes, colours, settings).
+A SavedModel tagged `serve` (TF Serving's standard tag; models saved before 2026-12-01 are tagged `fcn8`)
+holding the network's weights and `run_config.json` (dataset, size, classes, colours, positive class, settings).
 Its signatures:
 - serving_default: a uint8 image batch of any height and width -> per-pixel classes and
   probabilities at the input's size, so plain TensorFlow 2 (`tf.saved_model.load`, no
@@ -19,6 +18,7 @@ import tensorflow as tf2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from fcnroad import errors, models
+from fcnroad.data import datasets
 
 tf = tf2.compat.v1
 
@@ -49,7 +49,7 @@ def save_model(sess, export_dir, model_variables, tensors, run_config):
     builder.save()
     try:
         write_serving_model(staging, [MODEL_TAG], NETWORK_TENSORS, export_dir, tuple(run_config['image_shape']),
-                            run_config['num_classes'])
+                            positive_class(run_config))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     with open(os.path.join(export_dir, RUN_CONFIG), 'w') as f:
@@ -60,10 +60,11 @@ def _decode(image_bytes):
     return tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
 
 
-def classes_from(probabilities, num_classes, name='classes'):
-    """uint8 class maps: road where its probability passes 0.5 (two classes), else the most probable."""
-    if num_classes == 2:
-        return tf.cast(probabilities[..., 1] > 0.5, tf.uint8, name=name)
+def classes_from(probabilities, positive, name='classes'):
+    """uint8 class maps: the positive class (road) where its probability passes 0.5, as KITTI's devkit
+    decides; without one, the most probable class."""
+    if positive is not None:
+        return tf.cast(probabilities[..., positive] > 0.5, tf.uint8, name=name)
     return tf.cast(tf.argmax(probabilities, -1), tf.uint8, name=name)
 
 
@@ -82,9 +83,10 @@ def read_saved_model(model_dir):
     return proto
 
 
-def write_serving_model(source_dir, source_tags, network, export_dir, image_shape, num_classes, import_scope=None):
+def write_serving_model(source_dir, source_tags, network, export_dir, image_shape, positive, import_scope=None):
     """Save the network of the SavedModel at source_dir with the serving paths in front of it.
 
+    positive: the model's positive class (positive_class()), which its class maps threshold.
     network: the names in that graph of its image_input, keep_prob and probabilities tensors
     (NETWORK_TENSORS for a training graph; a saved model's training_size signature gives its own).
     import_scope: a name scope for the source graph's ops, when they would clash with the
@@ -105,7 +107,7 @@ def write_serving_model(source_dir, source_tags, network, export_dir, image_shap
         probabilities = sess.graph.get_tensor_by_name(prefix + network['probabilities'])
         with tf.name_scope('serving'):
             full_size = tf2.image.resize(probabilities, tf.shape(images)[1:3], name='probabilities')
-            classes = classes_from(full_size, num_classes)
+            classes = classes_from(full_size, positive)
             classes_png = tf.map_fn(lambda c: tf.io.encode_png(c[..., None]), classes,
                                     fn_output_signature=tf.string, name=BYTES_OUTPUT)
         saved = {name for name, _ in tf.train.list_variables(os.path.join(source_dir, 'variables', 'variables'))}
@@ -134,6 +136,19 @@ def describe(run_config):
                                          'x'.join(map(str, run_config['image_shape'])))
 
 
+def positive_class(run_config):
+    """The class a model's two-class task is about (road), or None.  The one place that decides it: the
+    run records its dataset's; a model saved before it did was a road model when it had two classes."""
+    if 'positive_class' in run_config:
+        return run_config['positive_class']
+    return datasets.ROAD if run_config['num_classes'] == 2 else None
+
+
+def up_to_date(run_config):
+    """A model's run_config.json with what models saved since record (its positive class)."""
+    return dict(run_config, positive_class=positive_class(run_config))
+
+
 def load_model(sess, model_dir, with_meta=False):
     """Load a model saved by main.run(); returns (tensors, run_config), and the MetaGraphDef with_meta."""
     config_path = os.path.join(model_dir, RUN_CONFIG)
@@ -142,7 +157,7 @@ def load_model(sess, model_dir, with_meta=False):
     if not os.path.isfile(config_path):
         raise errors.ModelError('%s: not a saved FCN-8 model (no run_config.json)' % model_dir)
     with open(config_path) as f:
-        run_config = json.load(f)
+        run_config = up_to_date(json.load(f))
     try:
         meta = tf.saved_model.loader.load(sess, [model_tag(model_dir)], model_dir)
     except (OSError, RuntimeError, ValueError) as e:

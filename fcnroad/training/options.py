@@ -3,9 +3,9 @@
 Which setting wins, highest first (one rule, printed with each run's settings):
 
     a flag on the command line > the resumed run's own (run_args.json) > --recipe
-    > DATASET_DEFAULTS or SAMPLE_DEFAULTS > DEFAULTS
+    > a dataset's defaults (datasets.DATASETS) or SAMPLE_DEFAULTS > DEFAULTS
 
-`resolve` applies it; everything below main.py takes plain arguments or this Namespace.
+`resolve` applies it and returns a RunConfig; everything below main.py takes plain arguments or that.
 """
 import argparse
 import dataclasses
@@ -22,7 +22,7 @@ from fcnroad.training import checkpoints, curves, distribute, precision, run_fol
 # (BENCHMARKS.md) showed them diverging: there the stable value is the default
 # and the source's is one flag away.
 DEFAULTS = {
-    'image_shape': (160, 576),   # the source's; KITTI trains at 256x832 (DATASET_DEFAULTS)
+    'image_shape': (160, 576),   # the source's; KITTI trains at 256x832 (its defaults, datasets.DATASETS)
     'num_classes': 2,
     'epochs': 40,
     'batch_size': 16,
@@ -56,7 +56,7 @@ DEFAULTS = {
 # downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
 # 160x576) would take over an hour on a 2-core CPU in float32; the whole default run should
 # take about 15 minutes (16 measured: BENCHMARKS.md, The default run on the KITTI sample), so
-# the sample has its own settings (in place of KITTI's DATASET_DEFAULTS), unless a flag says
+# the sample has its own settings (in place of KITTI's defaults), unless a flag says
 # otherwise: a smaller input of KITTI's shape, smaller batches.
 SAMPLE_DEFAULTS = {
     'image_shape': (128, 416),
@@ -65,19 +65,8 @@ SAMPLE_DEFAULTS = {
     'eval_every': 5,             # 10 held-out frames: a validation point costs seconds
     'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
 }
-# Each dataset trains at the size measured best for it (BENCHMARKS.md); DEFAULTS' 160x576 is
-# the source's, kept for the datasets nobody has measured (folder, cityscapes).
-# KITTI: 256x832 against 160x576, two seeds each on the held-out block, +1.7 MaxF and +2.9 points
-# of road IoU (92.28 / 0.854 against 90.54 / 0.826; seed spread 0.4 MaxF) for 2.4x the time an image.
-# CamVid's 360x480 frames are not KITTI's 1:3.4: they train at their own size (to a multiple of
-# 32); at dusk on unseen streets, 11 classes, 352x480 scores 0.513 mean IoU against 0.446 at 192x256.
-DATASET_DEFAULTS = {
-    'kitti': {'image_shape': (256, 832)},
-    'camvid': {'image_shape': (352, 480)},
-    'camvid_road': {'image_shape': (352, 480)},
-}
-# --recipe: a named set of settings. Which setting wins, highest first: a flag on the command
-# line > the resumed run's own (run_args.json) > --recipe > DATASET_DEFAULTS or SAMPLE_DEFAULTS
+# --recipe: a named set of settings. Which setting wins, highest first: a flag on the command line >
+# the resumed run's own (run_args.json) > --recipe > a dataset's defaults (datasets.DATASETS) or SAMPLE_DEFAULTS
 # > DEFAULTS. The run prints every setting it took from a recipe or a dataset.
 RECIPES = {
     'default': {},
@@ -101,7 +90,7 @@ def build_parser():
     console.add_verbose_flag(p)
     p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
     p.add_argument('--vgg-weights-h5', type=Path('file'), help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
-    p.add_argument('--dataset', default=d['dataset'], choices=datasets.DATASETS)
+    p.add_argument('--dataset', default=d['dataset'], choices=list(datasets.DATASETS))
     p.add_argument('--recipe', default='default', choices=list(RECIPES),
                    help="tutorial: the source's own settings (%s); flags given override them" % as_flags(
                        RECIPES['tutorial']))
@@ -113,9 +102,11 @@ def build_parser():
     p.add_argument('--image-shape', type=IMAGE_SIDE, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
                    help='training resolution (unless given: %s, other datasets the default)'
                         % ', '.join('%s %s' % (name, ' '.join(map(str, v['image_shape'])))
-                                    for name, v in DATASET_DEFAULTS.items() if 'image_shape' in v))
+                                    for name, v in ((n, spec.defaults) for n, spec in datasets.DATASETS.items())
+                                    if 'image_shape' in v))
     p.add_argument('--num-classes', type=Range(int, 2, 255), default=None,
-                   help="default: the dataset's (2 for kitti and camvid_road, 11 for camvid, 19 for cityscapes)")
+                   help="default: the dataset's (%s; folder: its classes.json)" % ', '.join(
+                       '%d for %s' % (len(spec.classes), name) for name, spec in datasets.DATASETS.items() if spec.classes))
     p.add_argument('--epochs', type=Range(int, 1), default=d['epochs'])
     p.add_argument('--batch-size', type=Range(int, 1), default=d['batch_size'])
     p.add_argument('--learning-rate', type=Range(float, 0, 1, low_open=True), default=d['learning_rate'])
@@ -292,8 +283,8 @@ def apply_defaults(args, defaults, explicit):
 
 
 def apply_dataset_defaults(args, explicit):
-    """DATASET_DEFAULTS[args.dataset] where no flag was given; returns what was set."""
-    return apply_defaults(args, DATASET_DEFAULTS.get(args.dataset, {}), explicit)
+    """The dataset's own defaults where no flag was given; returns what was set."""
+    return apply_defaults(args, datasets.get(args.dataset).defaults, explicit)
 
 
 def augmentation_from_args(args):

@@ -8,9 +8,14 @@ from fcnroad.evaluation import crf
 
 
 def samples_to_paint(dataset, data_dir, val_set):
-    """KITTI's test images; the validation images where there is no testing/ (or another dataset)."""
-    if dataset != 'kitti':
-        return [image for image, _ in val_set.pairs]
+    """The images its dataset paints (KITTI's test images), else the validation images."""
+    images = datasets.get(dataset).paint(data_dir) if datasets.get(dataset).paint else None
+    if images:
+        return images
+    if dataset == 'kitti':
+        print('%s: no test images; the %d validation images are painted instead'
+              % (os.path.join(data_dir, 'data_road', 'testing', 'image_2'), len(val_set)))
+    return [image for image, _ in val_set.pairs]
     test_dir = os.path.join(data_dir, 'data_road', 'testing', 'image_2')
     if os.path.isdir(test_dir) and datasets.list_images(test_dir):
         return datasets.kitti_test_images(os.path.join(data_dir, 'data_road'))

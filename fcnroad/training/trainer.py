@@ -196,16 +196,17 @@ class Trainer:
             print('Resuming %s from %s: %d epochs and %d steps done' % (
                 self.staging, os.path.basename(prefix), state.epoch, state.step))
             shutil.rmtree(os.path.join(self.staging, 'model'), ignore_errors=True)   # written again at the end
-        palette = class_colours(self.data.num_classes, self.data.train.colours)
+        positive = self.data.train.positive
+        palette = class_colours(positive, self.data.train.colours)
 
         def evaluate_fn(sess):
             results = scoring.evaluate(sess, net.tensors, val_set, self.image_shape)
             images = [arrays.read_png(p) for p, _ in val_set.pairs[:curves.NUM_PAINTED]]
             probs = self.probabilities_at_own_size(sess, net, images)
-            painted = [paint(im, metrics.classes_from_probabilities(p), palette) for im, p in zip(images, probs)]
+            painted = [paint(im, metrics.classes_from_probabilities(p, positive), palette) for im, p in zip(images, probs)]
             return results, painted
 
-        curve_metric = args.keep_best or ('road_iou' if self.data.num_classes == 2 else 'mean_iou')
+        curve_metric = args.keep_best or ('road_iou' if positive is not None else 'mean_iou')
         self.events = curves.EventWriter(os.path.join(self.staging, curves.TENSORBOARD_DIR))
         hooks = loop.TrainingHooks(self.staging, self.checkpointer, checkpoints.StopOnSignal(), self.events,
                                    evaluate_fn, args.eval_every if self.writes else 0, best,
@@ -304,6 +305,7 @@ class Trainer:
                                                                      state.best['value']))
         run_config = {'dataset': args.dataset, 'data_source': self.data_source, 'image_shape': list(self.image_shape),
                       'num_classes': data.num_classes, 'class_names': list(data.train.class_names),
+                      'positive_class': data.train.positive,
                       'colours': [list(c) for c in data.train.colours] if data.train.colours else None,
                       'model': model_name(args), 'decoder': args.decoder, 'args': args.as_dict()}
         export_dir = os.path.join(self.staging, 'model')
@@ -333,5 +335,6 @@ class Trainer:
         self.tutorial.save_inference_samples(args.runs_dir, args.data_dir, sess, self.image_shape, net.logits,
                                              net.keep_prob, net.input_image, image_paths=data.to_paint,
                                              colours=data.train.colours, output_dir=self.staging,
-                                             probabilities=net.probabilities)    # what the saved model serves
+                                             probabilities=net.probabilities,    # what the saved model serves
+                                             positive=data.train.positive)
         return results

@@ -44,7 +44,7 @@ def relabel(train_set, boxes, folder, predict_probabilities, round_number, batch
     for start in range(0, len(train_set), batch_size):
         images = [arrays.read_png(image) for image, _ in train_set.pairs[start:start + batch_size]]
         for probs, (image_boxes, background) in zip(predict_probabilities(images), boxes[start:start + batch_size]):
-            prediction = metrics.classes_from_probabilities(probs)
+            prediction = metrics.classes_from_probabilities(probs, train_set.positive)
             labels.append(weak.recursive_label(prediction, image_boxes, train_set.num_classes, background))
     dataset = weak.labelled_dataset(train_set, folder, labels, 'round-%d' % round_number)
     files.write_json_atomic(os.path.join(folder, weak.LABELS_COMPLETE), {'images': len(labels)})

@@ -204,7 +204,8 @@ def test_skip_bad_data_leaves_the_file_out_and_a_folder_without_testing_paints_v
         results = json.load(f)
     assert [s['label'] for s in results['skipped_data']] == [bad]
     assert results['train_images'] + results['images'] == 5
-    assert 'testing/image_2: no test images; the %d validation images are painted instead' % results['images'] \
+    assert 'testing/image_2: no such folder (KITTI test images); the %d validation images are painted instead' \
+        % results['images'] \
         in out.replace(os.sep, '/')
     _, val = datasets.split(datasets.kitti_dataset(os.path.join(kitti, 'data_road')), 0.25)
     painted = [os.path.basename(image) for image, label in val.pairs if label != bad]

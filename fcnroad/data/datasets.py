@@ -420,10 +420,7 @@ def _kitti(data_dir, val_fraction, strict, unlabelled_ok):
 
 
 def _kitti_paint(data_dir):
-    """KITTI's test images, when data_road/testing/image_2 holds some; else None."""
-    test_dir = os.path.join(data_dir, 'data_road', 'testing', 'image_2')
-    return kitti_test_images(os.path.join(data_dir, 'data_road')) if os.path.isdir(test_dir) and \
-        list_images(test_dir) else None
+    return kitti_test_images(os.path.join(data_dir, 'data_road'))
 
 
 def _camvid(binary):
@@ -456,7 +453,7 @@ def _folder_test(data_dir):
 
 # What a dataset is, in one place.  load(data_dir, val_fraction, strict, unlabelled_ok) -> (train, val);
 # load_test(data_dir) -> its labelled test split, None where the labels are not public; paint(data_dir)
-# -> the images a run paints, None for the validation images; classes: the class names, None where the
+# -> the images a run paints (a DataError, or None for the dataset, paints the validation images); classes: the class names, None where the
 # data names them (folder: classes.json, which may also name its positive class); defaults: the settings it
 # trains with unless a flag says otherwise (measured, BENCHMARKS.md); sequences: its frames name their
 # sequence (--holdout-sequence).

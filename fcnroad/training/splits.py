@@ -9,12 +9,12 @@ from fcnroad.evaluation import crf
 
 def samples_to_paint(dataset, data_dir, val_set):
     """The images its dataset paints (KITTI's test images), else the validation images."""
-    images = datasets.get(dataset).paint(data_dir) if datasets.get(dataset).paint else None
-    if images:
-        return images
-    if dataset == 'kitti':
-        print('%s: no test images; the %d validation images are painted instead'
-              % (os.path.join(data_dir, 'data_road', 'testing', 'image_2'), len(val_set)))
+    paint = datasets.get(dataset).paint
+    if paint:
+        try:
+            return paint(data_dir)
+        except errors.DataError as e:
+            print('%s; the %d validation images are painted instead' % (e, len(val_set)))
     return [image for image, _ in val_set.pairs]
     test_dir = os.path.join(data_dir, 'data_road', 'testing', 'image_2')
     if os.path.isdir(test_dir) and datasets.list_images(test_dir):

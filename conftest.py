@@ -93,9 +93,9 @@ def data_dir(kitti_real):
 @pytest.fixture(scope='session')
 def tiny_vgg(tmp_path_factory):
     """A VGG16-shaped SavedModel (same tags and tensor names), depths / 16, random weights."""
-    from fcnroad.models import vgg
+    from fcnroad.models import vgg, vgg_saved_model
     out = str(tmp_path_factory.mktemp('vgg') / 'vgg')
-    vgg.write_saved_model(out, {}, shapes=vgg.expected_shapes(fc_depth=32, depth_scale=16), seed=1)
+    vgg_saved_model.write_saved_model(out, {}, shapes=vgg.expected_shapes(fc_depth=32, depth_scale=16), seed=1)
     return out
 
 
@@ -358,8 +358,8 @@ def write_tiny_light_weights(model_name, folder, seed=0):
 def tiny_vgg_pretrained(tmp_path_factory):
     """A tiny VGG16 SavedModel whose conv layers hold 'pretrained' weights (fc6/fc7 fresh), as vgg.py
     writes from conv-only ImageNet weights: what the in-graph families read."""
-    from fcnroad.models import vgg
+    from fcnroad.models import vgg, vgg_saved_model
     out = str(tmp_path_factory.mktemp('vggpre') / 'vgg')
-    vgg.write_saved_model(out, tiny_vgg_weights(seed=5, with_fc=False),
+    vgg_saved_model.write_saved_model(out, tiny_vgg_weights(seed=5, with_fc=False),
                           shapes=vgg.expected_shapes(fc_depth=TINY_FC_DEPTH, depth_scale=TINY_DEPTH_SCALE), seed=2)
     return out

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from fcnroad.data import arrays, datasets
 from fcnroad.evaluation import metrics
-from fcnroad.models import vgg
+from fcnroad.models import vgg, vgg_saved_model
 from fcnroad.serving.paint import PAINT_ALPHA, ROAD_GREEN, class_colours, paint  # noqa: F401  (helper.paint, as before)
 
 log = logging.getLogger('helper')
@@ -115,7 +115,7 @@ def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_
             return vgg_path
         except Exception as e:  # any network or archive failure falls through to the build
             log.warning('original VGG download failed (%s); building it from ImageNet weights', e)
-    vgg.build(vgg_path, weights_h5, cache_dir, shapes)
+    vgg_saved_model.build(vgg_path, weights_h5, cache_dir, shapes)
     return vgg_path
 
 

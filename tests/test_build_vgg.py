@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fcnroad.cli import build_vgg
-from fcnroad.models import encoders, vgg
+from fcnroad.models import encoders, vgg, vgg_saved_model
 from conftest import TINY_DEPTH_SCALE, TINY_FC_DEPTH, tiny_vgg_weights
 
 
@@ -29,7 +29,7 @@ def test_a_narrower_fc_depth_writes_fresh_fc6_fc7_of_that_width(tmp_path, monkey
     shapes = vgg.expected_shapes(fc_depth=TINY_FC_DEPTH, depth_scale=TINY_DEPTH_SCALE)
     given = tiny_vgg_weights(seed=5, with_fc=True)      # a source with fc weights: too wide, left out
     monkeypatch.setattr(vgg, 'get_weights', lambda h5, cache, s: (given, 'test'))
-    out = vgg.build(str(tmp_path / 'vgg'), shapes=shapes, fc_depth=TINY_FC_DEPTH // 2)
+    out = vgg_saved_model.build(str(tmp_path / 'vgg'), shapes=shapes, fc_depth=TINY_FC_DEPTH // 2)
     weights = encoders.read_vgg_saved_model(out)
     assert vgg.fresh_layers(out) == {'fc6', 'fc7'} and 'fc6' not in weights
     np.testing.assert_array_equal(weights['conv5_3'][0], given['conv5_3'][0])

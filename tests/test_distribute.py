@@ -84,11 +84,11 @@ def free_ports(count):
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
     """(data folder, VGG16 folder) of a tiny set: 8 training images, so 2 global batches of 4."""
-    from fcnroad.models import vgg
+    from fcnroad.models import vgg, vgg_saved_model
     base = tmp_path_factory.mktemp('distribute')
     kitti = make_kitti(str(base / 'kitti'), n_train=8, n_test=2)
     vgg_dir = str(base / 'vgg')
-    vgg.write_saved_model(vgg_dir, tiny_vgg_weights(seed=5, with_fc=False),
+    vgg_saved_model.write_saved_model(vgg_dir, tiny_vgg_weights(seed=5, with_fc=False),
                           shapes=vgg.expected_shapes(fc_depth=32, depth_scale=16), seed=2)
     return kitti, vgg_dir
 

@@ -16,9 +16,9 @@ from fcnroad.training import regions
 @pytest.fixture(scope='module')
 def tiny_vgg(tmp_path_factory):
     """A VGG16-shaped SavedModel (depths / 16) whose conv layers count as pretrained, as ImageNet's would."""
-    from fcnroad.models import vgg
+    from fcnroad.models import vgg, vgg_saved_model
     out = str(tmp_path_factory.mktemp('vgg') / 'vgg')
-    vgg.write_saved_model(out, tiny_vgg_weights(with_fc=False),
+    vgg_saved_model.write_saved_model(out, tiny_vgg_weights(with_fc=False),
                           shapes=vgg.expected_shapes(fc_depth=TINY_FC_DEPTH, depth_scale=TINY_DEPTH_SCALE))
     return out
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import helper
-from fcnroad.models import vgg
+from fcnroad.models import vgg, vgg_saved_model
 
 TINY = vgg.expected_shapes(fc_depth=32, depth_scale=16)
 # Published ImageNet VGG16 (Caffe, as converted by Keras) conv1_1 biases.
@@ -76,10 +76,10 @@ def numpy_pool3(image, weights):
 def tf_pool3(image, weights, shapes):
     import tensorflow.compat.v1 as tf
     with tf.Graph().as_default(), tf.Session() as sess:
-        tensors, variables = vgg.build_encoder(tf, shapes)
+        tensors, variables = vgg_saved_model.build_encoder(tf, shapes)
         names = [n for block in vgg.CONV_LAYERS[:3] for n, _, _ in block]
         sess.run(tf.variables_initializer([v for n in names for v in variables[n]]))
-        vgg.assign_weights(tf, sess, variables, {n: weights[n] for n in names})
+        vgg_saved_model.assign_weights(tf, sess, variables, {n: weights[n] for n in names})
         return sess.run(tensors['layer3_out'], {tensors['image_input']: image[None].astype(np.float32)})[0]
 
 
@@ -178,7 +178,7 @@ def test_keras_h5_comes_first_and_fills_fc6_fc7(tmp_path, monkeypatch):
 
 
 def test_original_download_is_used_when_it_works(tmp_path, tiny_vgg, monkeypatch):
-    monkeypatch.setattr(vgg, 'build', lambda *a, **k: pytest.fail('built although the download worked'))
+    monkeypatch.setattr(vgg_saved_model, 'build', lambda *a, **k: pytest.fail('built although the download worked'))
     archive = tmp_path / 'vgg.zip'
     with zipfile.ZipFile(archive, 'w') as z:
         for d, _, files in os.walk(tiny_vgg):
@@ -197,7 +197,7 @@ def test_original_download_is_used_when_it_works(tmp_path, tiny_vgg, monkeypatch
 def test_complete_folder_is_kept_without_download_or_build(tmp_path, tiny_vgg, monkeypatch):
     target = tmp_path / 'vgg'
     shutil.copytree(tiny_vgg, target)
-    monkeypatch.setattr(vgg, 'build', lambda *a, **k: pytest.fail('rebuilt a complete VGG folder'))
+    monkeypatch.setattr(vgg_saved_model, 'build', lambda *a, **k: pytest.fail('rebuilt a complete VGG folder'))
     assert helper.maybe_download_pretrained_vgg(str(tmp_path), url='http://127.0.0.1:9/x') == str(target)
 
 

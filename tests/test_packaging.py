@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 # What the wheel is built from: the project's own files (not data/, runs/ or a virtual environment).
-SOURCES = ('pyproject.toml', 'README.md', 'LICENSE', 'requirements.txt', 'main.py', 'helper.py',
+SOURCES = ('pyproject.toml', 'setup.py', 'README.md', 'LICENSE', 'requirements.txt', 'main.py', 'helper.py',
            'project_tests.py', 'fcnroad')
 COMMANDS = {'fcn8-train': '--data-dir', 'fcn8-evaluate': '--model', 'fcn8-predict': '--class-map',
             'fcn8-build-vgg': '--fetch-only', 'fcn8-export': '--version', 'fcn8-serve': '--max-bytes',
@@ -62,7 +62,14 @@ def test_the_wheel_installs_the_package_and_console_commands_that_run_anywhere(t
         assert done.returncode == 0, '%s: %s' % (command, done.stderr[-2000:])
         assert flag in done.stdout
     import fcnroad
-    done = subprocess.run([sys.executable, '-c', 'import fcnroad, main; print(fcnroad.__version__, main.__file__)'],
+    done = subprocess.run([sys.executable, '-c', 'import fcnroad; print(fcnroad.__version__, fcnroad.__file__)'],
                           capture_output=True, text=True, cwd=str(elsewhere), env=env)
-    version, main_file = done.stdout.split()
-    assert version == fcnroad.__version__ and main_file.startswith(str(site))    # the installed copy, not ROOT's
+    version, package_file = done.stdout.split()
+    assert version == fcnroad.__version__ and package_file.startswith(str(site))    # the installed copy, not ROOT's
+    # The tutorial's modules are fcn8-train's files, not top-level modules of the environment.
+    assert not [name for name in os.listdir(site) if name in ('main.py', 'helper.py', 'project_tests.py')]
+    assert sorted(n for n in os.listdir(site / 'fcnroad' / 'tutorial') if n.endswith('.py')) == [
+        'helper.py', 'main.py', 'project_tests.py']
+    done = subprocess.run([sys.executable, '-c', 'import main'], capture_output=True, text=True,
+                          cwd=str(elsewhere), env=env)
+    assert done.returncode != 0 and 'ModuleNotFoundError' in done.stderr

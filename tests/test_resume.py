@@ -82,6 +82,34 @@ def test_sigint_keeps_the_work_and_resume_matches_the_uninterrupted_run(kitti, t
     np.testing.assert_allclose(resumed['epoch_mean_loss'], uninterrupted['epoch_mean_loss'], rtol=1e-4)
 
 
+def test_a_run_saved_before_todays_settings_still_resumes(kitti, tiny_vgg, tmp_path, monkeypatch):
+    runs = str(tmp_path / 'runs')
+    def crash(*args, **kwargs):
+        raise RuntimeError('power cut')
+
+    monkeypatch.setattr(trainer, 'save_model', crash)
+    with pytest.raises(RuntimeError, match='power cut'):
+        main.run(tiny_args(kitti, tiny_vgg, runs, epochs=1) + ['--no-augment'])
+    partial, = glob.glob(os.path.join(runs, '*.partial'))
+    path = os.path.join(partial, run_folder.RUN_ARGS)
+    with open(path) as f:
+        saved = json.load(f)
+    for newer in ('frozen_blocks', 'model', 'supervision', 'lr_schedule', 'lr_power', 'augment', 'keep_checkpoint',
+                  'checkpoint_minutes', 'class_balance', 'mixed_precision'):
+        del saved[newer]
+    saved['a_flag_since_removed'] = 1
+    with open(path, 'w') as f:
+        json.dump(saved, f)
+    monkeypatch.undo()
+    run_dir = main.run(['--resume', partial, '--epochs', '2'])
+    with open(os.path.join(run_dir, 'metrics.json')) as f:
+        assert len(json.load(f)['epoch_mean_loss']) == 2
+    with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
+        settings = json.load(f)['args']
+    assert (settings['frozen_blocks'], settings['augment'], settings['model']) == (0, False, 'fcn8s')
+    assert 'a_flag_since_removed' not in settings
+
+
 def test_a_crash_keeps_the_checkpoints_and_resume_finishes(kitti, tiny_vgg, tmp_path, monkeypatch, capsys):
     runs = str(tmp_path / 'runs')
     real_save = trainer.save_model

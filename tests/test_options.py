@@ -93,7 +93,12 @@ def test_a_run_saved_before_newer_settings_is_brought_up_to_date_as_it_trained()
         config.gone_flag
 
 
-def test_the_run_configuration_refuses_a_setting_that_does_not_exist():
+def test_the_run_configuration_is_typed_as_its_flags_and_refuses_a_setting_that_does_not_exist():
+    import dataclasses
+    import typing
+    kinds = {field.name: field.type for field in dataclasses.fields(options.RunConfig)}
+    assert (kinds['epochs'], kinds['learning_rate'], kinds['augment'], kinds['skip_checks']) == (int, float, bool, bool)
+    assert (kinds['image_shape'], kinds['vgg_weights_h5']) == (tuple, typing.Optional[str])
     config = options.RunConfig()
     assert config.learning_rate == options.DEFAULTS['learning_rate']
     with pytest.raises(AttributeError):

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import os
+import typing
 
 from fcnroad import console, errors, models
 from fcnroad.console import Path, Range
@@ -392,10 +393,18 @@ def _run_config_class():
         if action.dest in seen or action.dest == 'help':
             continue
         seen.add(action.dest)
-        kind = getattr(action.type, 'kind', action.type) or (type(action.default) if action.default is not None
-                                                             else object)
-        if action.nargs not in (None, '?'):
+        if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):     # a switch
+            kind = bool
+        elif action.nargs not in (None, '?'):
             kind = tuple
+        elif isinstance(action.type, Range):
+            kind = action.type.kind
+        elif action.type is None or isinstance(action.type, Path):
+            kind = str
+        else:
+            kind = action.type
+        if action.default is None:
+            kind = typing.Optional[kind]
         fields.append((action.dest, kind, dataclasses.field(default=action.default)))
     return dataclasses.make_dataclass(
         'RunConfig', fields, slots=True,

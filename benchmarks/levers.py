@@ -8,6 +8,7 @@ load_vgg + layers + optimize on random images and prints the parameters that tra
 forward GFLOP and the median seconds of a training step (batch --batch-size, float32).
 Quality is measured by main.py runs (BENCHMARKS.md), not here.
 """
+import argparse
 import os
 import sys
 
@@ -22,10 +23,11 @@ import platform  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks import models as family_costs  # noqa: E402
 from benchmarks.speed import seconds_per_call  # noqa: E402
 import main  # noqa: E402
 from fcnroad import models  # noqa: E402
-from fcnroad.training import options  # noqa: E402
+from fcnroad.training import loop, options  # noqa: E402
 
 tf = main.tf
 
@@ -40,45 +42,34 @@ def measure(vgg_dir, frozen_blocks, args):
         last = main.layers(layer3, layer4, layer7, 2)
         label = tf.placeholder(tf.float32, [None, None, None, 2])
         _, train_op, _ = main.optimize(last, label, tf.constant(1e-4), 2, frozen_blocks=frozen_blocks)
-        trained = {v for _, v in train_op_pairs(graph)}
-        params = sum(int(np.prod(v.shape.as_list())) for v in trained)
-        sess.run(tf.variables_initializer([v for v in tf.global_variables()
-                                           if not sess.run(tf.is_variable_initialized(v))]))
+        params = sum(int(np.prod(v.shape.as_list())) for v in trained_variables(graph))
+        loop.initialize_new_variables(sess)
         fc_depth = graph.get_tensor_by_name('layer7_out:0').shape.as_list()[-1]
         step = seconds_per_call(lambda: sess.run(train_op, {image_input: batch, label: labels, keep_prob: 0.5}),
                                 args.steps, warmup=2)
     return {'fc_depth': fc_depth, 'params': params, 'gflop': gflop(vgg_dir, args), 'step_s': step}
 
 
-def train_op_pairs(graph):
-    """(slot, variable) of every variable Adam keeps moments for: the ones that train."""
+def trained_variables(graph):
+    """The variables Adam keeps moments for (train/<variable>/Adam): the ones that train."""
     variables = {v.op.name: v for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)}
-    for name in variables:
-        if name.startswith('train/') and name.endswith('/Adam'):
-            owner = name[len('train/'):-len('/Adam')]
-            if owner in variables:
-                yield name, variables[owner]
+    owners = [name[len('train/'):-len('/Adam')] for name in variables
+              if name.startswith('train/') and name.endswith('/Adam')]
+    return [variables[owner] for owner in owners if owner in variables]
 
 
 def gflop(vgg_dir, args):
-    """GFLOP of one forward pass at --image-shape (TensorFlow's profiler; a multiply-add counts 2)."""
-    h, w = args.image_shape
-    # The profiler needs static shapes, which the imported graph lacks: the same network built in the graph.
-    with tf.Graph().as_default() as graph:
-        fixed = tf.placeholder(tf.float32, [1, h, w, 3])
-        weights = models.pretrained_weights('vgg16', vgg_dir=vgg_dir)
-        weights = dict(weights, **fc_shapes(vgg_dir))
-        models.build('fcn8s', fixed, tf.constant(1.0), weights, 2)
-        counted = tf.profiler.profile(graph, options=tf.profiler.ProfileOptionBuilder(
-            tf.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build())
-    return counted.total_float_ops / 1e9
+    """GFLOP of one forward pass at --image-shape: benchmarks.models' count of the same network built in
+    the graph (the profiler needs static shapes, which the imported graph lacks)."""
+    weights = dict(models.pretrained_weights('vgg16', vgg_dir=vgg_dir), **fc_stand_ins(vgg_dir))
+    return family_costs.gflop('fcn8s', argparse.Namespace(image_shape=args.image_shape, num_classes=2), weights)
 
 
-def fc_shapes(vgg_dir):
-    """fc6/fc7 as zero arrays of the SavedModel's shapes: models.build takes their width from them."""
+def fc_stand_ins(vgg_dir):
+    """fc6/fc7 as zero-copy arrays of the SavedModel's shapes: models.build takes their width from them."""
     reader = tf.train.load_checkpoint(os.path.join(vgg_dir, 'variables', 'variables'))
     shapes = reader.get_variable_to_shape_map()
-    return {name: (np.zeros(shapes[name + '/weights'], np.float32), np.zeros(shapes[name + '/biases'], np.float32))
+    return {name: tuple(np.broadcast_to(np.float32(0), shapes[name + kind]) for kind in ('/weights', '/biases'))
             for name in ('fc6', 'fc7')}
 
 

@@ -17,4 +17,3 @@ def errors_as_exit():
         raise SystemExit(e.exit_code) from None
     except errors.Error as e:
         raise SystemExit(e.one_line()) from None
-

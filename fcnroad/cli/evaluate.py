@@ -86,9 +86,7 @@ def evaluate(args):
         with open(args.output, 'w') as f:
             json.dump(results, f, indent=2)
     if args.report:
-        colours = run_config.get('colours')
-        report.write_report(args.report, collector, results, paint.class_colours(
-            run_config['positive_class'], [tuple(c) for c in colours] if colours else None), args.model)
+        report.write_report(args.report, collector, results, paint.model_colours(run_config), args.model)
         print('Report written to %s (open %s)' % (args.report, os.path.join(args.report, report.PAGE_NAME)))
     if bad:
         raise SystemExit('%d pairs scored, %d skipped (unreadable): %s' % (

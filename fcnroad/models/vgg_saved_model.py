@@ -97,7 +97,10 @@ def build(out_dir, h5_path=None, cache_dir=vgg.DEFAULT_CACHE_DIR, shapes=None, f
         shapes = {**shapes, **vgg.fc_shapes(shapes['conv5_3'][0][-1], fc_depth)}
         weights = {name: pair for name, pair in weights.items() if name not in ('fc6', 'fc7')}
     fresh = [n for n in ('fc6', 'fc7') if n not in weights]
-    if fresh:
+    if fresh and fc_depth != vgg.FC_DEPTH:
+        log.info('fc6/fc7 %d wide: freshly initialised (He-normal); ImageNet has them only at %d',
+                 fc_depth, vgg.FC_DEPTH)
+    elif fresh:
         log.warning('NO PRETRAINED %s: no source of ImageNet fc weights was found; they are '
                     'freshly initialised (He-normal) and learn only from your training data. '
                     'Pass --weights-h5 with Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 '

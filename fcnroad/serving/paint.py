@@ -21,3 +21,9 @@ def class_colours(positive, colours=None):
     if positive is not None or colours is None:
         return {1 if positive is None else positive: ROAD_GREEN}
     return dict(enumerate(colours))
+
+
+def model_colours(run_config):
+    """class_colours of a saved model, from its run_config.json (as saved_model.up_to_date gives it)."""
+    colours = run_config.get('colours')
+    return class_colours(run_config['positive_class'], [tuple(c) for c in colours] if colours else None)

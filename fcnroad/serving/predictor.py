@@ -92,9 +92,7 @@ class Predictor:
         self.images = self.graph.get_tensor_by_name(signature.inputs['images'].name)
         self.classes = self.graph.get_tensor_by_name(signature.outputs['classes'].name)
         self.probabilities = self.graph.get_tensor_by_name(signature.outputs['probabilities'].name)
-        colours = self.run_config.get('colours')
-        self.palette = paint.class_colours(self.run_config['positive_class'],
-                                            [tuple(c) for c in colours] if colours else None)
+        self.palette = paint.model_colours(self.run_config)
 
     def __call__(self, images):
         """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3).

@@ -58,8 +58,7 @@ class ExportPredictor:
         run_config = saved_model.up_to_date(run_config)
         self.path, self.flip, self.crf, self.run_config = path, flip, crf, run_config
         self.positive = run_config['positive_class']
-        colours = run_config.get('colours')
-        self.palette = paint.class_colours(self.positive, [tuple(c) for c in colours] if colours else None)
+        self.palette = paint.model_colours(run_config)
 
     def __call__(self, images):
         """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3)."""

@@ -142,7 +142,8 @@ def run_tiny(kitti_dir, vgg_dir, runs_dir, *extra):
     return main.run(['--data-dir', kitti_dir, '--vgg-dir', vgg_dir, '--runs-dir', runs_dir,
                      '--image-shape', str(TINY_SHAPE[0]), str(TINY_SHAPE[1]), '--epochs', '6',
                      '--batch-size', '4', '--learning-rate', '1e-3', '--keep-prob', '1.0',
-                     '--val-fraction', '0.25', '--no-augment', *extra])   # the tiny set tests mechanics
+                     '--val-fraction', '0.25', '--no-augment',   # the tiny set tests mechanics
+                     '--frozen-blocks', '0', *extra])            # a random VGG16 has nothing worth freezing
 
 
 @pytest.fixture(scope='session')

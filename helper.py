@@ -93,12 +93,12 @@ def maybe_download_kitti(data_dir, url=datasets.KITTI_URL, timeout=DOWNLOAD_TIME
 
 def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_h5=None,
                                   cache_dir=vgg.DEFAULT_CACHE_DIR, timeout=DOWNLOAD_TIMEOUT_S,
-                                  shapes=None):
+                                  shapes=None, fc_depth=vgg.FC_DEPTH):
     """Make sure <data_dir>/vgg (or vgg_path) holds the VGG16 SavedModel.
 
-    Order: an existing complete folder; the tutorial's original download; a
-    SavedModel built by vgg.py from weights that can be obtained here
-    (shapes: the encoder's variable shapes, smaller for test models).
+    Order: an existing complete folder; the tutorial's original download (fc6/fc7 4096 wide, so
+    not for another fc_depth); a SavedModel built by vgg_saved_model.py from weights that can be
+    obtained here (shapes: the encoder's variable shapes, smaller for test models).
     """
     vgg_path = vgg_path or os.path.join(data_dir, 'vgg')
     if vgg.is_complete(vgg_path):
@@ -107,7 +107,7 @@ def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_
         log.warning('%s is incomplete (no saved_model.pb or variables); rebuilding it', vgg_path)
         shutil.rmtree(vgg_path)
     os.makedirs(os.path.dirname(os.path.abspath(vgg_path)), exist_ok=True)
-    if url:
+    if url and fc_depth == vgg.FC_DEPTH:
         log.info('Downloading pre-trained vgg model from %s', url)
         try:
             download_and_extract(url, vgg_path, 'vgg', vgg.is_complete, timeout)
@@ -115,7 +115,7 @@ def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_
             return vgg_path
         except Exception as e:  # any network or archive failure falls through to the build
             log.warning('original VGG download failed (%s); building it from ImageNet weights', e)
-    vgg_saved_model.build(vgg_path, weights_h5, cache_dir, shapes)
+    vgg_saved_model.build(vgg_path, weights_h5, cache_dir, shapes, fc_depth)
     return vgg_path
 
 

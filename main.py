@@ -275,7 +275,8 @@ def run(argv=None):
         setup = trainer.start_distribution(args)    # before TensorFlow's devices start
 
         # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
-        helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5)
+        helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5,
+                                            fc_depth=args.fc_depth)
         data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \
             '%s from %s' % (args.dataset, args.data_dir)
 

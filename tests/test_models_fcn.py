@@ -100,3 +100,18 @@ def test_fcn_squeezenet_fuses_fire5_and_fire3_and_sees_each_skip():
             decoder[layer].load(np.random.RandomState(1).normal(0, 1, decoder[layer].shape.as_list()), sess)
             reach[layer] = np.abs(sess.run(scores, {images: x})).max()
     assert all(v > 0 for v in reach.values()), reach     # zero-initialised: only the loaded layer speaks
+
+
+@pytest.mark.parametrize('name', ['fcn32s', 'fcn_alexnet', 'deeplab_largefov'])
+def test_fc_depth_sets_the_width_of_fresh_fc6_fc7(name):
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.float32, [None, None, None, 3])
+        models.build(name, images, tf.constant(1.0), {}, 2, fc_depth=64)
+        fc7 = {v.op.name: v.shape.as_list() for v in tf.global_variables()}['fc7/weights']
+    thinning = encoders.DENSE_TRUNKS['largefov'].fc_thinning if name == 'deeplab_largefov' else 1
+    assert fc7 == [1, 1, 64 // thinning, 64 // thinning]
+
+
+def test_only_the_families_with_fc6_fc7_have_them():
+    assert models.has_fc_layers('fcn8s') and models.has_fc_layers('fcn_alexnet')
+    assert not models.has_fc_layers('segnet') and not models.has_fc_layers('lraspp_lite0')

@@ -45,14 +45,50 @@ def test_camvid_trains_at_its_own_size_unless_image_shape_is_given():
     assert tuple(args.image_shape) == options.DEFAULTS['image_shape'] == (160, 576)
 
 
-def test_kitti_trains_at_256x832_unless_a_flag_or_the_tutorial_recipe_says_otherwise(capsys):
+def test_kitti_trains_fcn8s_with_its_measured_recipe_unless_a_flag_or_the_tutorial_recipe_says_otherwise(capsys):
     args, _ = options.resolve([])
-    assert tuple(args.image_shape) == (256, 832) and args.batch_size == options.DEFAULTS['batch_size']
-    assert 'kitti: trained with its own settings --image-shape 256 832' in capsys.readouterr().out
+    assert (tuple(args.image_shape), args.batch_size, args.epochs) == ((256, 832), 4, 12)
+    assert (args.frozen_blocks, args.fc_depth, args.vgg_dir) == (3, 1024, './data/vgg-fc1024')
+    assert ('kitti: trained with its own settings --image-shape 256 832 --batch-size 4 --epochs 12 --frozen-blocks 3 '
+            '--fc-depth 1024') in capsys.readouterr().out
     args, _ = options.resolve(['--recipe', 'tutorial'])
-    assert tuple(args.image_shape) == (160, 576)
-    args, _ = options.resolve(['--image-shape', '192', '640'])
-    assert tuple(args.image_shape) == (192, 640)
+    assert (tuple(args.image_shape), args.batch_size, args.epochs) == ((160, 576), 16, 40)
+    assert (args.frozen_blocks, args.fc_depth, args.vgg_dir) == (0, 4096, './data/vgg')
+    args, _ = options.resolve(['--image-shape', '192', '640', '--frozen-blocks', '1'])
+    assert tuple(args.image_shape) == (192, 640) and args.frozen_blocks == 1 and args.fc_depth == 1024
+
+
+def test_kittis_vgg16_levers_apply_to_fcn8s_only(capsys):
+    args, _ = options.resolve(['--model', 'fcn32s'])
+    assert (args.frozen_blocks, args.fc_depth, args.vgg_dir) == (0, 4096, './data/vgg')
+    assert (args.batch_size, args.epochs) == (4, 12)             # the dataset's schedule still holds
+    assert '--frozen-blocks' not in capsys.readouterr().out
+    assert options.resolve(['--model', 'lraspp_lite0'])[0].frozen_blocks == 0
+    args, _ = options.resolve(['--model', 'fcn32s', '--fc-depth', '512'])
+    assert (args.fc_depth, args.vgg_dir) == (512, './data/vgg-fc512')
+    with pytest.raises(errors.ConfigError, match='--fc-depth 1024: --model segnet has no fc6/fc7'):
+        options.resolve(['--model', 'segnet', '--fc-depth', '1024'])
+
+
+def test_a_vgg_dir_given_sets_the_fc_width_unless_fc_depth_is_given_too(tiny_vgg, capsys):
+    args, _ = options.resolve(['--vgg-dir', tiny_vgg])
+    assert args.fc_depth == 32 and args.vgg_dir == tiny_vgg          # the SavedModel's, over KITTI's 1024
+    assert 'fc6/fc7 32 wide, as its SavedModel has them' in capsys.readouterr().out
+    with pytest.raises(errors.ConfigError, match='--vgg-dir .*: its fc6/fc7 are 32 wide, not 1024 \\(--fc-depth\\)'):
+        options.resolve(['--vgg-dir', tiny_vgg, '--fc-depth', '1024'])
+    with pytest.raises(errors.ConfigError, match='its fc6/fc7 are 32 wide, not 4096'):
+        options.resolve(['--vgg-dir', tiny_vgg, '--recipe', 'tutorial'])
+
+
+def test_a_default_vgg_dir_of_another_width_is_refused_and_a_missing_one_is_left_to_be_built(tmp_path, tiny_vgg,
+                                                                                               monkeypatch):
+    import shutil
+    monkeypatch.setitem(options.DEFAULTS, 'vgg_dir', str(tmp_path / 'vgg'))
+    args, _ = options.resolve([])
+    assert (args.vgg_dir, args.fc_depth) == (str(tmp_path / 'vgg-fc1024'), 1024)     # absent: built at the start
+    shutil.copytree(tiny_vgg, tmp_path / 'vgg-fc1024')
+    with pytest.raises(errors.ConfigError, match='vgg-fc1024: its fc6/fc7 are 32 wide, not 1024 .*delete the folder'):
+        options.resolve([])
 
 
 def test_resolve_a_flag_beats_the_recipe_which_beats_the_dataset_which_beats_the_defaults(capsys):
@@ -89,8 +125,14 @@ def test_a_run_saved_before_newer_settings_is_brought_up_to_date_as_it_trained()
     assert (config.epochs, config.image_shape, config.mixed_precision) == (7, (160, 576), 'on')
     assert config.augment is False and config.checkpoint_minutes == 0.0     # it trained without them
     assert config.frozen_blocks == 0 and config.model == 'fcn8s'           # today's defaults, which it had
+    assert config.fc_depth == 4096
     with pytest.raises(AttributeError):
         config.gone_flag
+
+
+def test_a_run_saved_before_fc_depth_takes_the_width_of_its_saved_model(tiny_vgg):
+    assert options.bring_up_to_date({'vgg_dir': tiny_vgg}).fc_depth == 32
+    assert options.bring_up_to_date({'vgg_dir': tiny_vgg, 'fc_depth': 16}).fc_depth == 16
 
 
 def test_the_run_configuration_is_typed_as_its_flags_and_refuses_a_setting_that_does_not_exist():

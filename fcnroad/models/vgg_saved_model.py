@@ -84,6 +84,14 @@ def write_saved_model(out_dir, weights, shapes=None, seed=0, source=''):
     return out_dir
 
 
+def fc_depth(vgg_dir):
+    """The width of fc6/fc7 in the complete SavedModel at vgg_dir, or None when its variables hold no
+    fc7/biases (a SavedModel named otherwise)."""
+    import tensorflow as tf2
+    shapes = tf2.train.load_checkpoint(os.path.join(vgg_dir, 'variables', 'variables')).get_variable_to_shape_map()
+    return shapes['fc7/biases'][0] if 'fc7/biases' in shapes else None
+
+
 def build(out_dir, h5_path=None, cache_dir=vgg.DEFAULT_CACHE_DIR, shapes=None, fc_depth=vgg.FC_DEPTH):
     """Write the VGG16 SavedModel from the first weight source that is there.
 

@@ -26,7 +26,7 @@ def build_network(sess, args, num_classes, tutorial=None):
                                                              args.decoder, args.l2), None
     weights = pretrained_weights(args)
     input_image, keep_prob, is_training = model_inputs()
-    scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
+    scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2, args.fc_depth)
     return input_image, keep_prob, is_training, tf.identity(scores, name='scores'), weights
 
 
@@ -66,7 +66,7 @@ def build_replicated(args, num_classes, class_weights, setup, correct_label, lea
         def replica_step():
             # The first replica creates the variables (its L2 terms with them), the others share them.
             scores = models.build(name, distribute.replica_share(input_image), keep_prob, weights, num_classes,
-                                  is_training, args.l2)
+                                  is_training, args.l2, args.fc_depth)
             built.setdefault('model_variables', tf.global_variables())
             _, train_op, loss = optimize(scores, distribute.replica_share(correct_label), learning_rate,
                                          num_classes, args.encoder_lr_scale, args.clip_norm, class_weights,
@@ -77,7 +77,8 @@ def build_replicated(args, num_classes, class_weights, setup, correct_label, lea
         train_op = setup.strategy.group(train_op)
         loss = distribute.first_local(loss)
         with tf.variable_scope(tf.get_variable_scope(), reuse=True):
-            scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2)
+            scores = models.build(name, input_image, keep_prob, weights, num_classes, is_training, args.l2,
+                                  args.fc_depth)
     return (input_image, keep_prob, is_training, tf.identity(scores, name='scores'), built['model_variables'],
             train_op, loss, weights)
 

@@ -5,6 +5,8 @@ Which setting wins, highest first (one rule, printed with each run's settings):
     a flag on the command line > the resumed run's own (run_args.json) > --recipe
     > a dataset's defaults (datasets.DATASETS) or SAMPLE_DEFAULTS > DEFAULTS
 
+and a --vgg-dir given sets --fc-depth to its SavedModel's width where no flag gives that (settle_vgg).
+
 `resolve` applies it and returns a RunConfig; everything below main.py takes plain arguments or that.
 """
 import argparse
@@ -15,7 +17,7 @@ import typing
 
 from fcnroad import console, errors, models
 from fcnroad.console import Path, Range
-from fcnroad.models import mil, vgg
+from fcnroad.models import mil, vgg, vgg_saved_model
 from fcnroad.data import augment, datasets, weak
 from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
 
@@ -38,6 +40,7 @@ DEFAULTS = {
     'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
     'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
     'frozen_blocks': 0,          # VGG16's first conv blocks kept at their ImageNet weights, no backward pass
+    'fc_depth': vgg.FC_DEPTH,    # fc6/fc7's width; they start fresh (no ImageNet source has them)
     'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
     'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
     'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
@@ -51,8 +54,10 @@ DEFAULTS = {
     'dataset': 'kitti',
     'data_dir': './data',
     'runs_dir': './runs',
-    'vgg_dir': './data/vgg',
+    'vgg_dir': './data/vgg',     # the SavedModel of fc_depth 4096; another width's is beside it (vgg_dir_for)
 }
+# A dataset's settings of these (datasets.DATASETS) were measured on FCN-8s: the other families keep DEFAULTS'.
+FCN8S_ONLY = ('frozen_blocks', 'fc_depth')
 # The embedded sample (sample/README.md): used when KITTI is absent and cannot be
 # downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
 # 160x576) would take over an hour on a 2-core CPU in float32; the whole default run should
@@ -72,10 +77,11 @@ SAMPLE_DEFAULTS = {
 RECIPES = {
     'default': {},
     # The tutorial as its source trains: its decoder, Adam 1e-3 on every layer, no clipping, no L2
-    # in the loss, no augmentation, 160x576, 40 epochs of batch 16 (README: Training recipe).
+    # in the loss, no augmentation, 160x576, 40 epochs of batch 16, every VGG16 layer trained, fc6/fc7 4096 wide
+    # (README: Training recipe).
     'tutorial': {'image_shape': (160, 576), 'epochs': 40, 'batch_size': 16, 'learning_rate': 1e-3,
                  'lr_schedule': 'constant', 'keep_prob': 0.5, 'decoder': 'tutorial', 'encoder_lr_scale': 1.0,
-                 'clip_norm': 0.0, 'l2': 0.0, 'augment': False},
+                 'clip_norm': 0.0, 'l2': 0.0, 'augment': False, 'frozen_blocks': 0, 'fc_depth': vgg.FC_DEPTH},
 }
 
 IMAGE_SIDE = Range(int, 32, multiple=32)    # VGG pools five times
@@ -89,7 +95,8 @@ def build_parser():
                         'or images/ + labels/ + classes.json (folder)')
     p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
     console.add_verbose_flag(p)
-    p.add_argument('--vgg-dir', default=d['vgg_dir'], help='VGG16 SavedModel; built there when missing')
+    p.add_argument('--vgg-dir', help='VGG16 SavedModel, built there when missing (default: %s, or %s for '
+                                     '--fc-depth 1024)' % (d['vgg_dir'], vgg_dir_for(1024)))
     p.add_argument('--vgg-weights-h5', type=Path('file'), help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=list(datasets.DATASETS))
     p.add_argument('--recipe', default='default', choices=list(RECIPES),
@@ -130,6 +137,9 @@ def build_parser():
     p.add_argument('--frozen-blocks', type=Range(int, 0, len(vgg.CONV_LAYERS)), default=d['frozen_blocks'],
                    metavar='N', help="VGG16 families: the first N conv blocks keep their ImageNet weights and "
                                      'take no backward pass (3: conv1-conv3)')
+    p.add_argument('--fc-depth', type=Range(int, 1), default=d['fc_depth'], metavar='N',
+                   help="VGG16 and AlexNet families: fc6/fc7's width (they start fresh: no ImageNet source has them; "
+                        "4096 is VGG's, KITTI's default for fcn8s 1024)")
     p.add_argument('--l2', type=Range(float, 0), default=d['l2'])
     p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
                    help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
@@ -240,6 +250,8 @@ def check_args(args):
     model = model_name(args)
     if args.frozen_blocks and not models.get(model).encoder.startswith('vgg16'):
         raise errors.ConfigError('--frozen-blocks %d: --model %s has no VGG16 encoder' % (args.frozen_blocks, model))
+    if args.fc_depth != DEFAULTS['fc_depth'] and not models.has_fc_layers(model):
+        raise errors.ConfigError('--fc-depth %d: --model %s has no fc6/fc7' % (args.fc_depth, model))
     if args.decoder != DEFAULTS['decoder'] and model != models.TUTORIAL_MODEL:
         raise errors.ConfigError('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
 
@@ -284,8 +296,37 @@ def apply_defaults(args, defaults, explicit):
 
 
 def apply_dataset_defaults(args, explicit):
-    """The dataset's own defaults where no flag was given; returns what was set."""
-    return apply_defaults(args, datasets.get(args.dataset).defaults, explicit)
+    """The dataset's own defaults where no flag was given (FCN8S_ONLY's for --model fcn8s only); returns what
+    was set."""
+    defaults = datasets.get(args.dataset).defaults
+    if model_name(args) != models.TUTORIAL_MODEL:
+        defaults = {key: value for key, value in defaults.items() if key not in FCN8S_ONLY}
+    return apply_defaults(args, defaults, explicit)
+
+
+def vgg_dir_for(fc_depth):
+    """The default VGG16 SavedModel of this fc6/fc7 width: data/vgg (VGG's 4096, the tutorial's), else beside it."""
+    return DEFAULTS['vgg_dir'] if fc_depth == vgg.FC_DEPTH else '%s-fc%d' % (DEFAULTS['vgg_dir'], fc_depth)
+
+
+def settle_vgg(args, explicit):
+    """--vgg-dir (default: vgg_dir_for(--fc-depth)) and --fc-depth agree: a SavedModel given as a flag sets the
+    width unless --fc-depth is given too; any other disagreement is refused.  A missing SavedModel is built at
+    --fc-depth when the run starts."""
+    if args.vgg_dir is None:
+        args.vgg_dir = vgg_dir_for(args.fc_depth)
+    if not models.has_fc_layers(model_name(args)) or not vgg.is_complete(args.vgg_dir):
+        return
+    width = vgg_saved_model.fc_depth(args.vgg_dir)
+    if width is None or width == args.fc_depth:
+        return
+    if 'vgg_dir' in explicit and 'fc_depth' not in explicit:
+        print('--vgg-dir %s: fc6/fc7 %d wide, as its SavedModel has them' % (args.vgg_dir, width))
+        args.fc_depth = width
+        return
+    raise errors.ConfigError('--vgg-dir %s: its fc6/fc7 are %d wide, not %d (--fc-depth): give --fc-depth %d, another '
+                             '--vgg-dir, or delete the folder to have it rebuilt' % (args.vgg_dir, width, args.fc_depth,
+                                                                                     width))
 
 
 def augmentation_from_args(args):
@@ -320,6 +361,9 @@ def bring_up_to_date(saved):
     for key in ('image_shape', 'aug_scale'):
         if key in settings:
             settings[key] = tuple(settings[key])
+    vgg_dir = settings.get('vgg_dir')
+    if 'fc_depth' not in settings and vgg_dir and vgg.is_complete(vgg_dir):    # its SavedModel's width
+        settings['fc_depth'] = vgg_saved_model.fc_depth(vgg_dir) or vgg.FC_DEPTH
     return RunConfig(**settings)
 
 
@@ -382,6 +426,7 @@ def resolve(argv):
     dataset_settings = apply_dataset_defaults(args, explicit)
     if dataset_settings:
         print('%s: trained with its own settings %s (flags override them)' % (args.dataset, as_flags(dataset_settings)))
+    settle_vgg(args, explicit)
     check_args(args)
     return args, explicit
 

@@ -23,7 +23,8 @@ def tiny_args(kitti, vgg, runs, epochs=4):
     return ['--data-dir', kitti, '--vgg-dir', vgg, '--runs-dir', runs, '--image-shape', str(TINY_SHAPE[0]),
             str(TINY_SHAPE[1]), '--epochs', str(epochs), '--batch-size', '2', '--learning-rate', '1e-3',
             '--keep-prob', '1.0', '--val-fraction', '0.25', '--skip-checks', '--seed', '3',
-            '--checkpoint-minutes', '0']    # a checkpoint every epoch: the tiny epochs take a second
+            '--checkpoint-minutes', '0',    # a checkpoint every epoch: the tiny epochs take a second
+            '--frozen-blocks', '0']         # a random VGG16 has nothing worth freezing
 
 
 def model_weights(run_dir):
@@ -95,7 +96,7 @@ def test_a_run_saved_before_todays_settings_still_resumes(kitti, tiny_vgg, tmp_p
     with open(path) as f:
         saved = json.load(f)
     for newer in ('frozen_blocks', 'model', 'supervision', 'lr_schedule', 'lr_power', 'augment', 'keep_checkpoint',
-                  'checkpoint_minutes', 'class_balance', 'mixed_precision'):
+                  'checkpoint_minutes', 'class_balance', 'mixed_precision', 'fc_depth'):
         del saved[newer]
     saved['a_flag_since_removed'] = 1
     with open(path, 'w') as f:
@@ -107,6 +108,7 @@ def test_a_run_saved_before_todays_settings_still_resumes(kitti, tiny_vgg, tmp_p
     with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
         settings = json.load(f)['args']
     assert (settings['frozen_blocks'], settings['augment'], settings['model']) == (0, False, 'fcn8s')
+    assert settings['fc_depth'] == 32                 # its SavedModel's (tiny_vgg)
     assert 'a_flag_since_removed' not in settings
 
 

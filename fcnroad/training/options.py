@@ -61,8 +61,8 @@ FCN8S_ONLY = ('frozen_blocks', 'fc_depth')
 # The embedded sample (sample/README.md): used when KITTI is absent and cannot be
 # downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
 # 160x576) would take over an hour on a 2-core CPU in float32; the whole default run should
-# take about 15 minutes (16 measured: BENCHMARKS.md, The default run on the KITTI sample), so
-# the sample has its own settings (in place of KITTI's defaults), unless a flag says
+# take minutes (2.5 measured with KITTI's VGG16 levers: BENCHMARKS.md, The default run on the KITTI
+# sample), so the sample has its own size and schedule (in place of KITTI's), unless a flag says
 # otherwise: a smaller input of KITTI's shape, smaller batches.
 SAMPLE_DEFAULTS = {
     'image_shape': (128, 416),
@@ -208,7 +208,7 @@ def build_parser():
                         'at each validation, at the end and on a signal; 0: at every N-th epoch')
     g.add_argument('--keep-checkpoints', type=Range(int, 1), default=d['keep_checkpoints'], metavar='K',
                    help="the newest K checkpoints kept; each is the weights and Adam's two slots: 3x the model, "
-                        '1.6 GB for FCN-8s')
+                        "484 MB for KITTI's FCN-8s, 1.6 GB with fc6/fc7 4096 wide")
     g.add_argument('--no-keep-checkpoint', dest='keep_checkpoint', action='store_false',
                    help='a finished run deletes its checkpoints (default: keeps the last, to continue it with '
                         '--resume RUN --epochs MORE)')

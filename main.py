@@ -274,7 +274,7 @@ def run(argv=None):
         args, explicit = options.resolve(sys.argv[1:] if argv is None else argv)
         setup = trainer.start_distribution(args)    # before TensorFlow's devices start
 
-        # The VGG16 first: whatever the data, a newcomer ends up with a working data/vgg.
+        # The VGG16 first: whatever the data, a newcomer ends up with a working SavedModel (--vgg-dir).
         helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5,
                                             fc_depth=args.fc_depth)
         data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \

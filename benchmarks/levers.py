@@ -27,6 +27,7 @@ from benchmarks import models as family_costs  # noqa: E402
 from benchmarks.speed import seconds_per_call  # noqa: E402
 import main  # noqa: E402
 from fcnroad import models  # noqa: E402
+from fcnroad.models import vgg, vgg_saved_model  # noqa: E402
 from fcnroad.training import loop, options  # noqa: E402
 
 tf = main.tf
@@ -61,16 +62,11 @@ def trained_variables(graph):
 def gflop(vgg_dir, args):
     """GFLOP of one forward pass at --image-shape: benchmarks.models' count of the same network built in
     the graph (the profiler needs static shapes, which the imported graph lacks)."""
-    weights = dict(models.pretrained_weights('vgg16', vgg_dir=vgg_dir), **fc_stand_ins(vgg_dir))
+    weights = models.pretrained_weights('vgg16', vgg_dir=vgg_dir)
+    # fc6/fc7 of the SavedModel's width (models.build takes it from them), as stand-ins: they start fresh.
+    fc = vgg.fc_shapes(weights['conv5_3'][0].shape[-1], vgg_saved_model.fc_depth(vgg_dir))
+    weights.update(vgg_saved_model.stand_ins(fc))
     return family_costs.gflop('fcn8s', argparse.Namespace(image_shape=args.image_shape, num_classes=2), weights)
-
-
-def fc_stand_ins(vgg_dir):
-    """fc6/fc7 as zero-copy arrays of the SavedModel's shapes: models.build takes their width from them."""
-    reader = tf.train.load_checkpoint(os.path.join(vgg_dir, 'variables', 'variables'))
-    shapes = reader.get_variable_to_shape_map()
-    return {name: tuple(np.broadcast_to(np.float32(0), shapes[name + kind]) for kind in ('/weights', '/biases'))
-            for name in ('fc6', 'fc7')}
 
 
 def build_parser():

@@ -26,9 +26,8 @@ def build_encoder(tf, shapes, seed=0):
     tf.set_random_seed(seed)
     image_input = tf.placeholder(tf.float32, [None, None, None, 3], name='image_input')
     keep_prob = tf.placeholder_with_default(1.0, [], name='keep_prob')
-    # Zero-copy stand-ins of each layer's shape set the depths; the values are assigned after initialising.
-    shaped = {name: tuple(np.broadcast_to(np.float32(0), shape) for shape in pair) for name, pair in shapes.items()}
-    endpoints = encoders.vgg16(image_input, keep_prob, shaped)
+    # Stand-ins of each layer's shape set the depths; the values are assigned after initialising.
+    endpoints = encoders.vgg16(image_input, keep_prob, stand_ins(shapes))
     # Which layers hold ImageNet weights is SOURCE.txt's to say (load_vgg reads it), not the graph's.
     tf.get_default_graph().clear_collection(encoders.PRETRAINED_VARIABLES)
     found = {v.op.name: v for v in tf.global_variables()}
@@ -41,6 +40,12 @@ def build_encoder(tf, shapes, seed=0):
         'layer7_out': tf.identity(endpoints['fc7'], name='layer7_out'),
     }
     return tensors, variables
+
+
+def stand_ins(shapes):
+    """{layer: (kernel, bias)} of zero-copy zero arrays of these shapes: they give a builder the layer depths
+    without holding the weights' memory."""
+    return {name: tuple(np.broadcast_to(np.float32(0), shape) for shape in pair) for name, pair in shapes.items()}
 
 
 def assign_weights(tf, sess, variables, weights):

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from fcnroad.data import arrays, datasets
-from fcnroad.evaluation import metrics
+from fcnroad.evaluation import metrics, scoring
 from fcnroad.models import vgg, vgg_saved_model
 from fcnroad.serving.paint import PAINT_ALPHA, ROAD_GREEN, class_colours, paint  # noqa: F401  (helper.paint, as before)
 
@@ -120,11 +120,17 @@ def maybe_download_pretrained_vgg(data_dir, vgg_path=None, url=VGG_URL, weights_
 
 
 class _Cache:
-    """Decoded, resized (image, label) arrays by index, filled on first use."""
+    """Decoded, resized (image, label) arrays by index, filled on first use.
 
-    def __init__(self, dataset, image_shape):
+    stretch: each pair resized to image_shape, the source's way (training without augmentation);
+    otherwise resized as the network sees the image (arrays.network_shape: the training height,
+    its own aspect ratio), for a crop of image_shape to be cut from.
+    """
+
+    def __init__(self, dataset, image_shape, stretch=True):
         self.dataset = dataset
         self.image_shape = tuple(image_shape)
+        self.stretch = stretch
         self.items = {}
         self.lock = threading.Lock()
 
@@ -137,8 +143,8 @@ class _Cache:
             if label.shape != image.shape[:2]:
                 raise arrays.DataError('%s: label is %s but image %s is %s' % (
                     label_path, label.shape, image_path, image.shape[:2]))
-            item = (arrays.resize_image(image, self.image_shape),
-                    arrays.resize_label(label, self.image_shape))
+            shape = self.image_shape if self.stretch else arrays.network_shape(image.shape, self.image_shape)
+            item = (arrays.resize_image(image, shape), arrays.resize_label(label, shape))
             with self.lock:
                 self.items[i] = item
         return item
@@ -150,7 +156,7 @@ def num_batches(num_images, batch_size):
 
 
 def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cache=True,
-                       seed=None, strict=False, augment=None, shard=None):
+                       seed=None, strict=False, augment=None, shard=None, mix=None):
     """Generate a function that yields (images, one-hot labels) batches: get_batches_fn(batch_size).
 
     data_folder: a KITTI `data_road/training` folder (the source's argument), or
@@ -159,7 +165,11 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     Batches are decoded by a thread pool while the previous ones train, and the
     resized arrays are kept in memory after the first epoch.  augment: an
     augment.Augmentation applied to each pair in the loader threads, its draws
-    seeded per batch from the epoch's data order, so an epoch is reproducible.
+    seeded per batch from the epoch's data order, so an epoch is reproducible;
+    with it, each image keeps its aspect ratio at the training height and a random
+    image_shape window of it is trained on; without it, every image is resized to
+    image_shape, as the source does.  mix: each source's share of every batch, for a
+    dataset of several (datasets.combine); None: in proportion to their sizes.
     shard: (index, count) for distributed training: every process draws the same order, keeps
     the full batches only (each step is a whole global batch on every worker) and reads its
     index-th of count equal parts of each.
@@ -167,7 +177,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     if dataset is None:
         dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_folder, strict),
                                    datasets.ROAD_CLASSES, datasets.kitti_label, positive=datasets.ROAD)
-    return Batches(dataset, image_shape, shuffle, cache, seed, augment, shard)
+    return Batches(dataset, image_shape, shuffle, cache, seed, augment, shard, mix)
 
 
 class Batches:
@@ -178,16 +188,22 @@ class Batches:
     same); `num_batches(batch_size)`, an epoch's length.
     """
 
-    def __init__(self, dataset, image_shape, shuffle=True, cache=True, seed=None, augment=None, shard=None):
+    def __init__(self, dataset, image_shape, shuffle=True, cache=True, seed=None, augment=None, shard=None,
+                 mix=None):
         self.dataset, self.shuffle, self.cache, self.augment, self.shard = dataset, shuffle, cache, augment, shard
-        self.store = _Cache(dataset, image_shape)
+        self.image_shape = tuple(image_shape)
+        self.store = _Cache(dataset, image_shape, stretch=augment is None)
         self.rng = np.random.RandomState(seed)
+        sizes = [size for _, size in getattr(dataset, 'sources', None) or ()] or [len(dataset)]
+        if mix is not None and len(mix) != len(sizes):
+            raise ValueError('mix gives %d shares for %d sources' % (len(mix), len(sizes)))
+        self.sizes, self.mix = sizes, mix
 
     def make_batch(self, indices, pool, batch_seed=None):
         items = list(pool.map(self.store.get, indices))
         if self.augment is not None:
             batch_rng = np.random.RandomState(batch_seed)
-            items = [self.augment(image, label, batch_rng) for image, label in items]
+            items = [self.augment(image, label, batch_rng, self.image_shape) for image, label in items]
         images = np.stack([im for im, _ in items]).astype(np.float32)
         labels = arrays.one_hot(np.stack([lb for _, lb in items]), self.dataset.num_classes)
         if not self.cache:
@@ -201,7 +217,10 @@ class Batches:
     def __call__(self, batch_size, skip=0):
         """An epoch of batches; skip: batches of this epoch's order already trained (a resumed run)."""
         count, shard = len(self.dataset), self.shard
-        order = self.rng.permutation(count) if self.shuffle else np.arange(count)
+        if self.mix is None or len(self.sizes) == 1:
+            order = self.rng.permutation(count) if self.shuffle else np.arange(count)
+        else:
+            order = mixed_order(self.sizes, self.mix, count, self.rng if self.shuffle else None)
         seeds = self.rng.randint(2 ** 31 - 1, size=num_batches(count, batch_size)) if self.augment is not None \
             else None
         starts = range(skip * batch_size, self.num_batches(batch_size) * batch_size, batch_size)
@@ -246,36 +265,59 @@ class Batches:
                     producer.join(0.05)
 
 
+def mixed_order(sizes, mix, length, rng=None):
+    """length indices into sources laid end to end (sizes), each source's share of every batch as mix says.
+
+    Each source gets its share of the length (largest remainders), spread evenly over the order, so every
+    run of n indices holds about n * share of it; a source walks through its images in a random order
+    (rng; None: in order), starting a new round when it has used them all, so a small source repeats.
+    """
+    shares = np.asarray(mix, np.float64) / np.sum(mix)
+    exact = shares * length
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(counts - exact)[:length - counts.sum()]] += 1
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    keys, picks = [], []
+    for source, (size, start, count) in enumerate(zip(sizes, starts, counts)):
+        rounds = -(-count // size) if count else 0
+        within = np.concatenate([rng.permutation(size) if rng is not None else np.arange(size)
+                                 for _ in range(rounds)] or [np.zeros(0, int)])[:count]
+        picks.append(start + within)
+        keys.append((np.arange(count) + 0.5) / count + source * 1e-9)   # even spacing; ties by source
+    order = np.concatenate(picks)[np.argsort(np.concatenate(keys), kind='stable')]
+    return order.astype(int)
+
+
 def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
                     image_paths=None, colours=None, batch_size=INFERENCE_BATCH, probabilities=None,
                     positive=datasets.ROAD):
     """Yield (file name, painted image) for each test image, at the image's own size.
 
-    The network sees each image resized to image_shape; its probabilities are
-    resized back to the image's resolution before painting (the source painted
-    at the training size).  The softmax is built once here, not once per image,
-    and images run in batches.  logits: (pixels, classes) as returned by optimize().
+    The network sees each image at the training height and its own aspect ratio
+    (arrays.network_shape; the source stretched it to image_shape); its probabilities are
+    resized back to the image's resolution before painting (the source painted at the
+    training size).  The softmax is built once here, not once per image, and images of
+    the same size run in batches.  logits: (pixels, classes) as returned by optimize().
     probabilities: the network's own probability tensor (main.py's runs pass the one the saved
     model serves, network.network_probabilities), used instead of the logits' softmax.
     """
     import tensorflow.compat.v1 as tf
     if image_paths is None:
         image_paths = datasets.list_images(os.path.join(data_folder, 'image_2'))
+    num_classes = logits.shape[-1]
     if probabilities is None:
         with tf.name_scope('inference'):
             probabilities = tf.nn.softmax(logits)
-    num_classes = logits.shape[-1]
-    height, width = image_shape
+    # The logits' softmax is (pixels, classes): shaped back as the images' maps.
+    maps = tf.reshape(probabilities, tf.concat([tf.shape(image_pl)[:3], [num_classes]], 0))
+    tensors = {'image_input': image_pl, 'keep_prob': keep_prob, 'probabilities': maps}
     palette = class_colours(positive, colours)
     for start in range(0, len(image_paths), batch_size):
         paths = image_paths[start:start + batch_size]
         originals = [arrays.read_png(p) for p in paths]
-        images = np.stack([arrays.resize_image(im, image_shape) for im in originals])
-        probs = sess.run(probabilities, {keep_prob: 1.0, image_pl: images.astype(np.float32)})
-        probs = probs.reshape(len(paths), height, width, num_classes)
+        probs = scoring.tta_probabilities(sess, tensors, originals, image_shape, [im.shape[:2] for im in originals])
         for path, image, p in zip(paths, originals, probs):
-            prediction = metrics.classes_from_probabilities(arrays.resize_probabilities(p, image.shape[:2]), positive)
-            yield os.path.basename(path), paint(image, prediction, palette)
+            yield os.path.basename(path), paint(image, metrics.classes_from_probabilities(p, positive), palette)
 
 
 def save_inference_samples(runs_dir, data_dir, sess, image_shape, logits, keep_prob, input_image,

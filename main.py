@@ -279,6 +279,7 @@ def run(argv=None):
                                             fc_depth=args.fc_depth)
         data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \
             '%s from %s' % (args.dataset, args.data_dir)
+        data_source += ''.join(' + %s from %s' % tuple(source) for source in args.add_dataset or ())
 
         if not args.skip_checks:
             print("The tutorial's checks of load_vgg, layers, optimize, train_nn and the data (project_tests.py; "

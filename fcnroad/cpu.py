@@ -33,3 +33,20 @@ def cap_onednn_isa(flags=None, environ=os.environ):
     if AMX_FLAG in flags:
         environ.setdefault(ONEDNN_ISA_VARIABLE, ONEDNN_ISA_CAP)
     return environ.get(ONEDNN_ISA_VARIABLE)
+
+
+# The flags that say which kind of x86 CPU a figure was measured on (the project's machines differ in these).
+NAMED_FLAGS = ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile')
+
+
+def describe(path='/proc/cpuinfo'):
+    """'<model name>, <cores> cores, flags <the NAMED_FLAGS it has>': the line every benchmark prints first."""
+    name = None
+    try:
+        with open(path) as f:
+            name = next((line.split(':', 1)[1].strip() for line in f if line.startswith('model name')), None)
+    except OSError:
+        pass
+    flags = cpu_flags(path)
+    return '%s, %d cores, flags %s' % (name or 'unknown CPU', os.cpu_count() or 0,
+                                      ' '.join(f for f in NAMED_FLAGS if f in flags) or 'none of ' + ' '.join(NAMED_FLAGS))

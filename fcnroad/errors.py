@@ -40,3 +40,7 @@ class Stopped(Error):
 
 class RunError(Error):
     """A training run that cannot go on (disk full, a worker lost, a divergence); the message says how to resume."""
+
+
+class Skipped(Error):
+    """The command did its work but left out inputs that do not read (named in the message); exit status 1."""

@@ -16,6 +16,7 @@ import pytest
 import main
 from benchmarks import inference as bench_inference, models as bench_models, predict_memory as bench_memory
 from benchmarks import quality as bench_quality, service as bench_service, speed as bench_speed, weak as bench_weak
+from benchmarks import anchor as bench_anchor, input_size as bench_input_size
 from conftest import ROOT
 from fcnroad import console
 from fcnroad.cli import evaluate, export, predict, regions, serve
@@ -29,6 +30,9 @@ UNJUDGED = {
     ('main', '--kitti-url'): 'any URL; fetched only when KITTI is absent, and a failure falls back to the sample',
     ('main', '--holdout-sequence'): "the dataset's own sequence names, refused by name when the data is read",
     ('main', '--weak-cache'): 'created when missing',
+    ('main', '--add-dataset'): 'NAME=DIR: a dataset of the registry and a folder, each refused by name as the flag is '
+                               'parsed (tests/test_sources.py)',
+    ('benchmarks.anchor', '--anchor-dir'): "without the anchor's files the anchor is skipped, saying so",
     ('evaluate', '--holdout-sequence'): "the dataset's own sequence names, refused by name when the data is read",
     ('evaluate', '--output'): 'a file to write (a folder there is refused before the model loads)',
     ('evaluate', '--report'): 'a folder to write (one that is not a report is refused before the model loads)',
@@ -74,6 +78,8 @@ def commands(tmp_path):
         'benchmarks.service': (bench_service.build_parser(), bench_service.main, ['--model', str(model)]),
         'benchmarks.speed': (bench_speed.build_parser(), bench_speed.main_, ['--vgg-dir', str(tmp_path / 'vgg')]),
         'benchmarks.weak': (bench_weak.build_parser(), bench_weak.main, ['--data-dir', str(data)]),
+        'benchmarks.anchor': (bench_anchor.build_parser(), bench_anchor.main, ['--kitti-dir', str(data)]),
+        'benchmarks.input_size': (bench_input_size.build_parser(), bench_input_size.main, ['--kitti-dir', str(data)]),
     }
 
 

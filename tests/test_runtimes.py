@@ -33,7 +33,7 @@ def exports(trained_run, tmp_path_factory):
     return found
 
 
-def export_runtimes(exports):
+def export_runtimes(exports):     # OpenVINO's: tests/test_openvino.py (the tiny FCN-8s is refused there)
     return [r for r in ('onnx', 'tflite') if r in exports]
 
 
@@ -41,10 +41,12 @@ def test_the_runtime_follows_from_the_model_path(tmp_path):
     assert runtimes.runtime_of(str(tmp_path)) == 'tensorflow'
     assert runtimes.runtime_of('exports/road.onnx') == 'onnx'
     assert runtimes.runtime_of('exports/ROAD.TFLITE') == 'tflite'
+    assert runtimes.runtime_of('exports/road.xml') == 'openvino'
     with pytest.raises(errors.ModelError, match='nothing: no such model folder or file'):
         runtimes.runtime_of(str(tmp_path / 'nothing'))
     (tmp_path / 'weights.h5').write_bytes(b'x')
-    with pytest.raises(errors.ModelError, match=r'weights.h5: neither a SavedModel folder nor an \.onnx or \.tflite file'):
+    with pytest.raises(errors.ModelError, match=r'weights.h5: neither a SavedModel folder nor an \.onnx, \.tflite or '
+                                                r'OpenVINO \.xml file'):
         runtimes.runtime_of(str(tmp_path / 'weights.h5'))
 
 
@@ -128,3 +130,4 @@ def test_the_tflite_export_carries_its_run_config(exports, trained_run):
     outputs = {d['name']: d['index'] for d in interpreter.get_output_details()}
     with open(os.path.join(trained_run[1], 'model', 'run_config.json')) as f:
         assert json.loads(interpreter.get_tensor(outputs[export.TFLITE_RUN_CONFIG]).item()) == json.load(f)
+

@@ -1,15 +1,15 @@
 """Paint a trained model's road (or classes) on your own images and videos.
 
     python predict.py --model runs/<run>/model INPUT... --out DIR
-    python predict.py --model exports/road.onnx INPUT... --out DIR      # or a .tflite file
+    python predict.py --model exports/road.onnx INPUT... --out DIR      # or a .tflite or OpenVINO .xml file
 
 --model is a saved model folder or an export of one (export.py): the runtime follows
-from it (tensorflow, onnx, tflite) and --runtime, if given, must agree.
+from it (tensorflow, onnx, tflite, openvino) and --runtime, if given, must agree.
 
 INPUT is an image, a folder (its images and videos), a quoted glob, or a video
 (mp4, avi, mov, mkv, read and written through imageio-ffmpeg's own ffmpeg).
-Images of any size: the model's serving signature resizes each to the training
-size and its probabilities back to the image's own size.  Each image becomes
+Images of any size: the network sees each at the training height and its own aspect
+ratio, and its probabilities are resized back to the image's own size.  Each image becomes
 DIR/<name>.png (the overlay) and, with --class-map, DIR/<name>_classes.png
 (class indices); a video becomes DIR/<name>.mp4 at its own frame rate and frame
 count (class maps in DIR/<name>_classes/).  Every file is written under a
@@ -25,6 +25,7 @@ import time  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
+from fcnroad import errors  # noqa: E402
 from fcnroad.data import arrays  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import runtimes, saved_model  # noqa: E402
@@ -34,10 +35,10 @@ from fcnroad.serving.predictor import (PREDICT_BATCH, InputError, estimated_fram
 def build_parser():
     p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--model', type=console.Path(), default=saved_model.SHIPPED_MODEL,
-                   help='runs/<run>/model folder written by main.py, or its .onnx or .tflite export (default: the '
+                   help='runs/<run>/model folder written by main.py, or its .onnx, .tflite or .xml export (default: the '
                         'shipped KITTI road model)')
     p.add_argument('--runtime', choices=runtimes.RUNTIMES,
-                   help="default: the model's own (a folder: tensorflow; .onnx: onnx; .tflite: tflite)")
+                   help="default: the model's own (a folder: tensorflow; .onnx: onnx; .tflite: tflite; .xml: openvino)")
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image, folder, quoted glob or video')
     p.add_argument('--out', default='painted', help='folder for the painted images and videos')
     p.add_argument('--class-map', action='store_true', help='also write the class index maps as PNG')
@@ -55,13 +56,10 @@ def main(argv=None):
 
 
 def paint_inputs(args):
-    try:
-        inputs = find_inputs(args.inputs)
-    except InputError as e:
-        raise SystemExit('input error: %s' % e)
+    inputs = find_inputs(args.inputs)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise SystemExit('--out %s: exists and is not a folder' % args.out)
-    predictor = runtimes.open_predictor(args.model, args.runtime, args.flip, args.scales, args.crf)
+        raise errors.ConfigError('--out %s: exists and is not a folder' % args.out)
+    predictor = runtimes.open_predictor(args.model, args.runtime, args.flip, args.scales, args.crf, args.threshold)
     print('%s; runtime %s' % (saved_model.describe(predictor.run_config), runtimes.runtime_of(args.model)))
     os.makedirs(args.out, exist_ok=True)
     images = [path for kind, path in inputs if kind == 'image']
@@ -83,15 +81,15 @@ def paint_inputs(args):
                         raise
                     tqdm.write('WARNING: skipped: %s' % e, file=sys.stderr)
                     skipped.append((video, str(e)))
-    except (InputError, arrays.DataError) as e:
-        raise SystemExit('input error: %s' % e)
+    except arrays.DataError as e:
+        raise e if isinstance(e, InputError) else InputError(str(e)) from None
     finally:
         predictor.close()
     seconds = time.time() - start
     print('%d images (%d image files, %d videos) in %.1f s: %.2f images/s, written to %s'
           % (done, len(images), len(videos), seconds, done / seconds if seconds else float('nan'), args.out))
     if skipped:
-        raise SystemExit('%d inputs painted, %d skipped (unreadable): %s' % (
+        raise errors.Skipped('%d inputs painted, %d skipped (unreadable): %s' % (
             len(images) + len(videos) - len(skipped), len(skipped), ', '.join(path for path, _ in skipped)))
     return done
 

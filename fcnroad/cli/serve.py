@@ -15,6 +15,7 @@ console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up 
 import json  # noqa: E402
 import os  # noqa: E402
 
+from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import runtimes, saved_model, service  # noqa: E402
 
 
@@ -40,6 +41,7 @@ def build_parser():
                    help='runs/<run>/model folder written by main.py, or its export (default: the shipped KITTI road '
                         'model)')
     p.add_argument('--runtime', choices=runtimes.RUNTIMES, help="default: the model's own")
+    scoring.add_threshold_option(p)
     p.add_argument('--host', default='127.0.0.1', help='the address to listen on (0.0.0.0: every interface)')
     p.add_argument('--port', type=console.Range(int, 1, 65535), default=8080)
     p.add_argument('--max-bytes', type=console.Range(int, 1), default=service.MAX_BYTES, help='the largest image accepted')
@@ -59,7 +61,7 @@ def serve(args):
         import uvicorn
     except ImportError:
         raise SystemExit('serve.py needs fastapi and uvicorn: pip install "fcnroad[serve]", or -r requirements.txt') from None
-    predictor = runtimes.open_predictor(args.model, args.runtime)
+    predictor = runtimes.open_predictor(args.model, args.runtime, threshold=args.threshold)
     info = service.description(predictor.run_config, held_out_scores(args.model))
     app = service.build_app(predictor, info, args.max_bytes, args.queue)
     print('%s; serving on http://%s:%d/ (POST /predict, GET /health; Ctrl-C stops)'

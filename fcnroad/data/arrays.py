@@ -9,6 +9,23 @@ from PIL import Image
 from fcnroad.errors import DataError  # noqa: F401  (bad or missing input data; the message names the file)
 
 IGNORE = 255
+# The network's sides are multiples of this (five poolings of 2); network_shape() rounds to it.
+NETWORK_MULTIPLE = 32
+
+
+def network_shape(image_shape, trained_shape):
+    """The (height, width) the network sees an image of image_shape at: the height it was trained at,
+    the width that keeps the image's aspect ratio rounded (half up) to a multiple of NETWORK_MULTIPLE,
+    at least one (never stretched).
+
+    The one rule for every path that paints or scores, and for the training images before their crop;
+    saved_model.network_shape_tensor is the same integer arithmetic in the graph (tested to agree).
+    """
+    height, width = int(image_shape[0]), int(image_shape[1])
+    trained_height, multiple = int(trained_shape[0]), NETWORK_MULTIPLE
+    # round(width * trained_height / height / multiple), half up, in integers
+    multiples = (2 * width * trained_height + height * multiple) // (2 * height * multiple)
+    return trained_height, max(1, multiples) * multiple
 
 
 def read_png(path, channels=3):

@@ -84,6 +84,7 @@ class Dataset:
     """
 
     def __init__(self, name, pairs, class_names, read_label, colours=None, positive=None):
+        self.sources = None     # combine()'s: the (name, number of pairs) of each dataset it holds, in order
         self.name = name
         self.pairs = list(pairs)
         self.class_names = tuple(class_names)
@@ -451,27 +452,37 @@ def _folder_test(data_dir):
     return dataset
 
 
-# What a dataset is, in one place.  load(data_dir, val_fraction, strict, unlabelled_ok) -> (train, val);
-# load_test(data_dir) -> its labelled test split, None where the labels are not public; paint(data_dir)
-# -> the images a run paints (a DataError, or None for the dataset, paints the validation images); classes: the class names, None where the
-# data names them (folder: classes.json, which may also name its positive class); defaults: the settings it
-# trains with unless a flag says otherwise (measured, BENCHMARKS.md); sequences: its frames name their
-# sequence (--holdout-sequence).
-Spec = collections.namedtuple('Spec', 'load load_test paint classes defaults sequences')
+class Spec(collections.namedtuple('Spec', 'load load_test paint classes defaults sequences road',
+                                   defaults=(None, None, None, {}, False, None))):
+    """What a dataset is, in one place (filled by keyword).
+
+    load(data_dir, val_fraction, strict, unlabelled_ok) -> (train, val); load_test(data_dir) -> its labelled
+    test split, None where the labels are not public; paint(data_dir) -> the images a run paints (a DataError,
+    or None for the dataset, paints the validation images); classes: the class names, None where the data
+    names them (folder: classes.json, which may also name its positive class); defaults: the settings it
+    trains with unless a flag says otherwise (measured, BENCHMARKS.md); sequences: its frames name their
+    sequence (--holdout-sequence); road: the class of its labels that is road, for a run on several datasets
+    (each trained as road / not road; None: the data says, as a folder's positive class or class "road").
+    """
+
+
 DATASETS = {
     # 256x832 against 160x576, two seeds each on the held-out block: +1.7 MaxF and +2.9 points of road
     # IoU (92.28 / 0.854 against 90.54 / 0.826; seed spread 0.4 MaxF) for 2.4x the time an image.
     # FCN-8s (options.FCN8S_ONLY: the other families keep the project's): 12 epochs of batch 4 with fc6/fc7
     # 1024 wide and conv1-conv3 frozen, 1.9x the images a second of the full network: MaxF 94.15 on the block
     # (two seeds, 0.05 apart) in under an hour of a 2-core CPU (BENCHMARKS.md, KITTI Road: quality per CPU-hour).
-    'kitti': Spec(_kitti, None, _kitti_paint, ROAD_CLASSES, {'image_shape': (256, 832), 'batch_size': 4, 'epochs': 12,
-                                                             'frozen_blocks': 3, 'fc_depth': 1024}, False),
+    'kitti': Spec(load=_kitti, paint=_kitti_paint, classes=ROAD_CLASSES, road=ROAD,
+                  defaults={'image_shape': (256, 832), 'batch_size': 4, 'epochs': 12, 'frozen_blocks': 3,
+                            'fc_depth': 1024}),
     # CamVid's 360x480 frames are not KITTI's 1:3.4: they train at their own size (to a multiple of 32);
     # at dusk on unseen streets, 11 classes, 352x480 scores 0.513 mean IoU against 0.446 at 192x256.
-    'camvid_road': Spec(_camvid(True), _camvid_test(True), None, ROAD_CLASSES, {'image_shape': (352, 480)}, True),
-    'camvid': Spec(_camvid(False), _camvid_test(False), None, CAMVID_CLASSES, {'image_shape': (352, 480)}, True),
-    'cityscapes': Spec(_cityscapes, None, None, CITYSCAPES_CLASSES, {}, False),
-    'folder': Spec(_folder, _folder_test, None, None, {}, False),
+    'camvid_road': Spec(load=_camvid(True), load_test=_camvid_test(True), classes=ROAD_CLASSES,
+                        defaults={'image_shape': (352, 480)}, sequences=True, road=ROAD),
+    'camvid': Spec(load=_camvid(False), load_test=_camvid_test(False), classes=CAMVID_CLASSES,
+                   defaults={'image_shape': (352, 480)}, sequences=True, road=CAMVID_ROAD),
+    'cityscapes': Spec(load=_cityscapes, classes=CITYSCAPES_CLASSES, road=CITYSCAPES_CLASSES.index('road')),
+    'folder': Spec(load=_folder, load_test=_folder_test),
 }
 SEQUENCE_DATASETS = tuple(name for name, spec in DATASETS.items() if spec.sequences)
 
@@ -531,6 +542,52 @@ def _split(dataset, folder, val_fraction):
     if unlabelled:
         train = train.with_pairs(train.pairs + sorted(unlabelled))
     return train, val
+
+
+def road_class(kind, dataset):
+    """The class of a dataset's labels that is road (its Spec's, or for a folder its positive class or the class
+    named road), for training it as road / not road beside other datasets."""
+    road = get(kind).road
+    if road is not None:
+        return road
+    if dataset.positive is not None:
+        return dataset.positive
+    names = [name.lower() for name in dataset.class_names]
+    if 'road' in names:
+        return names.index('road')
+    raise DataError('%s: names no positive class and no class "road" (%s), so it cannot be trained as road / not '
+                    'road beside other datasets; name its road class "road", or "positive" in %s'
+                    % (dataset.name, ', '.join(dataset.class_names), FOLDER_CLASSES_FILE))
+
+
+def as_road(dataset, road):
+    """dataset as road / not road: class `road` of its labels is road, every other not road, IGNORE stays."""
+    if dataset.positive == ROAD and road == ROAD:
+        return dataset
+    read = dataset.read_label
+
+    def read_road(path):
+        label = read(path)
+        return np.where(label == IGNORE, np.uint8(IGNORE), (label == road).astype(np.uint8)).astype(np.uint8)
+    return Dataset(dataset.name, dataset.pairs, ROAD_CLASSES, read_road, positive=ROAD)
+
+
+def combine(parts, name=None):
+    """One road dataset of several road datasets (as_road's), laid end to end; its `sources` holds each part's
+    (name, number of pairs), in order, for a batch mix (helper.Batches) and scoring per source."""
+    readers = {}
+    for part in parts:
+        if part.positive != ROAD:
+            raise DataError('%s: only road datasets (as_road) combine' % part.name)
+        for image, label in part.pairs:
+            if label is None:
+                raise DataError('%s: an image without a mask (%s) cannot train beside other datasets'
+                                % (part.name, image))
+            readers[label] = part.read_label
+    combined = Dataset(name or '+'.join(part.name for part in parts), [pair for part in parts for pair in part.pairs],
+                       ROAD_CLASSES, lambda path: readers[path](path), positive=ROAD)
+    combined.sources = tuple((part.name, len(part)) for part in parts)
+    return combined
 
 
 def load_test(kind, data_dir):

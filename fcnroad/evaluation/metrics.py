@@ -1,6 +1,6 @@
 """Segmentation quality from accumulated counts, never averaged per image.
 
-Binary road: IoU/precision/recall at the 0.5 decision, and the KITTI Road
+Binary road: IoU/precision/recall at the decision (DECISION, 0.5), and the KITTI Road
 devkit's pixel evaluation (evaluateRoad.py): thresholds 0..255/255 on the road
 probability, TP/FP/FN pooled over the set, MaxF, 11-point PASCAL AP, and
 PRE/REC/FPR/FNR at the MaxF threshold.  Multi-class: confusion matrix,
@@ -11,14 +11,17 @@ import numpy as np
 from fcnroad.data.datasets import IGNORE
 
 NUM_THRESHOLDS = 256  # the devkit's thresholds k/255, k = 0..255
+# The decision of a road model: road where its probability passes this (KITTI's devkit decides so);
+# --threshold sets another.  saved_model.classes_from is the same rule in the graph.
+DECISION = 0.5
 
 
-def classes_from_probabilities(probs, positive=None):
-    """Class map from (..., C) probabilities: the positive class (road) where its probability passes 0.5,
-    as KITTI's devkit decides; without one, the most probable class."""
+def classes_from_probabilities(probs, positive=None, threshold=DECISION):
+    """Class map from (..., C) probabilities: the positive class (road) where its probability passes the
+    threshold; without a positive class, the most probable class."""
     probs = np.asarray(probs)
     if positive is not None:
-        return (probs[..., positive] > 0.5).astype(np.uint8)
+        return (probs[..., positive] > threshold).astype(np.uint8)
     return probs.argmax(-1).astype(np.uint8)
 
 

@@ -7,14 +7,16 @@ Each export is written as <version>.partial and renamed when complete.
 
 onnx: one .onnx file (tf2onnx, opset ONNX_OPSET) with the serving signature's inputs and
 outputs: uint8 images (N, H, W, 3) of any size -> classes and probabilities at that size.
-TensorFlow's antialiased resize (ScaleAndTranslate) has no ONNX op, so the export resizes
-to the training size with the same triangle filter written as two matrix products, which
-ONNX has (antialiased_resize); the probabilities go back up bilinearly, as in TensorFlow.
+The network sees the images at the training height and their own aspect ratio, as in the
+SavedModel (saved_model.network_shape_tensor).  TensorFlow's antialiased resize
+(ScaleAndTranslate) has no ONNX op, so the export resizes with the same triangle filter
+written as two matrix products, which ONNX has (antialiased_resize); the probabilities go
+back up bilinearly, as in TensorFlow.
 
 tflite: the same graph through TensorFlow's TFLite converter (any input size: resize the
 interpreter's input tensor), the run's settings in a constant string output (run_config).
-tflite with int8: full-integer quantisation of the network alone, at its training size:
-uint8 images (N, H, W, 3) of the training size -> float probabilities at that size; every op
+tflite with int8: full-integer quantisation of the network alone: uint8 images (N, H, W, 3) as
+the network sees them (arrays.network_shape) -> float probabilities at that size; every op
 between is int8, its ranges calibrated on training images resized as the predictor resizes
 them (arrays.resize_image).  The resizing stays outside, in float (runtimes.TFLitePredictor):
 quantised with the network, the any-size resize's coordinate arithmetic ran in int8 (a
@@ -33,7 +35,8 @@ from fcnroad.serving import saved_model
 
 tf = tf2.compat.v1
 
-FORMATS = ('savedmodel', 'onnx', 'tflite')
+FORMATS = ('savedmodel', 'onnx', 'tflite', 'openvino')
+OPENVINO_RUN_CONFIG = ('fcnroad', 'run_config')     # where an OpenVINO IR keeps the run's settings (rt_info)
 ONNX_OPSET = 17
 ONNX_OPTIMIZE_MAX_BYTES = 100 * 2 ** 20    # tf2onnx's optimiser on larger graphs: see export_onnx
 ONNX_INPUT, ONNX_OUTPUTS = 'images', ('classes', 'probabilities')
@@ -76,7 +79,10 @@ def next_version(folder):
 
 
 def export_savedmodel(model_dir, out_dir, name=None, version=None):
-    """Write model_dir as <out_dir>/<name>/<version>/ (name: the model's family; version: the next); return it."""
+    """Write model_dir as <out_dir>/<name>/<version>/ (name: the model's family; version: the next); return it.
+
+    The serving paths are written anew around the model's network (saved_model.write_serving_model), so a model
+    saved before today's serving path is exported with it."""
     run_config = read_run_config(model_dir)
     meta = read_meta_graph(model_dir)
     name = name or run_config.get('model', 'fcn8s')
@@ -88,14 +94,10 @@ def export_savedmodel(model_dir, out_dir, name=None, version=None):
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(os.path.dirname(target), exist_ok=True)
     try:
-        if saved_model.MODEL_TAG in meta.meta_info_def.tags and saved_model.BYTES_SIGNATURE in meta.signature_def:
-            shutil.copytree(model_dir, staging)
-        else:
-            saved_model.write_serving_model(model_dir, list(meta.meta_info_def.tags), saved_model.network_tensors(meta),
-                                            staging,
-                                            tuple(run_config['image_shape']), saved_model.positive_class(run_config),
-                                            import_scope='network')
-            shutil.copy(os.path.join(model_dir, saved_model.RUN_CONFIG), staging)
+        saved_model.write_serving_model(model_dir, list(meta.meta_info_def.tags), saved_model.network_tensors(meta),
+                                        staging, tuple(run_config['image_shape']),
+                                        saved_model.positive_class(run_config), import_scope='network')
+        shutil.copy(os.path.join(model_dir, saved_model.RUN_CONFIG), staging)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -132,7 +134,8 @@ def frozen_serving_graph(model_dir):
     names = saved_model.network_tensors(meta)
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         images = tf.placeholder(tf.uint8, [None, None, None, 3], name=ONNX_INPUT)
-        resized = antialiased_resize(tf.cast(images, tf.float32), tuple(run_config['image_shape']))
+        size = saved_model.network_shape_tensor(images, tuple(run_config['image_shape']))
+        resized = antialiased_resize(tf.cast(images, tf.float32), (size[0], size[1]))
         tf.saved_model.loader.load(sess, list(meta.meta_info_def.tags), model_dir, import_scope='network',
                                    input_map={names['image_input']: resized, names['keep_prob']: tf.constant(1.0)})
         probabilities = graph.get_tensor_by_name('network/' + names['probabilities'])
@@ -173,13 +176,13 @@ def export_onnx(model_dir, out_path, opset=ONNX_OPSET):
 
 
 def frozen_network_graph(model_dir):
-    """(GraphDef, run_config): the network alone at its training size, uint8 images in, probabilities out."""
+    """(GraphDef, run_config): the network alone, images of any size in (as the network sees them), probabilities
+    out."""
     run_config = read_run_config(model_dir)
     meta = read_meta_graph(model_dir)
     names = saved_model.network_tensors(meta)
-    height, width = run_config['image_shape']
     with tf.Graph().as_default() as graph, tf.Session() as sess:
-        images = tf.placeholder(tf.float32, [None, height, width, 3], name=ONNX_INPUT)
+        images = tf.placeholder(tf.float32, [None, None, None, 3], name=ONNX_INPUT)
         tf.saved_model.loader.load(sess, list(meta.meta_info_def.tags), model_dir, import_scope='network',
                                    input_map={names['image_input']: images, names['keep_prob']: tf.constant(1.0)})
         tf.identity(graph.get_tensor_by_name('network/' + names['probabilities']), name='probabilities')
@@ -246,16 +249,88 @@ def spread(paths, count):
 
 
 def calibration_batches(paths, image_shape):
-    """The representative data: each image as the predictor feeds the int8 network."""
+    """The representative data: each image as the predictor feeds the int8 network (arrays.network_shape)."""
     from fcnroad.data import arrays
     for path in paths:
-        yield [arrays.resize_image(arrays.read_png(path), image_shape)[None].astype(np.float32)]
+        image = arrays.read_png(path)
+        yield [arrays.resize_image(image, arrays.network_shape(image.shape, image_shape))[None].astype(np.float32)]
+
+
+def calibration_arrays(paths, image_shape):
+    """The calibration images as float arrays (1, h, w, 3), each at the shape the network sees it at."""
+    for batch in calibration_batches(paths, image_shape):
+        yield batch[0]
+
+
+def export_openvino(model_dir, out_path, int8=False, calibration=None):
+    """Write the network as an OpenVINO IR (out_path, an .xml, and its .bin beside it), float32 or, with int8,
+    quantised by NNCF and calibrated on the image paths given (default: the run's training images)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ExportError('--format openvino needs openvino (pip install "fcnroad[openvino]")') from None
+    if not out_path.lower().endswith('.xml'):
+        raise ExportError('%s: an OpenVINO IR is an .xml file (its weights go beside it in a .bin)' % out_path)
+    read_run_config(model_dir)
+    free_target(out_path)
+    free_target(out_path[:-4] + '.bin')
+    frozen, run_config = frozen_network_graph(model_dir)
+    model = ov.convert_model(frozen)
+    check_openvino_ir(model, frozen, tuple(run_config['image_shape']), out_path)
+    if int8:
+        try:
+            import nncf
+        except ImportError:
+            raise ExportError('--format openvino --int8 needs nncf (pip install "fcnroad[openvino]")') from None
+        paths = list(calibration) if calibration is not None else training_images(run_config)
+        if not paths:
+            raise ExportError('--int8: no calibration images')
+        model = nncf.quantize(model, nncf.Dataset(list(calibration_arrays(paths, tuple(run_config['image_shape'])))),
+                              subset_size=len(paths))
+    model.set_rt_info(json.dumps(run_config), list(OPENVINO_RUN_CONFIG))
+    folder = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(folder, exist_ok=True)
+    staging = os.path.join(folder, '.%s.partial.xml' % os.path.basename(out_path)[:-4])
+    try:
+        ov.save_model(model, staging, compress_to_fp16=False)
+        os.replace(staging[:-4] + '.bin', out_path[:-4] + '.bin')
+        os.replace(staging, out_path)
+    finally:
+        for leftover in (staging, staging[:-4] + '.bin'):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+    return out_path
+
+
+OPENVINO_TOLERANCE = 1e-3     # probabilities: float32 rounding apart, nothing more
+
+
+def check_openvino_ir(model, frozen, image_shape, out_path):
+    """The IR as it will be read back computes the network's probabilities (within OPENVINO_TOLERANCE), or an
+    ExportError.  Read back from a saved IR, OpenVINO 2026.4 computes another map for FCN's transposed
+    convolutions than the same model converted in memory (and than TensorFlow), so every export is checked."""
+    import tempfile
+    import openvino as ov
+    image = np.random.RandomState(0).uniform(0, 255, (1,) + tuple(image_shape) + (3,)).astype(np.float32)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        tf.import_graph_def(frozen, name='')
+        expected = sess.run('probabilities:0', {ONNX_INPUT + ':0': image})
+    with tempfile.TemporaryDirectory(prefix='fcn8-openvino-') as folder:
+        path = os.path.join(folder, 'network.xml')
+        ov.save_model(model, path, compress_to_fp16=False)
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(path), 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+        got = compiled({0: image})[compiled.outputs[0]]
+    difference = float(np.abs(got - expected).max())
+    if difference > OPENVINO_TOLERANCE:
+        raise ExportError('%s: OpenVINO does not compute this network as TensorFlow does (probabilities up to %.3f '
+                          'apart; OpenVINO reads transposed convolutions back from an IR otherwise than they were '
+                          'converted): export it with --format onnx' % (out_path, difference))
 
 
 def export_tflite(model_dir, out_path, int8=False, calibration=None):
     """Write a TFLite flatbuffer, whole or not at all: the any-size serving path in float, or with int8 the
-    network alone at its training size, full-integer, calibrated on the image paths given (default: the
-    run's training images)."""
+    network alone, full-integer, calibrated on the image paths given (default: the run's training images)."""
     read_run_config(model_dir)
     free_target(out_path)
     frozen, run_config = frozen_network_graph(model_dir) if int8 else frozen_serving_graph(model_dir)

@@ -1,7 +1,7 @@
 """A trained model on images and videos: inputs found, batched by size, painted, written complete or not at all.
 
-Images of any size: the model's serving signature resizes each to the training
-size and its probabilities back to the image's own size.  Every file is written
+Images of any size: the serving path resizes each to the training height at its own
+aspect ratio and its probabilities back to the image's own size.  Every file is written
 under a staging name and renamed when complete.  TensorFlow is imported only
 once a model is read.  Reading and decoding run in one thread, painting and
 writing in another, around the network (pipelined()): bounded queues keep memory
@@ -32,8 +32,10 @@ VIDEO_CODEC = 'libx264'
 VIDEO_QUALITY = 8   # imageio's 0..10 scale
 
 
-class InputError(ValueError):
-    """An input that cannot be used; the message names it."""
+class InputError(errors.DataError):
+    """An input (image, video, folder) that cannot be used; the message names it."""
+
+    prefix = 'input error: '
 
 
 def find_inputs(inputs):
@@ -74,24 +76,23 @@ def find_inputs(inputs):
 
 
 class Predictor:
-    """A saved model's serving signature in a session: uint8 images in, classes and probabilities out."""
+    """A saved model in a session behind today's serving path (saved_model.serving_graph, whatever path it was
+    saved with): uint8 images in, classes and probabilities out."""
 
-    def __init__(self, model_dir, flip=False, scales=(1.0,), crf=False):
+    def __init__(self, model_dir, flip=False, scales=(1.0,), crf=False, threshold=metrics.DECISION):
         import tensorflow.compat.v1 as tf
         tf.get_logger().setLevel('ERROR')   # disable_v2_behavior's deprecation notice is noise
         tf.disable_v2_behavior()
         self.graph = tf.Graph()
         self.sess = tf.Session(graph=self.graph)
         with self.graph.as_default():
-            self.tensors, self.run_config, meta = saved_model.load_model(self.sess, model_dir, with_meta=True)
+            serving, self.run_config = saved_model.load_serving(self.sess, model_dir)
         self.flip, self.scales, self.crf = flip, tuple(scales), crf
-        signature = meta.signature_def.get(saved_model.SERVING_SIGNATURE)
-        if signature is None or 'images' not in signature.inputs:
-            raise errors.ModelError('%s: saved without the any-size serving signature; train it again with this '
-                             'version of main.py' % model_dir)
-        self.images = self.graph.get_tensor_by_name(signature.inputs['images'].name)
-        self.classes = self.graph.get_tensor_by_name(signature.outputs['classes'].name)
-        self.probabilities = self.graph.get_tensor_by_name(signature.outputs['probabilities'].name)
+        self.threshold = check_threshold(threshold, self.run_config)
+        self.images, self.classes, self.probabilities = serving['images'], serving['classes'], serving['probabilities']
+        self.feed_threshold = serving['threshold']
+        self.tensors = {'image_input': serving['image_input'], 'keep_prob': serving['keep_prob'],
+                        'probabilities': serving['network_probabilities']}
         self.palette = paint.model_colours(self.run_config)
 
     def __call__(self, images):
@@ -102,7 +103,8 @@ class Predictor:
         with crf each map is then refined by the dense CRF.
         """
         if not self.flip and self.scales == (1.0,):
-            classes, probs = self.sess.run([self.classes, self.probabilities], {self.images: images})
+            classes, probs = self.sess.run([self.classes, self.probabilities],
+                                           {self.images: images, self.feed_threshold: self.threshold})
             if not self.crf:
                 return classes, probs
         else:
@@ -115,6 +117,14 @@ class Predictor:
 
     def close(self):
         self.sess.close()
+
+
+def check_threshold(threshold, run_config):
+    """threshold, if the model has a positive class to decide by it (a road model); else metrics.DECISION."""
+    if threshold != metrics.DECISION and run_config.get('positive_class') is None:
+        raise errors.ConfigError('--threshold %g: decides a road model\'s road; this model has %d classes alike, '
+                                 'decided by the most probable' % (threshold, run_config['num_classes']))
+    return threshold
 
 
 def _batches_of_equal_size(paths, batch_size, skipped=None):

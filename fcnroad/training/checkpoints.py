@@ -212,3 +212,27 @@ class StopOnSignal:
             signal.signal(sig, handler)
         self.previous = {}
         return False
+
+
+def initialise_from_model(sess, model_dir, variables):
+    """Set variables to a saved model's weights (main.py --init-model): every one of them must be in the model's
+    checkpoint with the same shape, or a CheckpointError names the first that is not."""
+    import tensorflow.compat.v1 as tf
+    prefix = os.path.join(model_dir, 'variables', 'variables')
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (ValueError, tf.errors.OpError) as e:
+        raise CheckpointError('%s: no weights to start from (%s)' % (model_dir, str(e).split('\n')[0])) from None
+    shapes = reader.get_variable_to_shape_map()
+    feeds = {}
+    for variable in variables:
+        name = variable.op.name
+        if name not in shapes:
+            raise CheckpointError('%s: has no %s, which this network has: it is another network' % (model_dir, name))
+        if tuple(shapes[name]) != tuple(variable.shape.as_list()):
+            raise CheckpointError('%s: its %s is %s, this network\'s %s' % (
+                model_dir, name, tuple(shapes[name]), tuple(variable.shape.as_list())))
+        feeds[variable] = reader.get_tensor(name)
+    placeholders = {v: tf.placeholder(v.dtype.base_dtype, v.shape) for v in feeds}
+    sess.run([v.assign(p) for v, p in placeholders.items()], {p: feeds[v] for v, p in placeholders.items()})
+    return len(feeds)

@@ -63,9 +63,11 @@ def plot(path, history, evaluations, metric=None):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     series = {'loss': (list(range(1, len(history) + 1)), list(history))}
-    if metric and evaluations:
-        points = [(e['epoch'], e[metric]) for e in evaluations if metric in e]
-        series[metric] = ([p[0] for p in points], [p[1] for p in points])
+    if metric and evaluations:     # the metric, and each dataset's of a run on several
+        names = [metric] + sorted({k for e in evaluations for k in e if k.endswith('/' + metric)})
+        for name in names:
+            points = [(e['epoch'], e[name]) for e in evaluations if name in e]
+            series[name] = ([p[0] for p in points], [p[1] for p in points])
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     ax.plot(*series['loss'], 'o-', color='tab:blue', label='mean training loss')
     ax.set_xlabel('epoch')
@@ -73,8 +75,12 @@ def plot(path, history, evaluations, metric=None):
     ax.grid(alpha=0.3)
     if metric in series:
         other = ax.twinx()
-        other.plot(*series[metric], 's-', color='tab:green', label='validation ' + metric)
+        for name, style in zip([k for k in series if k != 'loss'], ('s-', '^--', 'v--', 'D--', 'x--')):
+            other.plot(*series[name], style, color='tab:green', alpha=1.0 if name == metric else 0.6,
+                       label='validation ' + name)
         other.set_ylabel('validation ' + metric, color='tab:green')
+        if len(series) > 2:
+            other.legend(loc='lower right', fontsize='small')
     fig.tight_layout()
     tmp = os.path.join(os.path.dirname(path), '.' + os.path.basename(path) + '.tmp.png')
     fig.savefig(tmp)
@@ -84,11 +90,14 @@ def plot(path, history, evaluations, metric=None):
 
 
 def val_metrics(results):
-    """The scalar validation metrics of an evaluate.evaluate() result, by name."""
+    """The scalar validation metrics of a scoring.evaluate() result, by name; a run on several datasets
+    (scoring.mean_of) has their mean under each name and each dataset's as '<dataset>/<name>'."""
     values = {'mean_iou': results['mean_iou'], 'pixel_accuracy': results['pixel_accuracy']}
     if 'road' in results:
         values.update(road_iou=results['road']['iou'], maxf=results['kitti']['MaxF'],
                       ap=results['kitti']['AP'])
+    for name, source in results.get('sources', {}).items():
+        values.update({'%s/%s' % (name, k): v for k, v in val_metrics(source).items()})
     return {k: float(v) for k, v in values.items() if v == v and np.isfinite(v)}
 
 

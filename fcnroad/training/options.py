@@ -3,6 +3,7 @@
 Which setting wins, highest first (one rule, printed with each run's settings):
 
     a flag on the command line > the resumed run's own (run_args.json) > --recipe
+    > --init-model's (its family and size, FINETUNE_DEFAULTS)
     > a dataset's defaults (datasets.DATASETS) or SAMPLE_DEFAULTS > DEFAULTS
 
 and a --vgg-dir given sets --fc-depth to its SavedModel's width where no flag gives that (settle_vgg).
@@ -19,6 +20,7 @@ from fcnroad import console, errors, models
 from fcnroad.console import Path, Range
 from fcnroad.models import mil, vgg, vgg_saved_model
 from fcnroad.data import augment, datasets, weak
+from fcnroad.serving import saved_model
 from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
 
 # The source's hyperparameters, except where a measured comparison
@@ -84,6 +86,10 @@ RECIPES = {
                  'clip_norm': 0.0, 'l2': 0.0, 'augment': False, 'frozen_blocks': 0, 'fc_depth': vgg.FC_DEPTH},
 }
 
+# Fine-tuning a saved model (--init-model) on a few frames of one's own camera: a short schedule at a
+# tenth of the rate, so the road it knows is not forgotten (docs/training.md: Your own camera).
+FINETUNE_DEFAULTS = {'epochs': 10, 'batch_size': 4, 'learning_rate': 1e-5, 'eval_every': 5}
+
 IMAGE_SIDE = Range(int, 32, multiple=32)    # VGG pools five times
 
 
@@ -99,6 +105,17 @@ def build_parser():
                                      '--fc-depth 1024)' % (d['vgg_dir'], vgg_dir_for(1024)))
     p.add_argument('--vgg-weights-h5', type=Path('file'), help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=list(datasets.DATASETS))
+    p.add_argument('--init-model', nargs='?', const=saved_model.SHIPPED_MODEL, type=Path('folder'), metavar='MODEL',
+                   help='start from a saved model\'s weights (a runs/<run>/model folder; the bare flag: the shipped '
+                        'road model), its network and training size, and fine-tune: %s unless given'
+                        % as_flags(FINETUNE_DEFAULTS))
+    p.add_argument('--add-dataset', action='append', type=dataset_source, metavar='NAME=DIR',
+                   help='also train on this dataset (one of %s) in DIR (as --data-dir for it), every dataset as road '
+                        '/ not road; repeat for more.  Validation scores each on its own; the headline is their '
+                        'mean' % ', '.join(datasets.DATASETS))
+    p.add_argument('--mix', type=Range(float, 0, low_open=True), nargs='+', metavar='W',
+                   help="each dataset's share of every batch, --dataset's first then each --add-dataset's "
+                        '(default: in proportion to their training images)')
     p.add_argument('--recipe', default='default', choices=list(RECIPES),
                    help="tutorial: the source's own settings (%s); flags given override them" % as_flags(
                        RECIPES['tutorial']))
@@ -167,10 +184,21 @@ def build_parser():
     a.add_argument('--aug-flip', type=Range(float, 0, 1), default=ad['flip'], metavar='P', help='horizontal flip probability')
     a.add_argument('--aug-scale', type=Range(float, 0, low_open=True), nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
                    help='random zoom range (crop above 1, pad with ignored pixels below 1)')
+    a.add_argument('--aug-aspect', type=Range(float, 0), default=ad['aspect'], metavar='D',
+                   help='the width stretched against the height by exp(+-D): other lenses and sensors')
+    a.add_argument('--aug-horizon', type=Range(float, 0, 1, high_open=True), default=ad['horizon'], metavar='F',
+                   help='the crop moved up or down by up to F of its height: a camera mounted higher or lower')
     for name in ('brightness', 'contrast', 'saturation', 'gamma'):
         a.add_argument('--aug-' + name, type=Range(float, 0), default=ad[name], metavar='D', help='%s range +-D' % name)
-    a.add_argument('--aug-shadow', type=Range(float, 0, 1), default=ad['shadow'], metavar='P',
-                   help='probability of a random shadow over one side of a line')
+    a.add_argument('--aug-colour', type=Range(float, 0), default=ad['colour'], metavar='D',
+                   help='each colour channel multiplied by exp(+-D): another white balance')
+    for name, what in (('shadow', 'a random shadow over one side of a line'),
+                       ('low_light', 'a dim frame (%g-%g of its light) with sensor noise' % augment.LOW_LIGHT),
+                       ('low_res', 'a frame taken at %g-%g of the resolution, scaled back up' % augment.LOW_RES),
+                       ('blur', 'a Gaussian blur of %g-%g pixels' % augment.BLUR_SIGMA),
+                       ('jpeg', 'JPEG compression at quality %d-%d' % augment.JPEG_QUALITY)):
+        a.add_argument('--aug-' + name.replace('_', '-'), type=Range(float, 0, 1), default=ad[name], metavar='P',
+                       help='probability of %s' % what)
     w = p.add_argument_group('learning from boxes (README: Training from boxes)')
     wd = weak.DEFAULTS
     w.add_argument('--supervision', choices=weak.SUPERVISIONS + (mil.SUPERVISION,), default=d['supervision'],
@@ -220,6 +248,18 @@ def build_parser():
     return p
 
 
+def dataset_source(text):
+    """--add-dataset NAME=DIR -> (NAME, DIR), NAME a dataset of the registry and DIR a folder."""
+    name, sep, folder = text.partition('=')
+    if not sep or not folder:
+        raise argparse.ArgumentTypeError('%r: give NAME=DIR, e.g. camvid_road=../data' % text)
+    if name not in datasets.DATASETS:
+        raise argparse.ArgumentTypeError('%r: no dataset %r (choose from %s)' % (text, name, ', '.join(datasets.DATASETS)))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError('%r: %s is not a folder' % (text, folder))
+    return name, folder
+
+
 def check_args(args):
     """The rules between settings (each flag's own range is its type's, checked as it is parsed; the
     folder checks below also cover a resumed run's saved settings, which are not parsed)."""
@@ -247,6 +287,15 @@ def check_args(args):
         if args.distribute == 'multi-worker' and args.resume:
             raise errors.ConfigError('--resume with --distribute multi-worker is not supported: resume the run on one '
                              'machine with --distribute mirrored')
+    sources = 1 + len(args.add_dataset or ())
+    if args.mix is not None and len(args.mix) != sources:
+        raise errors.ConfigError('--mix: %d shares for %d datasets (--dataset and each --add-dataset, in that order)'
+                                 % (len(args.mix), sources))
+    if args.add_dataset and (args.supervision != 'masks' or args.boxes_dir):
+        raise errors.ConfigError('--add-dataset trains on the masks of every dataset: drop --supervision %s%s'
+                                 % (args.supervision, ' and --boxes-dir' if args.boxes_dir else ''))
+    if args.add_dataset and args.holdout_sequence:
+        raise errors.ConfigError('--holdout-sequence with --add-dataset: hold a sequence out of a run on one dataset')
     model = model_name(args)
     if args.frozen_blocks and not models.get(model).encoder.startswith('vgg16'):
         raise errors.ConfigError('--frozen-blocks %d: --model %s has no VGG16 encoder' % (args.frozen_blocks, model))
@@ -260,7 +309,12 @@ def model_name(args):
     return args.model
 
 
-NOT_GIVEN = object()     # the default of every flag in explicit_flags' probe parser
+class _NotGiven(list):
+    """The default of every flag in explicit_flags' probe parser: a list, so that a repeatable flag (--add-dataset)
+    appends to a copy of it, and the flag counts as given."""
+
+
+NOT_GIVEN = _NotGiven()
 
 
 def explicit_flags(argv, make_parser=None):
@@ -302,6 +356,31 @@ def apply_dataset_defaults(args, explicit):
     if model_name(args) != models.TUTORIAL_MODEL:
         defaults = {key: value for key, value in defaults.items() if key not in FCN8S_ONLY}
     return apply_defaults(args, defaults, explicit)
+
+
+def init_model_defaults(args, explicit):
+    """--init-model's settings where no flag gives them: its network and training size, FINETUNE_DEFAULTS;
+    returns what was set.  Another network, or another number of classes than the model's, is refused."""
+    if not args.init_model:
+        return {}
+    path = os.path.join(args.init_model, saved_model.RUN_CONFIG)
+    if not os.path.isfile(path):
+        raise errors.ConfigError('--init-model %s: not a saved model of main.py (no %s)' % (args.init_model,
+                                                                                          saved_model.RUN_CONFIG))
+    with open(path) as f:
+        run_config = saved_model.up_to_date(json.load(f))
+    family = run_config.get('model', models.TUTORIAL_MODEL)
+    if 'model' in explicit and args.model != family:
+        raise errors.ConfigError('--init-model %s is a %s, not a --model %s: drop one' % (args.init_model, family,
+                                                                                        args.model))
+    if args.num_classes is not None and args.num_classes != run_config['num_classes']:
+        raise errors.ConfigError('--init-model %s has %d classes, not --num-classes %d' % (
+            args.init_model, run_config['num_classes'], args.num_classes))
+    settings = dict(FINETUNE_DEFAULTS, model=family, image_shape=tuple(run_config['image_shape']))
+    saved_args = run_config.get('args', {})
+    if family == models.TUTORIAL_MODEL:     # fcn8s: the same fc6/fc7 width and decoder
+        settings.update({k: saved_args[k] for k in ('fc_depth', 'decoder') if k in saved_args})
+    return apply_defaults(args, settings, explicit)
 
 
 def vgg_dir_for(fc_depth):
@@ -349,7 +428,9 @@ RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'checkpoint_minutes
 
 # A run saved before one of its settings existed trained without it: the value it had then, where
 # that is not today's default (older runs had no augmentation, no timed checkpoints, a bool precision).
-BEFORE_THE_FLAG = {'augment': False, 'checkpoint_minutes': 0.0, 'mixed_precision': 'off'}
+BEFORE_THE_FLAG = {'augment': False, 'checkpoint_minutes': 0.0, 'mixed_precision': 'off',
+                   **{'aug_' + name: 0.0 for name in ('aspect', 'horizon', 'colour', 'low_light', 'low_res', 'blur',
+                                                      'jpeg')}}
 
 
 def bring_up_to_date(saved):
@@ -358,9 +439,11 @@ def bring_up_to_date(saved):
     known = {field.name for field in dataclasses.fields(RunConfig)}
     settings = {**BEFORE_THE_FLAG, **{k: v for k, v in saved.items() if k in known}}
     settings['mixed_precision'] = precision.normalise_mode(settings['mixed_precision'])
-    for key in ('image_shape', 'aug_scale'):
-        if key in settings:
+    for key in ('image_shape', 'aug_scale', 'mix'):
+        if settings.get(key) is not None:
             settings[key] = tuple(settings[key])
+    if settings.get('add_dataset'):
+        settings['add_dataset'] = [tuple(source) for source in settings['add_dataset']]
     vgg_dir = settings.get('vgg_dir')
     if 'fc_depth' not in settings and vgg_dir and vgg.is_complete(vgg_dir):    # its SavedModel's width
         settings['fc_depth'] = vgg_saved_model.fc_depth(vgg_dir) or vgg.FC_DEPTH
@@ -423,6 +506,10 @@ def resolve(argv):
     if recipe_settings:
         print('--recipe %s: %s (flags override them)' % (args.recipe, as_flags(recipe_settings)))
     explicit = explicit | set(recipe_settings)    # a recipe wins over the dataset's and the sample's defaults
+    init_settings = init_model_defaults(args, explicit)
+    if init_settings:
+        print('--init-model %s: %s (flags override them)' % (args.init_model, as_flags(init_settings)))
+    explicit = explicit | set(init_settings)
     dataset_settings = apply_dataset_defaults(args, explicit)
     if dataset_settings:
         print('%s: trained with its own settings %s (flags override them)' % (args.dataset, as_flags(dataset_settings)))
@@ -446,6 +533,8 @@ def _run_config_class():
             kind = action.type.kind
         elif action.type is None or isinstance(action.type, Path):
             kind = str
+        elif action.type is dataset_source:     # appended (name, folder) pairs
+            kind = list
         else:
             kind = action.type
         if action.default is None:

@@ -130,9 +130,13 @@ class Trainer:
                 setup.check_batch_size(args.batch_size)    # the embedded sample may have set it
             except distribute.DistributeError as e:
                 raise errors.RunError(str(e))
+        if len(self.data.train.sources or ()) > 1:
+            shares = args.mix or [size for _, size in self.data.train.sources]
+            print('Each batch: %s' % ', '.join('%.0f%% %s' % (100.0 * share / sum(shares), name)
+                                              for share, (name, _) in zip(shares, self.data.train.sources)))
         return lambda dataset: self.tutorial.gen_batch_function(
             None, self.image_shape, dataset=dataset, seed=args.seed, augment=augmentation,
-            shard=setup.shard() if setup is not None else None)
+            shard=setup.shard() if setup is not None else None, mix=args.mix)
 
     def open_folder(self):
         args, setup = self.args, self.setup
@@ -176,6 +180,12 @@ class Trainer:
             print('Model %s: %s' % (model_name(args), models.get(model_name(args)).summary))
         if weights is not None:
             encoders.transplant(sess, weights)
+        if args.init_model:
+            try:
+                count = checkpoints.initialise_from_model(sess, args.init_model, net.model_variables)
+            except checkpoints.CheckpointError as e:
+                raise errors.ConfigError('--init-model %s' % e)
+            print('Starting from %s: its %d variables' % (args.init_model, count))
         net.tensors = {'image_input': net.input_image, 'keep_prob': net.keep_prob,
                        'probabilities': net.probabilities}
         return net
@@ -185,7 +195,7 @@ class Trainer:
 
     def prepare(self, sess, net):
         """(training state, hooks): checkpoints (restored on --resume), best weights, validation, TensorBoard."""
-        args, val_set = self.args, self.data.val
+        args, val_set, val_sets = self.args, self.data.val, self.data.val_sets
         checkpoint_dir = os.path.join(self.staging, 'checkpoints')
         self.checkpointer = checkpoints.Checkpointer(checkpoint_dir, tf.global_variables(), args.keep_checkpoints)
         best = checkpoints.BestWeights(checkpoint_dir, net.model_variables, args.keep_best) if args.keep_best else None
@@ -200,7 +210,7 @@ class Trainer:
         palette = class_colours(positive, self.data.train.colours)
 
         def evaluate_fn(sess):
-            results = scoring.evaluate(sess, net.tensors, val_set, self.image_shape)
+            results = scoring.evaluate_sources(sess, net.tensors, val_sets, self.image_shape)
             images = [arrays.read_png(p) for p, _ in val_set.pairs[:curves.NUM_PAINTED]]
             probs = self.probabilities_at_own_size(sess, net, images)
             painted = [paint(im, metrics.classes_from_probabilities(p, positive), palette) for im, p in zip(images, probs)]
@@ -304,6 +314,7 @@ class Trainer:
             print('Keeping the weights of epoch %d (best %s %.4f)' % (saved_epoch, args.keep_best,
                                                                      state.best['value']))
         run_config = {'dataset': args.dataset, 'data_source': self.data_source, 'image_shape': list(self.image_shape),
+                      'sources': [list(source) for source in data.train.sources or ()],
                       'num_classes': data.num_classes, 'class_names': list(data.train.class_names),
                       'positive_class': data.train.positive,
                       'colours': [list(c) for c in data.train.colours] if data.train.colours else None,
@@ -322,7 +333,8 @@ class Trainer:
         if hooks.last_evaluation and hooks.last_evaluation[0] == saved_epoch:
             results = dict(hooks.last_evaluation[1])   # these very weights were just validated
         else:
-            results = scoring.evaluate(sess, net.tensors, data.val, self.image_shape) if len(data.val) else {}
+            results = scoring.evaluate_sources(sess, net.tensors, data.val_sets, self.image_shape) \
+                if len(data.val) else {}
         results.update({'dataset': data.val.name, 'train_images': len(data.train),
                         'epoch_mean_loss': state.history, 'diverged': diverged,
                         'train_seconds': round(train_seconds, 1), 'evaluations': state.evaluations,

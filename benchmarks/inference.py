@@ -1,16 +1,19 @@
-"""Inference benchmark: one saved model in every runtime it exports to, side by side.
+"""Inference benchmark: one saved model in every runtime it exports to, side by side, and the anchor's rate.
 
     python -m benchmarks.inference --model runs/<run>/model [--images DIR] [--video FILE]
 
-Exports the model to ONNX, TFLite and calibrated full-integer TFLite int8 (the network at its
-training size, the resizing in float around it; in a temporary folder), then
-for each runtime prints the images/s and the latency p50 / p95 of one image (uint8 in, class
-map and probabilities out at the image's size: the serving signature's whole path), how many
-pixels of its class map equal TensorFlow's, and (on the run's validation images, the
-default) its IoU against the labels: road IoU for a road model, mean IoU for several
-classes.  With --video it also times predict.py end to end on that video with each
-runtime's model (reading, inference, painting, writing the mp4).  Nothing else should run
-meanwhile.
+Exports the model to ONNX, TFLite, calibrated full-integer TFLite int8, and (with the openvino
+extra) OpenVINO float32 and NNCF int8 (in a temporary folder), then for each runtime prints the
+images/s and the latency p50 / p95 of one image (uint8 in, class map and probabilities out at
+the image's size: the whole path, batch 1), how many pixels of its class map equal
+TensorFlow's, and (on the run's validation images, the default) its IoU against the labels:
+road IoU for a road model, mean IoU for several classes.  Then, on a video (--video, or one
+made of the images at 10 frames/s): where the time of one frame goes with the fastest runtime
+(decoding, the network's whole path, painting, writing, one after the other), and predict.py
+end to end with each runtime (reading, inference, painting and writing overlapped, as users
+run it).  With the anchor's files (benchmarks/anchor.py) it also prints the anchor network's
+rate in OpenVINO at --anchor-shape, measured in the same run.  The first line names the CPU.
+Nothing else should run meanwhile.
 """
 import os
 import sys
@@ -23,7 +26,7 @@ from fcnroad import cli, console  # noqa: E402
 console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
 
 import glob  # noqa: E402
-import platform  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -32,6 +35,8 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf2  # noqa: E402
 
+from benchmarks import anchor  # noqa: E402
+from fcnroad import cpu, errors  # noqa: E402
 from fcnroad.data import arrays, datasets  # noqa: E402
 from fcnroad.evaluation import metrics  # noqa: E402
 from fcnroad.serving import export  # noqa: E402
@@ -60,8 +65,85 @@ def build_parser():
     p.add_argument('--images', type=console.Path('folder'), help='a folder of test images (default: the run\'s validation images, 20 at most)')
     p.add_argument('--count', type=console.Range(int, 1), default=20, help='images to time')
     p.add_argument('--repeats', type=console.Range(int, 1), default=3)
-    p.add_argument('--video', type=console.Path('file'), help='also time predict.py end to end on this video')
+    p.add_argument('--video', type=console.Path('file'),
+                   help='the video predict.py is timed on (default: one made of the images at 10 frames/s)')
+    p.add_argument('--anchor-dir', default=anchor.DEFAULT_ANCHOR_DIR, help="the anchor's IR (skipped when absent)")
+    p.add_argument('--anchor-shape', type=console.Range(int, 32, multiple=32), nargs=2, default=(384, 1248),
+                   metavar=('H', 'W'), help="the anchor network's input")
     return p
+
+
+def export_rows(model, folder):
+    """[(runtime name, model path)] of the model and each export that can be made here."""
+    rows = [('TensorFlow (float32)', model),
+            ('ONNX Runtime (float32)', export.export_onnx(model, os.path.join(folder, 'model.onnx'))),
+            ('TFLite (float32)', export.export_tflite(model, os.path.join(folder, 'model.tflite'))),
+            ('TFLite int8 (calibrated)', export.export_tflite(model, os.path.join(folder, 'int8.tflite'), int8=True))]
+    try:
+        rows += [('OpenVINO (float32)', export.export_openvino(model, os.path.join(folder, 'model.xml'))),
+                 ('OpenVINO int8 (NNCF)', export.export_openvino(model, os.path.join(folder, 'int8.xml'), int8=True))]
+    except export.ExportError as e:
+        print('OpenVINO skipped: %s' % e)
+    return rows
+
+
+def anchor_rate(folder, shape, repeats=30):
+    """Frames/s of the anchor's network alone in OpenVINO (float BGR NCHW in, its four maps out), or None."""
+    try:
+        predictor = anchor.AnchorPredictor(folder, shape)
+    except errors.ModelError as e:
+        print('The anchor is skipped: %s' % e)
+        return None
+    batch = np.random.RandomState(0).uniform(0, 255, (1, 3) + tuple(shape)).astype(np.float32)
+    for _ in range(3):
+        predictor.request.infer({0: batch})
+    start = time.perf_counter()
+    for _ in range(repeats):
+        predictor.request.infer({0: batch})
+    return repeats / (time.perf_counter() - start)
+
+
+def write_video(images, path, fps=10):
+    """The images as an H.264 video (each resized to the first one's size)."""
+    import imageio.v2 as imageio
+    size = images[0].shape[:2]
+    with imageio.get_writer(path, format='FFMPEG', fps=fps, codec='libx264', quality=8, macro_block_size=1,
+                            pixelformat='yuv444p') as writer:
+        for image in images:
+            writer.append_data(arrays.resize_image(image, size))
+    return path
+
+
+def time_stages(predictor, video, out_path):
+    """Median ms of decoding, the whole network path, painting and writing one frame, one after the other."""
+    import imageio.v2 as imageio
+    from fcnroad.serving import paint
+    reader = imageio.get_reader(video, format='FFMPEG')
+    writer = imageio.get_writer(out_path, format='FFMPEG', fps=10, codec='libx264', quality=8, macro_block_size=1,
+                                pixelformat='yuv444p')
+    stages = {'decode': [], 'network': [], 'paint': [], 'write': []}
+    try:
+        frames = iter(reader)
+        while True:
+            start = time.perf_counter()
+            try:
+                frame = np.asarray(next(frames))[..., :3]
+            except StopIteration:
+                break
+            decoded = time.perf_counter()
+            classes, _ = predictor(frame[None])
+            predicted = time.perf_counter()
+            painted = paint.paint(frame, classes[0], predictor.palette)
+            done_painting = time.perf_counter()
+            writer.append_data(painted)
+            written = time.perf_counter()
+            for name, (a, b) in zip(stages, ((start, decoded), (decoded, predicted), (predicted, done_painting),
+                                             (done_painting, written))):
+                stages[name].append(1000 * (b - a))
+    finally:
+        reader.close()
+        writer.close()
+    return {name: float(np.median(values[1:] or values)) for name, values in stages.items()}
 
 
 def main_(argv=None):
@@ -84,17 +166,13 @@ def main_(argv=None):
         road = val.positive is not None
     images = [arrays.read_png(path) for path in paths]
     sizes = sorted({'%dx%d' % im.shape[1::-1] for im in images})
-    print('%s, %s, %d cores; %s; %d images (%s), batch 1, %d repeats' % (
-        platform.node(), platform.processor() or platform.machine(), os.cpu_count(), args.model, len(images),
-        ', '.join(sizes), args.repeats))
+    print(cpu.describe())
+    print('%s; %d images (%s), batch 1, %d repeats' % (args.model, len(images), ', '.join(sizes), args.repeats))
     folder = tempfile.mkdtemp(prefix='fcn8-inference-')
     try:
         # (row, model path): each runs through runtimes.open_predictor, as predict.py --model PATH does
-        rows = [('TensorFlow (float32)', args.model),
-                ('ONNX Runtime (float32)', export.export_onnx(args.model, os.path.join(folder, 'model.onnx'))),
-                ('TFLite (float32)', export.export_tflite(args.model, os.path.join(folder, 'model.tflite'))),
-                ('TFLite int8 (calibrated)', export.export_tflite(args.model, os.path.join(folder, 'int8.tflite'),
-                                                                  int8=True))]
+        rows = export_rows(args.model, folder)
+        rates = {}
         score_name = ('road IoU' if road else 'mean IoU') if labels else None
         print('| runtime | images/s | latency p50 (ms) | p95 (ms) | class map = TensorFlow\'s |%s file (MB) |'
               % (' %s |' % score_name if score_name else ''))
@@ -117,22 +195,37 @@ def main_(argv=None):
                 cm = sum(metrics.confusion_matrix(label, m, num_classes) for label, m in zip(labels, maps))
                 score = ' %.4f |' % (metrics.binary_scores(cm)['iou'] if road else
                                      metrics.scores_from_confusion(cm)['mean_iou'])
+            rates[name] = len(times) / times.sum()
             print('| %s | %.2f | %.1f | %.1f | %.2f%% |%s %.1f |' % (
-                name, len(times) / times.sum(), 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 95),
+                name, rates[name], 1000 * np.percentile(times, 50), 1000 * np.percentile(times, 95),
                 100 * agree, score, size), flush=True)
-        if args.video:
-            import imageio.v2 as imageio
-            frames = imageio.get_reader(args.video, format='FFMPEG').count_frames()
-            for name, path in rows:
-                out = os.path.join(folder, 'painted')
-                start = time.perf_counter()
-                subprocess.run([sys.executable, os.path.join(ROOT, 'predict.py'), '--model', path, args.video,
-                                '--out', out], check=True, capture_output=True)
-                seconds = time.perf_counter() - start
-                shutil.rmtree(out)
-                print('predict.py --model <%s> %s: %d frames in %.1f s: %.2f frames/s end to end (process start '
-                      'and model loading included)' % (name, os.path.basename(args.video), frames, seconds,
-                                                        frames / seconds), flush=True)
+        rate = anchor_rate(args.anchor_dir, tuple(args.anchor_shape))
+        if rate is not None:
+            print('The anchor, %s, its network alone in OpenVINO (float32) at %dx%d, batch 1: %.2f frames/s; the '
+                  'fastest runtime here runs the whole path at %.2fx that' % (
+                      anchor.ANCHOR_NAME, args.anchor_shape[0], args.anchor_shape[1], rate, max(rates.values()) / rate))
+        video = args.video or write_video(images, os.path.join(folder, 'frames.mp4'))
+        import imageio.v2 as imageio
+        frames = imageio.get_reader(video, format='FFMPEG').count_frames()
+        fastest = max(rates, key=rates.get)
+        predictor = runtimes.open_predictor(dict(rows)[fastest])
+        try:
+            stages = time_stages(predictor, video, os.path.join(folder, 'stages.mp4'))
+        finally:
+            predictor.close()
+        print('One frame of %s with %s, one stage after the other (median ms): %s; %.1f ms in all, %.2f frames/s' % (
+            os.path.basename(video), fastest, ', '.join('%s %.1f' % kv for kv in stages.items()),
+            sum(stages.values()), 1000 / sum(stages.values())))
+        for name, path in rows:
+            out = os.path.join(folder, 'painted')
+            result = subprocess.run([sys.executable, os.path.join(ROOT, 'predict.py'), '--model', path, video,
+                                     '--out', out], check=True, capture_output=True, text=True)
+            shutil.rmtree(out)
+            said = re.search(r'in ([0-9.]+) s: ([0-9.]+) images/s', result.stdout)
+            print('predict.py --model <%s> %s: %d frames, %s frames/s end to end (%.0f%% of the whole path\'s rate '
+                  'above; reading, network, painting and writing overlapped, model loading excluded)' % (
+                      name, os.path.basename(video), frames, said.group(2) if said else '?',
+                      100 * float(said.group(2)) / rates[name] if said else float('nan')), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -72,7 +72,6 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         self.options = []
-        kwargs.setdefault('formatter_class', argparse.ArgumentDefaultsHelpFormatter)
         super().__init__(*args, **kwargs)
 
     def add_argument(self, *args, **kwargs):
@@ -88,6 +87,14 @@ class Parser(argparse.ArgumentParser):
         rule = kwargs.get('type')
         if isinstance(rule, (Range, Path)):
             kwargs['help'] = ('%s (%s)' % (kwargs['help'], rule)) if kwargs.get('help') else str(rule)
+        default = kwargs.get('default')
+        # Each help states its default once: the value, unless the help says it in words (the shipped model, a
+        # dataset's) or there is none to state (a switch off, an optional value).
+        if not (default is None or default is False or default == argparse.SUPPRESS) \
+                and 'default:' not in (kwargs.get('help') or ''):
+            shown = ' '.join(map(str, default)) if isinstance(default, (list, tuple)) else default
+            kwargs['help'] = ('%s (default: %s)' % (kwargs['help'], shown)) if kwargs.get('help') \
+                else 'default: %s' % shown
         action = add(*args, **kwargs)
         self.options.append(action)
         return action

@@ -33,6 +33,7 @@ UNJUDGED = {
     ('main', '--add-dataset'): 'NAME=DIR: a dataset of the registry and a folder, each refused by name as the flag is '
                                'parsed (tests/test_sources.py)',
     ('benchmarks.anchor', '--anchor-dir'): "without the anchor's files the anchor is skipped, saying so",
+    ('benchmarks.inference', '--anchor-dir'): "without the anchor's files the anchor is skipped, saying so",
     ('evaluate', '--holdout-sequence'): "the dataset's own sequence names, refused by name when the data is read",
     ('evaluate', '--output'): 'a file to write (a folder there is refused before the model loads)',
     ('evaluate', '--report'): 'a folder to write (one that is not a report is refused before the model loads)',

@@ -95,7 +95,10 @@ IMAGE_SIDE = Range(int, 32, multiple=32)    # VGG pools five times
 
 def build_parser():
     d = DEFAULTS
-    p = console.Parser(description=__doc__.split('\n\n')[0])
+    p = console.Parser(description='Train a road segmenter the tutorial\'s way (FCN-8s on KITTI Road unless --model and '
+                                   '--dataset say otherwise), score it on the held-out images and paint the test '
+                                   'images. A default marked "(default: X)" is the project\'s; where a dataset or the '
+                                   'embedded sample sets its own, the help says which, and the run prints what it took.')
     p.add_argument('--data-dir', default=d['data_dir'], type=Path('folder'),
                    help='folder holding data_road/ (kitti), camvid/ (camvid, camvid_road), cityscapes/, '
                         'or images/ + labels/ + classes.json (folder)')
@@ -125,15 +128,14 @@ def build_parser():
     p.add_argument('--no-sample', action='store_true',
                    help='without KITTI, stop instead of training on the embedded sample')
     p.add_argument('--image-shape', type=IMAGE_SIDE, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
-                   help='training resolution (unless given: %s, other datasets the default)'
-                        % ', '.join('%s %s' % (name, ' '.join(map(str, v['image_shape'])))
-                                    for name, v in ((n, spec.defaults) for n, spec in datasets.DATASETS.items())
-                                    if 'image_shape' in v))
+                   help='training resolution: with augmentation, the crop each image (kept at its own aspect ratio '
+                        'at the height H) is cut to; H is the height every image is seen at%s' % set_by('image_shape'))
     p.add_argument('--num-classes', type=Range(int, 2, 255), default=None,
                    help="default: the dataset's (%s; folder: its classes.json)" % ', '.join(
                        '%d for %s' % (len(spec.classes), name) for name, spec in datasets.DATASETS.items() if spec.classes))
-    p.add_argument('--epochs', type=Range(int, 1), default=d['epochs'])
-    p.add_argument('--batch-size', type=Range(int, 1), default=d['batch_size'])
+    p.add_argument('--epochs', type=Range(int, 1), default=d['epochs'], help='epochs to train%s' % set_by('epochs'))
+    p.add_argument('--batch-size', type=Range(int, 1), default=d['batch_size'],
+                   help='images a step%s' % set_by('batch_size'))
     p.add_argument('--learning-rate', type=Range(float, 0, 1, low_open=True), default=d['learning_rate'])
     p.add_argument('--lr-schedule', choices=('constant', 'poly'), default=d['lr_schedule'],
                    help='poly: decay the rate to 0 over the run as (1 - step/steps)^power')
@@ -153,10 +155,10 @@ def build_parser():
     p.add_argument('--clip-norm', type=Range(float, 0), default=d['clip_norm'])
     p.add_argument('--frozen-blocks', type=Range(int, 0, len(vgg.CONV_LAYERS)), default=d['frozen_blocks'],
                    metavar='N', help="VGG16 families: the first N conv blocks keep their ImageNet weights and "
-                                     'take no backward pass (3: conv1-conv3)')
+                                     'take no backward pass (3: conv1-conv3)%s' % set_by('frozen_blocks'))
     p.add_argument('--fc-depth', type=Range(int, 1), default=d['fc_depth'], metavar='N',
                    help="VGG16 and AlexNet families: fc6/fc7's width (they start fresh: no ImageNet source has them; "
-                        "4096 is VGG's, KITTI's default for fcn8s 1024)")
+                        "4096 is VGG's)%s" % set_by('fc_depth'))
     p.add_argument('--l2', type=Range(float, 0), default=d['l2'])
     p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
                    help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
@@ -246,6 +248,15 @@ def build_parser():
                    help='save the weights of the best validation (%s), not the last; needs --eval-every'
                         % ', '.join(curves.METRICS))
     return p
+
+
+def set_by(key):
+    """'; set by kitti: 12, the embedded sample: 10' for the help of a setting datasets or the sample set."""
+    setters = ['%s%s: %s' % (name, ' (--model fcn8s)' if key in FCN8S_ONLY else '', as_value(spec.defaults[key]))
+               for name, spec in datasets.DATASETS.items() if key in spec.defaults]
+    if key in SAMPLE_DEFAULTS:
+        setters.append('the embedded sample: %s' % as_value(SAMPLE_DEFAULTS[key]))
+    return '; set by %s' % ', '.join(setters) if setters else ''
 
 
 def dataset_source(text):

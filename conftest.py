@@ -50,8 +50,8 @@ def refused_url():
 @pytest.fixture(autouse=True)
 def no_internet_downloads(monkeypatch):
     """No test downloads KITTI from the internet: the default URL is a refused local one."""
-    from fcnroad.data import datasets
-    monkeypatch.setattr(datasets, 'KITTI_URL', refused_url())
+    from fcnroad.data import kitti_road
+    monkeypatch.setattr(kitti_road, 'KITTI_URL', refused_url())
 
 
 # The source's per-function checks take the functions as arguments.

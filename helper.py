@@ -12,17 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from tqdm import tqdm
 
-from fcnroad.data import arrays, datasets
+from fcnroad.data import arrays, datasets, kitti_road
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.models import vgg, vgg_saved_model
 from fcnroad.serving.paint import PAINT_ALPHA, ROAD_GREEN, class_colours, paint  # noqa: F401  (helper.paint, as before)
 
 log = logging.getLogger('helper')
 
-VGG_URL = 'https://s3-us-west-1.amazonaws.com/udacity-selfdrivingcar/vgg.zip'
-# KITTI's public download mirror of the road benchmark (base kit with left color images).
+VGG_URL = 'https://s3-us-west-1.amazonaws.com/udacity-selfdrivingcar/vgg.zip'   # the tutorial's vgg.zip
 DOWNLOAD_TIMEOUT_S = 30
-# Alpha of the paint over predicted pixels, as the source's RGBA (0, 255, 0, 127).
 LOADER_THREADS = 4
 PREFETCH_BATCHES = 2
 INFERENCE_BATCH = 8
@@ -74,11 +72,11 @@ def download_and_extract(url, dest, member, is_complete, timeout=DOWNLOAD_TIMEOU
 
 def kitti_is_complete(data_road):
     """A data_road folder with training images, road masks and test images."""
-    counts = datasets.kitti_counts(data_road)
+    counts = kitti_road.kitti_counts(data_road)
     return all(counts.values())
 
 
-def maybe_download_kitti(data_dir, url=datasets.KITTI_URL, timeout=DOWNLOAD_TIMEOUT_S):
+def maybe_download_kitti(data_dir, url=kitti_road.KITTI_URL, timeout=DOWNLOAD_TIMEOUT_S):
     """Make sure <data_dir>/data_road holds KITTI Road; download data_road.zip when it is missing.
 
     Returns the data_road folder; raises IOError (naming the URL) when the download fails.
@@ -175,8 +173,8 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     index-th of count equal parts of each.
     """
     if dataset is None:
-        dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_folder, strict),
-                                   datasets.ROAD_CLASSES, datasets.kitti_label, positive=datasets.ROAD)
+        dataset = datasets.Dataset('kitti_road', kitti_road.kitti_pairs(data_folder, strict),
+                                   datasets.ROAD_CLASSES, kitti_road.kitti_label, positive=datasets.ROAD)
     return Batches(dataset, image_shape, shuffle, cache, seed, augment, shard, mix)
 
 

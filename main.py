@@ -234,21 +234,21 @@ TUTORIAL = trainer.Tutorial(load_vgg, layers, optimize, train_nn, helper.gen_bat
                             helper.save_inference_samples)
 
 
-def find_kitti(args, explicit):
-    """Make sure args.data_dir holds data_road/: as it is, downloaded, or the embedded sample.
-
-    Falling back to the sample switches args.data_dir and applies options.SAMPLE_DEFAULTS
-    to every setting not given on the command line; returns a line saying which.
-    """
+def find_kitti(args):
+    """Where this run's KITTI Road is: None when args.data_dir holds data_road/ (as it is, or downloaded now),
+    else the embedded sample's folder, which options.resolve then trains on with its own settings."""
+    if args.dataset != 'kitti':
+        return None
     data_road = os.path.join(args.data_dir, 'data_road')
     if os.path.isdir(data_road):
-        return 'KITTI Road from %s' % data_road
+        return None
     if args.no_download:
         why = '--no-download'
     else:
         try:
             helper.maybe_download_kitti(args.data_dir, args.kitti_url)
-            return 'KITTI Road downloaded from %s into %s' % (args.kitti_url, data_road)
+            print('KITTI Road downloaded from %s into %s' % (args.kitti_url, data_road))
+            return None
         except Exception as e:  # offline, refused, corrupt: all fall back to the sample
             why = 'download failed: %s' % e
     not_found = 'Kitti dataset not found. Extract Kitti dataset in %s (%s; the archive is %s)' % (
@@ -258,28 +258,33 @@ def find_kitti(args, explicit):
     if not os.path.isdir(os.path.join(SAMPLE_DIR, 'data_road')):   # an installed copy: no sample/ beside it
         raise errors.ConfigError(not_found + '; the embedded sample ships with the repository, not with an '
                                  'installed copy')
-    settings = options.apply_defaults(args, options.SAMPLE_DEFAULTS, explicit)
-    args.data_dir = SAMPLE_DIR
-    print('KITTI Road not found in %s (%s). Training on the embedded sample in %s instead, with its '
-          'own settings in place of KITTI\'s: %s. For the real benchmark, download %s and extract it into %s.'
-          % (data_road, why, SAMPLE_DIR, options.as_flags(settings) or '(all given as flags)', args.kitti_url,
-             os.path.dirname(data_road)))
-    return 'embedded sample %s' % os.path.join(SAMPLE_DIR, 'data_road')
+    print('KITTI Road not found in %s (%s). For the real benchmark, download %s and extract it into %s.'
+          % (data_road, why, args.kitti_url, os.path.dirname(data_road)))
+    return SAMPLE_DIR
+
+
+def data_source(args):
+    """One line naming the data a run trains on, for its run_config.json."""
+    if args.dataset == 'kitti':
+        data_road = os.path.join(args.data_dir, 'data_road')
+        sample = os.path.abspath(args.data_dir) == os.path.abspath(SAMPLE_DIR)
+        where = 'embedded sample %s' if sample else 'KITTI Road from %s'
+        source = where % data_road
+    else:
+        source = '%s from %s' % (args.dataset, args.data_dir)
+    return source + ''.join(' + %s from %s' % tuple(added) for added in args.add_dataset or ())
 
 
 def run(argv=None):
     """Train and score FCN-8s as the tutorial does, on KITTI Road (or the embedded sample, or --dataset)."""
     with cli.errors_as_exit():    # the package's errors end the command with their one line
         logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-        args, explicit = options.resolve(sys.argv[1:] if argv is None else argv)
+        args, _ = options.resolve(sys.argv[1:] if argv is None else argv, find_data=find_kitti)
         setup = trainer.start_distribution(args)    # before TensorFlow's devices start
 
         # The VGG16 first: whatever the data, a newcomer ends up with a working SavedModel (--vgg-dir).
         helper.maybe_download_pretrained_vgg(args.data_dir, vgg_path=args.vgg_dir, weights_h5=args.vgg_weights_h5,
                                             fc_depth=args.fc_depth)
-        data_source = find_kitti(args, explicit) if args.dataset == 'kitti' else \
-            '%s from %s' % (args.dataset, args.data_dir)
-        data_source += ''.join(' + %s from %s' % tuple(source) for source in args.add_dataset or ())
 
         if not args.skip_checks:
             print("The tutorial's checks of load_vgg, layers, optimize, train_nn and the data (project_tests.py; "
@@ -300,7 +305,7 @@ def run(argv=None):
 
         data = splits.training_data(args, args.data_dir, tuple(args.image_shape))
         # Build the network with load_vgg and layers, optimize, train_nn; save the model, score it, paint samples.
-        return trainer.train(args, data, data_source, TUTORIAL, setup)
+        return trainer.train(args, data, data_source(args), TUTORIAL, setup)
 
 
 if __name__ == '__main__':

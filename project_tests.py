@@ -14,7 +14,7 @@ from unittest import mock
 import numpy as np
 import tensorflow as tf2
 
-from fcnroad.data import datasets
+from fcnroad.data import kitti_road
 
 tf = tf2.compat.v1
 tf2.get_logger().setLevel('ERROR')    # disable_v2_behavior's deprecation notice is noise here
@@ -131,12 +131,12 @@ def test_train_nn(train_nn):
 def test_for_kitti_dataset(data_dir):
     """Data is there; a count that differs from the official set is said loudly, not fatal."""
     kitti_dataset_path = os.path.join(data_dir, 'data_road')
-    counts = datasets.kitti_counts(kitti_dataset_path)
+    counts = kitti_road.kitti_counts(kitti_dataset_path)
     assert any(counts.values()), 'Kitti dataset not found. Extract Kitti dataset in {}'.format(
         kitti_dataset_path)
     assert counts['training/image_2'] and counts['training/gt_image_2 (road)'], \
         'Kitti training images or road masks not found in {}'.format(kitti_dataset_path)
-    differ = ['%s: %d (official %d)' % (k, counts[k], n) for k, n in datasets.KITTI_OFFICIAL_COUNTS.items()
+    differ = ['%s: %d (official %d)' % (k, counts[k], n) for k, n in kitti_road.KITTI_OFFICIAL_COUNTS.items()
               if counts[k] != n]
     if differ:
         warnings.warn('{} is not the full KITTI Road set: {}. Training and evaluation go on with '

@@ -29,7 +29,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fcnroad import cpu, errors  # noqa: E402
-from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.data import arrays, datasets, registry  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import runtimes, saved_model  # noqa: E402
 
@@ -108,14 +108,14 @@ def frame_sets(args):
     """[(name, road dataset)]: KITTI's validation block, CamVid's val split as road / not road (those given)."""
     sets = []
     if args.kitti_dir:
-        block = datasets.load('kitti', args.kitti_dir)[1]
+        block = registry.load('kitti', args.kitti_dir)[1]
         if not len(block):
             raise errors.DataError('%s: no %s names the validation block to score on' % (
                 os.path.join(args.kitti_dir, 'data_road'), datasets.VAL_LIST))
         sets.append(('KITTI validation block', block))
     if args.camvid_dir:
-        sets.append(('CamVid %s' % args.camvid_split, datasets.load('camvid_road', args.camvid_dir)[1]
-                     if args.camvid_split == 'val' else datasets.load_test('camvid_road', args.camvid_dir)))
+        sets.append(('CamVid %s' % args.camvid_split, registry.load('camvid_road', args.camvid_dir)[1]
+                     if args.camvid_split == 'val' else registry.load_test('camvid_road', args.camvid_dir)))
     if not sets:
         raise errors.ConfigError('give --kitti-dir, --camvid-dir or both: the frames to score on')
     return sets

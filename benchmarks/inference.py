@@ -37,7 +37,7 @@ import tensorflow as tf2  # noqa: E402
 
 from benchmarks import anchor  # noqa: E402
 from fcnroad import cpu, errors  # noqa: E402
-from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.data import arrays, datasets, registry  # noqa: E402
 from fcnroad.evaluation import metrics  # noqa: E402
 from fcnroad.serving import export  # noqa: E402
 from fcnroad.serving import runtimes  # noqa: E402
@@ -150,7 +150,7 @@ def main_(argv=None):
     with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
     tf.disable_v2_behavior()
-    labels, num_classes, road = None, None, False
+    labels, num_classes, road, road_class = None, None, False, None
     if args.images:
         paths = datasets.list_images(args.images)[:args.count]
     else:
@@ -158,12 +158,12 @@ def main_(argv=None):
         with open(os.path.join(args.model, 'run_config.json')) as f:
             config = json.load(f)
         run_args = config['args']
-        _, val = datasets.load(config['dataset'], run_args['data_dir'], run_args.get('val_fraction', 0.0),
+        _, val = registry.load(config['dataset'], run_args['data_dir'], run_args.get('val_fraction', 0.0),
                                holdout_sequence=run_args.get('holdout_sequence'))
         pairs = [pair for pair in val.pairs if pair[1] is not None][:args.count]
         paths = [image for image, _ in pairs]
         labels, num_classes = [val.read_label(label) for _, label in pairs], config['num_classes']
-        road = val.positive is not None
+        road, road_class = val.positive is not None, val.positive
     images = [arrays.read_png(path) for path in paths]
     sizes = sorted({'%dx%d' % im.shape[1::-1] for im in images})
     print(cpu.describe())
@@ -193,7 +193,7 @@ def main_(argv=None):
             score = ''
             if score_name:
                 cm = sum(metrics.confusion_matrix(label, m, num_classes) for label, m in zip(labels, maps))
-                score = ' %.4f |' % (metrics.binary_scores(cm)['iou'] if road else
+                score = ' %.4f |' % (metrics.binary_scores(cm, road_class)['iou'] if road else
                                      metrics.scores_from_confusion(cm)['mean_iou'])
             rates[name] = len(times) / times.sum()
             print('| %s | %.2f | %.1f | %.1f | %.2f%% |%s %.1f |' % (

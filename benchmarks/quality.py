@@ -62,7 +62,7 @@ def read_run(run_dir):
     if os.path.isfile(args_path):
         with open(args_path) as f:
             run_args = json.load(f)
-    results['model'] = run_args.get('model', models.DEFAULT_MODEL)
+    results['model'] = run_args.get('model', models.TUTORIAL_MODEL)
     results['run_dir'] = run_dir
     return results
 
@@ -107,7 +107,7 @@ def build_parser():
     p.add_argument('--data-dir', type=console.Path('folder'), help='folder holding camvid/')
     p.add_argument('--runs-dir', default='runs/quality')
     p.add_argument('--tasks', nargs='+', default=list(TASKS), choices=TASKS)
-    p.add_argument('--models', nargs='+', default=[models.DEFAULT_MODEL], choices=list(models.MODELS),
+    p.add_argument('--models', nargs='+', default=[models.TUTORIAL_MODEL], choices=list(models.MODELS),
                    metavar='MODEL', help='networks to train, each on every task (%s)' % ', '.join(models.MODELS))
     p.add_argument('--holdout-sequence', metavar='SEQ',
                    help='train on the other CamVid sequences, score on this one (e.g. 0001TP, the dusk fold)')

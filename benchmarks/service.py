@@ -31,11 +31,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def first_validation_image(model):
-    from fcnroad.data import datasets
+    from fcnroad.data import registry
     with open(os.path.join(model, 'run_config.json')) as f:
         config = json.load(f)
     run_args = config['args']
-    _, val = datasets.load(config['dataset'], run_args['data_dir'], run_args.get('val_fraction', 0.0),
+    _, val = registry.load(config['dataset'], run_args['data_dir'], run_args.get('val_fraction', 0.0),
                            holdout_sequence=run_args.get('holdout_sequence'))
     return val.pairs[0][0]
 

@@ -28,7 +28,7 @@ import time  # noqa: E402
 import imageio.v2 as imageio  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.data import arrays, kitti_road  # noqa: E402
 import helper  # noqa: E402
 import main  # noqa: E402
 from fcnroad.training import loop, options  # noqa: E402
@@ -128,12 +128,12 @@ def write_pngs(folder, count, seed=0):
 
 def naive_batches(training_dir, image_shape, batch_size):
     """The tutorial's way: decode, resize and convert each batch inline, in the training loop."""
-    pairs = datasets.kitti_pairs(training_dir)
+    pairs = kitti_road.kitti_pairs(training_dir)
     for start in range(0, len(pairs), batch_size):
         images, labels = [], []
         for image_path, mask_path in pairs[start:start + batch_size]:
             images.append(arrays.resize_image(arrays.read_png(image_path), image_shape))
-            labels.append(arrays.one_hot(arrays.resize_label(datasets.kitti_label(mask_path),
+            labels.append(arrays.one_hot(arrays.resize_label(kitti_road.kitti_label(mask_path),
                                                                  image_shape), 2))
         yield np.array(images, np.float32), np.array(labels)
 

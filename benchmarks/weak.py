@@ -18,14 +18,14 @@ import time
 import numpy as np
 
 from fcnroad import cli, console
-from fcnroad.data import arrays, datasets
+from fcnroad.data import arrays, registry
 from fcnroad.evaluation import crf, metrics
 from fcnroad.data import weak
 
 
 def build_parser():
     p = console.Parser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--dataset', default='camvid_road', choices=datasets.DATASETS)
+    p.add_argument('--dataset', default='camvid_road', choices=registry.DATASETS)
     p.add_argument('--data-dir', required=True, type=console.Path('folder'))
     p.add_argument('--holdout-sequence')
     p.add_argument('--limit', type=console.Range(int, 1), help='only the first N training images')
@@ -38,7 +38,7 @@ def build_parser():
 def main(argv=None):
     with cli.errors_as_exit():
         args = build_parser().parse_args(argv)
-    train, _ = datasets.load(args.dataset, args.data_dir, holdout_sequence=args.holdout_sequence)
+    train, _ = registry.load(args.dataset, args.data_dir, holdout_sequence=args.holdout_sequence)
     pairs = train.pairs[:args.limit] if args.limit else train.pairs
     masks = [train.read_label(label) for _, label in pairs]
     images = [arrays.read_png(image) for image, _ in pairs]

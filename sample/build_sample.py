@@ -17,7 +17,7 @@ import sys
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fcnroad.data import datasets  # noqa: E402
+from fcnroad.data import datasets, kitti_road  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 JPEG_QUALITY = 85
@@ -55,7 +55,7 @@ def build(shared, out):
     for stem in frame_names(KITTI_TRAIN) + frame_names(KITTI_VAL):
         save_jpeg(find_image(os.path.join(kitti, 'training', 'image_2'), stem),
                   os.path.join(image_dir, stem + '.jpg'))
-        mask = datasets.kitti_road_mask_name(stem + '.png')
+        mask = kitti_road.kitti_road_mask_name(stem + '.png')
         shutil.copyfile(os.path.join(kitti, 'training', 'gt_image_2', mask), os.path.join(gt_dir, mask))
     for stem in KITTI_TEST:
         save_jpeg(find_image(os.path.join(kitti, 'testing', 'image_2'), stem), os.path.join(test_dir, stem + '.jpg'))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fcnroad.data import augment
-from fcnroad.data.datasets import IGNORE
+from fcnroad.data.arrays import IGNORE
 
 OFF = augment.OFF
 

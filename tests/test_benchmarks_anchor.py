@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks import anchor
 from conftest import make_kitti
-from fcnroad.data import arrays, datasets
+from fcnroad.data import arrays, datasets, registry
 
 
 @pytest.fixture(scope='module')
@@ -18,7 +18,7 @@ def anchor_dir():
 
 
 def test_the_anchor_finds_the_road_of_camvid_frames(anchor_dir, camvid_real):
-    val = datasets.load('camvid_road', camvid_real)[1]
+    val = registry.load('camvid_road', camvid_real)[1]
     two = val.with_pairs(val.pairs[:2])
     predictor = anchor.AnchorPredictor(anchor_dir)
     image = arrays.read_png(two.pairs[0][0])

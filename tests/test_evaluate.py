@@ -49,11 +49,11 @@ def test_a_two_class_folder_about_something_else_is_neither_scored_as_road_nor_p
 
 def test_an_unreadable_pair_is_skipped_the_rest_scored_and_the_exit_says_so(trained_run, tmp_path):
     import shutil
-    from fcnroad.data import datasets
+    from fcnroad.data import datasets, kitti_road
     kitti = str(tmp_path / 'kitti')
     shutil.copytree(trained_run[0], kitti)
     model = os.path.join(trained_run[1], 'model')
-    _, val = datasets.split(datasets.kitti_dataset(os.path.join(kitti, 'data_road')), 0.25)
+    _, val = datasets.split(kitti_road.kitti_dataset(os.path.join(kitti, 'data_road')), 0.25)
     broken = val.pairs[0][1]
     with open(broken, 'wb') as f:
         f.write(b'not a png')

@@ -8,7 +8,6 @@ import sys
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-import tensorflow.compat.v1 as tf
 
 from fcnroad.serving import export, saved_model
 from fcnroad.serving.predictor import Predictor

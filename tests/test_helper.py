@@ -4,7 +4,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from fcnroad.data import arrays, datasets
+from fcnroad.data import arrays, datasets, kitti_road
 import helper
 from conftest import TINY_SHAPE, make_kitti
 
@@ -147,8 +147,8 @@ def test_shards_of_a_global_batch_are_its_equal_parts_and_short_batches_are_drop
 
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=10, n_test=1)
     data_road = os.path.join(kitti, 'data_road', 'training')
-    dataset = datasets.Dataset('kitti_road', datasets.kitti_pairs(data_road), datasets.ROAD_CLASSES,
-                               datasets.kitti_label)
+    dataset = datasets.Dataset('kitti_road', kitti_road.kitti_pairs(data_road), datasets.ROAD_CLASSES,
+                               kitti_road.kitti_label)
     whole = helper.gen_batch_function(None, TINY_SHAPE, dataset=dataset, seed=4)
     shards = [helper.gen_batch_function(None, TINY_SHAPE, dataset=dataset, seed=4, shard=(i, 2)) for i in range(2)]
     full = list(whole(4))

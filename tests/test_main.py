@@ -7,7 +7,8 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from fcnroad.data import arrays, datasets
+from fcnroad import errors
+from fcnroad.data import arrays, datasets, kitti_road, registry
 import evaluate
 from fcnroad.evaluation import scoring
 from fcnroad.serving import saved_model
@@ -120,18 +121,34 @@ def test_without_kitti_and_no_download_trains_on_the_embedded_sample(tmp_path, t
         results = json.load(f)
     val_list = os.path.join(main.SAMPLE_DIR, 'data_road', datasets.VAL_LIST)
     assert results['images'] == len(open(val_list).read().split())
-    test_images = datasets.kitti_test_images(os.path.join(main.SAMPLE_DIR, 'data_road'))
+    test_images = kitti_road.kitti_test_images(os.path.join(main.SAMPLE_DIR, 'data_road'))
     for path in test_images:        # painted at each image's own size, as PNG
         painted = imageio.imread(os.path.join(run_dir, os.path.splitext(os.path.basename(path))[0] + '.png'))
         assert painted.shape == arrays.read_png(path).shape
 
 
 def test_the_sample_takes_its_own_settings_in_place_of_kittis(tmp_path, capsys):
-    args, explicit = options.resolve(['--data-dir', str(tmp_path), '--no-download'])
-    assert tuple(args.image_shape) == datasets.DATASETS['kitti'].defaults['image_shape']
-    assert main.find_kitti(args, explicit).startswith('embedded sample')
-    assert tuple(args.image_shape) == options.SAMPLE_DEFAULTS['image_shape']
+    args, _ = options.resolve(['--data-dir', str(tmp_path), '--no-download'])
+    assert tuple(args.image_shape) == registry.DATASETS['kitti'].defaults['image_shape']     # no fallback asked
+    args, explicit = options.resolve(['--data-dir', str(tmp_path), '--no-download'], find_data=main.find_kitti)
+    assert args.data_dir == main.SAMPLE_DIR and main.data_source(args).startswith('embedded sample')
+    assert tuple(args.image_shape) == options.SAMPLE_DEFAULTS['image_shape'] and 'image_shape' in explicit
     assert '--image-shape %d %d' % options.SAMPLE_DEFAULTS['image_shape'] in capsys.readouterr().out
+
+
+def test_the_rules_between_settings_hold_for_the_samples_settings_too(tmp_path):
+    # 10 rounds need more than 10 epochs: the sample's 10 make the setting wrong, and it is said before any work
+    given = ['--data-dir', str(tmp_path), '--no-download', '--supervision', 'boxes-recursive', '--recursive-rounds', '10']
+    options.resolve(given)                                  # KITTI's 12 epochs: fine
+    with pytest.raises(errors.ConfigError, match=r'--recursive-rounds 10: needs 1 <= R < --epochs \(10\)'):
+        options.resolve(given, find_data=main.find_kitti)
+
+
+def test_the_settings_cannot_change_once_settled(tmp_path):
+    import dataclasses
+    args, _ = options.resolve(['--data-dir', str(tmp_path)])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        args.epochs = 3
 
 
 def zip_folder(folder, zip_path, arcroot):
@@ -151,10 +168,10 @@ def test_kitti_is_downloaded_and_extracted_from_a_working_archive(tmp_path, tiny
     run_dir = run_tiny(str(data_dir), tiny_vgg, str(tmp_path / 'runs'), '--epochs', '1', '--skip-checks',
                        '--kitti-url', 'file://' + archive)
     assert os.listdir(data_dir) == ['data_road']
-    assert datasets.kitti_counts(str(data_dir / 'data_road')) == datasets.kitti_counts(
+    assert kitti_road.kitti_counts(str(data_dir / 'data_road')) == kitti_road.kitti_counts(
         os.path.join(source, 'data_road'))
     with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
-        assert json.load(f)['data_source'].startswith('KITTI Road downloaded from file://')
+        assert json.load(f)['data_source'] == 'KITTI Road from %s' % os.path.join(str(data_dir), 'data_road')
 
 
 @pytest.mark.parametrize('damage', ['flipped bytes', 'truncated', 'no data_road folder'])
@@ -207,7 +224,7 @@ def test_skip_bad_data_leaves_the_file_out_and_a_folder_without_testing_paints_v
     assert 'testing/image_2: no such folder (KITTI test images); the %d validation images are painted instead' \
         % results['images'] \
         in out.replace(os.sep, '/')
-    _, val = datasets.split(datasets.kitti_dataset(os.path.join(kitti, 'data_road')), 0.25)
+    _, val = datasets.split(kitti_road.kitti_dataset(os.path.join(kitti, 'data_road')), 0.25)
     painted = [os.path.basename(image) for image, label in val.pairs if label != bad]
     assert len(painted) == results['images'] and all(os.path.isfile(os.path.join(run_dir, p)) for p in painted)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from fcnroad.evaluation import metrics
-from fcnroad.data.datasets import IGNORE
+from fcnroad.data.arrays import IGNORE
 
 
 def test_confusion_matrix_leaves_out_ignored_pixels():
@@ -38,10 +38,12 @@ def test_confusion_matrix_rejects_out_of_range_prediction():
 
 def test_binary_scores():
     cm = np.array([[5, 1], [2, 4]])  # 4 TP, 1 FP, 2 FN
-    s = metrics.binary_scores(cm)
+    s = metrics.binary_scores(cm, 1)
     assert s['iou'] == pytest.approx(4 / 7)
     assert s['precision'] == pytest.approx(4 / 5)
     assert s['recall'] == pytest.approx(4 / 6)
+    other = metrics.binary_scores(cm, 0)         # the positive class is the one named: 5 TP, 2 FP, 1 FN
+    assert other['iou'] == pytest.approx(5 / 8) and other['precision'] == pytest.approx(5 / 7)
 
 
 def _hand_made_evaluation():

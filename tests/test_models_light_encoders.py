@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf2
 from PIL import Image
 
-from conftest import tiny_lite0_state, tiny_squeezenet_weights, write_torch_legacy, write_tiny_light_weights
+from conftest import tiny_lite0_state, write_torch_legacy, write_tiny_light_weights
 from fcnroad import models
 from fcnroad.models import encoders, light_encoders, vgg, weight_files
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fcnroad.data import datasets
+from fcnroad.data import camvid, datasets
 from fcnroad.serving import paint
 
 
@@ -16,7 +16,7 @@ def test_paint_blends_green_exactly_where_predicted():
 
 
 def test_the_positive_class_is_green_and_a_task_without_one_takes_its_palette():
-    assert paint.class_colours(datasets.ROAD, datasets.CAMVID_COLOURS[:2]) == {1: paint.ROAD_GREEN}
-    assert paint.class_colours(None, datasets.CAMVID_COLOURS)[3] == (128, 64, 128)
+    assert paint.class_colours(datasets.ROAD, camvid.CAMVID_COLOURS[:2]) == {1: paint.ROAD_GREEN}
+    assert paint.class_colours(None, camvid.CAMVID_COLOURS)[3] == (128, 64, 128)
     two = ((10, 20, 30), (200, 100, 0))     # two classes, neither of them road: the palette, not green
     assert paint.class_colours(None, two) == {0: two[0], 1: two[1]}

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TINY_DEPTH_SCALE, TINY_FC_DEPTH, make_kitti, tiny_vgg_weights
 from fcnroad.cli import regions as regions_cli
-from fcnroad.data import datasets
+from fcnroad.data import registry
 from fcnroad.models import region_cnn
 from fcnroad.training import regions
 
@@ -50,7 +50,7 @@ def test_scores_are_those_of_the_pixels_of_the_best_regions(tmp_path, tiny_vgg):
     """score_probabilities counts what predictor() paints: all road where the classifier says road."""
     from fcnroad.models import encoders
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=4, n_test=1)
-    train, val = datasets.load('kitti', kitti, 0.5)
+    train, val = registry.load('kitti', kitti, 0.5)
     pipeline = regions.RegionPipeline(encoders.pretrained_weights('vgg16', vgg_dir=tiny_vgg), (64, 96), (50,))
     try:
         depth = pipeline.regions_and_features(np.zeros((64, 96, 3), np.uint8))[1].shape[1]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import evaluate
-from fcnroad.data import arrays, datasets
+from fcnroad.data import arrays, kitti_road
 from fcnroad.evaluation import metrics, scoring
 from fcnroad.serving import report, saved_model
 
@@ -32,7 +32,7 @@ def test_the_csv_figures_recount_by_hand(trained_run, written):
     with tf.Graph().as_default(), tf.Session() as sess:
         tensors, run_config = saved_model.load_model(sess, model)
         for row in rows[:2]:
-            image, label = arrays.read_png(row['image']), datasets.kitti_label(row['label'])
+            image, label = arrays.read_png(row['image']), kitti_road.kitti_label(row['label'])
             probs, = scoring.tta_probabilities(sess, tensors, [image], tuple(run_config['image_shape']),
                                                [label.shape])
             road = probs[..., 1] > 0.5
@@ -103,4 +103,4 @@ def test_image_scores_of_a_road_image_by_hand():
     row = report.image_scores(cm, ['background', 'road'], positive=1)
     assert (row['tp'], row['fp'], row['fn'], row['road_pixels'], row['predicted_road_pixels']) == (35, 10, 5, 40, 45)
     assert row['road_iou'] == pytest.approx(35 / 50) and row['f'] == pytest.approx(2 * 35 / (2 * 35 + 10 + 5))
-    assert metrics.binary_scores(cm)['iou'] == pytest.approx(row['road_iou'])
+    assert metrics.binary_scores(cm, 1)['iou'] == pytest.approx(row['road_iou'])

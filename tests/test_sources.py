@@ -8,7 +8,7 @@ import pytest
 import helper
 from conftest import TINY_SHAPE, make_kitti, run_tiny, write_png
 from fcnroad import errors
-from fcnroad.data import arrays, datasets
+from fcnroad.data import camvid, datasets, folders, kitti_road, registry
 from fcnroad.evaluation import scoring
 from fcnroad.training import curves, options
 
@@ -41,33 +41,33 @@ def folder_of_two(root, names=('background', 'road'), road=1, n=4, shape=(48, 64
         label[horizon:] = road
         write_png(os.path.join(root, 'images', 'f%d.png' % i), image)
         write_png(os.path.join(root, 'labels', 'f%d.png' % i), label)
-    with open(os.path.join(root, datasets.FOLDER_CLASSES_FILE), 'w') as f:
+    with open(os.path.join(root, folders.FOLDER_CLASSES_FILE), 'w') as f:
         json.dump({'names': list(names)}, f)
     return root
 
 
 def test_a_dataset_of_several_classes_becomes_road_by_its_road_class(tmp_path):
     folder = folder_of_two(str(tmp_path / 'f'), names=('sky', 'car', 'road'), road=2)
-    dataset = datasets.folder_dataset(folder)
-    road = datasets.road_class('folder', dataset)
+    dataset = folders.folder_dataset(folder)
+    road = registry.road_class('folder', dataset)
     assert road == 2
     as_road = datasets.as_road(dataset, road)
     label = as_road.read_label(as_road.pairs[0][1])
     raw = dataset.read_label(dataset.pairs[0][1])
     assert as_road.class_names == datasets.ROAD_CLASSES and as_road.positive == datasets.ROAD
     np.testing.assert_array_equal(label, (raw == 2).astype(np.uint8))
-    assert datasets.road_class('camvid', dataset) == datasets.CAMVID_ROAD     # the registry's, where it has one
+    assert registry.road_class('camvid', dataset) == camvid.CAMVID_ROAD     # the registry's, where it has one
 
 
 def test_a_folder_without_a_road_class_cannot_join_others(tmp_path):
     folder = folder_of_two(str(tmp_path / 'f'), names=('sky', 'car'), road=1)
     with pytest.raises(errors.DataError, match='no positive class and no class "road"'):
-        datasets.road_class('folder', datasets.folder_dataset(folder))
+        registry.road_class('folder', folders.folder_dataset(folder))
 
 
 def test_combined_datasets_read_each_label_with_its_own_reader(tmp_path):
-    kitti = datasets.kitti_dataset(os.path.join(make_kitti(str(tmp_path / 'k'), n_train=3, n_test=0), 'data_road'))
-    folder = datasets.folder_dataset(folder_of_two(str(tmp_path / 'f'), n=2))
+    kitti = kitti_road.kitti_dataset(os.path.join(make_kitti(str(tmp_path / 'k'), n_train=3, n_test=0), 'data_road'))
+    folder = folders.folder_dataset(folder_of_two(str(tmp_path / 'f'), n=2))
     both = datasets.combine([kitti, datasets.as_road(folder, 1)])
     assert both.sources == (('kitti_road', 3), ('folder', 2)) and len(both) == 5
     for (image, label), part in zip(both.pairs, [kitti] * 3 + [folder] * 2):

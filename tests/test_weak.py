@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from fcnroad.data import arrays, datasets
+from fcnroad.data import arrays, kitti_road
 from fcnroad.data import weak
 from fcnroad.data.weak import Box
 
@@ -100,7 +100,7 @@ def test_recursive_label_changes_only_inside_boxes():
 def test_weak_labels_are_made_once_per_setting(tmp_path):
     from conftest import make_kitti
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=4, n_test=0)
-    dataset = datasets.kitti_dataset(os.path.join(kitti, 'data_road'))
+    dataset = kitti_road.kitti_dataset(os.path.join(kitti, 'data_road'))
     said = []
     weak_set, boxes = weak.weak_dataset(dataset, 'boxes', str(tmp_path / 'cache'), log=said.append)
     again, again_boxes = weak.weak_dataset(dataset, 'boxes', str(tmp_path / 'cache'), log=said.append)
@@ -167,7 +167,7 @@ def test_crf_labels_need_the_crf_and_are_cached_apart_from_the_filled_boxes(tmp_
     from fcnroad.evaluation import crf
     pytest.importorskip('pydensecrf.densecrf', reason='pydensecrf2 is not installed')
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=3, n_test=0)
-    dataset = datasets.kitti_dataset(os.path.join(kitti, 'data_road'))
+    dataset = kitti_road.kitti_dataset(os.path.join(kitti, 'data_road'))
     with pytest.raises(ValueError, match='boxes-crf needs the CRF'):
         weak.weak_dataset(dataset, 'boxes-crf', str(tmp_path / 'cache'))
     said = []

@@ -17,7 +17,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 
 from fcnroad import errors  # noqa: E402
-from fcnroad.data import arrays, datasets  # noqa: E402
+from fcnroad.data import arrays, datasets, registry  # noqa: E402
 from fcnroad.evaluation import metrics, scoring  # noqa: E402
 from fcnroad.serving import paint, report, runtimes, saved_model  # noqa: E402
 
@@ -30,7 +30,7 @@ def build_parser():
                    help="default: the model's own (a folder: tensorflow; .onnx: onnx; .tflite: tflite; .xml: openvino)")
     p.add_argument('--data-dir', required=True, type=console.Path('folder'),
                    help='the folder main.py --data-dir was given')
-    p.add_argument('--dataset', choices=list(datasets.DATASETS), help="default: the model's training dataset")
+    p.add_argument('--dataset', choices=list(registry.DATASETS), help="default: the model's training dataset")
     p.add_argument('--split', default='val', choices=('train', 'val', 'test'),
                    help="test: CamVid in SegNet's layout (test/, testannot/) or a folder dataset with test/")
     p.add_argument('--val-fraction', type=console.Range(float, 0, 1, high_open=True), help="KITTI hold-out share; default: the model's")
@@ -103,18 +103,18 @@ def score(args, run_config, evaluate_on):
         run_config['args'].get('val_fraction', 0.0)
     # a DataError ends the command as 'data error: ...' (cli.errors_as_exit)
     if args.split == 'test':
-        dataset = datasets.load_test(dataset_kind, args.data_dir)
+        dataset = registry.load_test(dataset_kind, args.data_dir)
     else:
         holdout = args.holdout_sequence or run_config['args'].get('holdout_sequence') \
-            if datasets.get(dataset_kind).sequences else None
-        train, val = datasets.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
+            if registry.get(dataset_kind).sequences else None
+        train, val = registry.load(dataset_kind, args.data_dir, val_fraction, holdout_sequence=holdout,
                                    unlabelled_ok=args.split == 'val')   # box-only images train only
         dataset = train if args.split == 'train' else val
     (dataset,), bad = datasets.check_all([dataset], not args.strict, 'without --strict they are left out')
     if not len(dataset):
         raise errors.DataError('no pair of %s reads' % dataset.name)
     if dataset.num_classes != run_config['num_classes'] and run_config.get('positive_class') is not None:
-        dataset = datasets.as_road(dataset, datasets.road_class(dataset_kind, dataset))   # a road model on road
+        dataset = datasets.as_road(dataset, registry.road_class(dataset_kind, dataset))   # a road model on road
     if dataset.num_classes != run_config['num_classes']:
         raise errors.ConfigError('model has %d classes, dataset %s has %d'
                                  % (run_config['num_classes'], dataset.name, dataset.num_classes))

@@ -20,7 +20,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fcnroad import files  # noqa: E402
-from fcnroad.data import datasets  # noqa: E402
+from fcnroad.data import datasets, registry  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.models import encoders, region_cnn, vgg, vgg_saved_model  # noqa: E402
 from fcnroad.training import options, regions, run_folder  # noqa: E402
@@ -33,13 +33,13 @@ def build_parser():
     d = options.DEFAULTS
     p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--data-dir', default=d['data_dir'], type=console.Path('folder'), help='the folder main.py --data-dir takes')
-    p.add_argument('--dataset', default=d['dataset'], choices=list(datasets.DATASETS))
+    p.add_argument('--dataset', default=d['dataset'], choices=list(registry.DATASETS))
     p.add_argument('--holdout-sequence', metavar='SEQ', help='CamVid: score on this sequence, train on the others')
     p.add_argument('--val-fraction', type=console.Range(float, 0, 1, high_open=True), default=d['val_fraction'],
                    help='KITTI or folder without a validation list: the share held out')
     p.add_argument('--image-shape', type=console.Range(int, 32), nargs=2, metavar=('H', 'W'),
                    help="the working size regions and features are computed at (default: the dataset's "
-                        "training size, datasets.DATASETS, else %s)" % ' '.join(map(str, d['image_shape'])))
+                        "training size, registry.DATASETS, else %s)" % ' '.join(map(str, d['image_shape'])))
     p.add_argument('--proposal-scales', type=console.Range(float, 0, low_open=True), nargs='+', default=list(region_cnn.PROPOSAL_SCALES), metavar='K',
                    help="Felzenszwalb's scale of each proposal map (larger: larger regions)")
     p.add_argument('--c', type=console.Range(float, 0, low_open=True), default=region_cnn.CLASSIFIER_C,
@@ -61,10 +61,10 @@ def fit_and_score(args):
     import tensorflow.compat.v1 as tf
     tf.get_logger().setLevel('ERROR')
     tf.disable_v2_behavior()
-    image_shape = tuple(args.image_shape or datasets.get(args.dataset).defaults.get(
+    image_shape = tuple(args.image_shape or registry.get(args.dataset).defaults.get(
         'image_shape', options.DEFAULTS['image_shape']))
     # a DataError ends the command as 'data error: ...' (cli.errors_as_exit)
-    train_set, val_set = datasets.load(args.dataset, args.data_dir, args.val_fraction,
+    train_set, val_set = registry.load(args.dataset, args.data_dir, args.val_fraction,
                                        holdout_sequence=args.holdout_sequence)
     (train_set, val_set), bad = datasets.check_all([train_set, val_set], args.skip_bad_data,
                                                    '--skip-bad-data leaves them out')

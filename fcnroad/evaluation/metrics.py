@@ -8,7 +8,7 @@ per-class IoU, mean IoU, global and class-average accuracy, with an ignore label
 """
 import numpy as np
 
-from fcnroad.data.datasets import IGNORE
+from fcnroad.data.arrays import IGNORE
 
 NUM_THRESHOLDS = 256  # the devkit's thresholds k/255, k = 0..255
 # The decision of a road model: road where its probability passes this (KITTI's devkit decides so);
@@ -56,9 +56,11 @@ def scores_from_confusion(cm):
     }
 
 
-def binary_scores(cm):
-    """Road IoU, precision and recall from a 2x2 confusion matrix (class 1 = road)."""
-    tp, fp, fn = float(cm[1, 1]), float(cm[0, 1]), float(cm[1, 0])
+def binary_scores(cm, positive):
+    """IoU, precision and recall of the positive class (road) from a confusion matrix cm[true, predicted]."""
+    cm = np.asarray(cm, np.float64)
+    tp = cm[positive, positive]
+    fp, fn = cm[:, positive].sum() - tp, cm[positive, :].sum() - tp
     nan = float('nan')
     return {
         'iou': tp / (tp + fp + fn) if tp + fp + fn else nan,

@@ -32,22 +32,25 @@ def tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip=Fa
     map is resized back to the target shape (bilinear) and the maps are averaged.
     """
     totals = [0.0] * len(images)
-    count = 0
     for scale in scales:
         shape = scaled_shape(image_shape, scale)
         groups = {}
         for i, image in enumerate(images):
             groups.setdefault(arrays.network_shape(image.shape, shape), []).append(i)
-        for mirrored in (False, True) if flip else (False,):
-            for network_shape, members in groups.items():
-                batch = np.stack([arrays.resize_image(images[i], network_shape) for i in members]).astype(np.float32)
-                probs = predict(sess, tensors, batch[:, :, ::-1] if mirrored else batch)
-                if mirrored:
-                    probs = probs[:, :, ::-1]
-                for i, p in zip(members, probs):
-                    totals[i] = totals[i] + arrays.resize_probabilities(p, target_shapes[i])
-            count += 1
-    return [t / count for t in totals]
+        for network_shape, members in groups.items():
+            batch = np.stack([arrays.resize_image(images[i], network_shape) for i in members]).astype(np.float32)
+            run = lambda batch: predict(sess, tensors, batch)     # noqa: E731
+            probs = flip_averaged(run, batch) if flip else run(batch)
+            for i, p in zip(members, probs):
+                totals[i] = totals[i] + arrays.resize_probabilities(p, target_shapes[i])
+    return [t / len(scales) for t in totals]
+
+
+def flip_averaged(run, batch):
+    """Test-time flip, the one rule every runtime follows: run(batch) -> (N, H, W, C) maps, averaged with the
+    mirrored batch's maps mirrored back."""
+    mirrored = run(np.ascontiguousarray(batch[:, :, ::-1]))[:, :, ::-1]
+    return (run(batch) + mirrored) / 2
 
 
 def refine(images, probabilities):
@@ -143,7 +146,7 @@ def score_probabilities(probabilities, dataset, batch_size=EVAL_BATCH, on_image=
                'seconds': round(seconds, 2), 'images_per_second': round(len(dataset) / seconds, 3) if seconds else None}
     results.update(metrics.scores_from_confusion(cm))
     if road is not None:
-        results['road'] = metrics.binary_scores(cm)
+        results['road'] = metrics.binary_scores(cm, positive)
         results['kitti'] = road.scores()
     return results
 

@@ -48,7 +48,6 @@ MODELS = {
 }
 # Every encoder by name: encoders.py's (VGG16, AlexNet) and light_encoders.py's.
 ENCODERS = {**encoders.ENCODERS, **light_encoders.ENCODERS}
-DEFAULT_MODEL = 'fcn8s'
 # The tutorial's family: the one main.layers() builds (with its --decoder choice), and the one of
 # runs and models saved before --model existed.
 TUTORIAL_MODEL = 'fcn8s'

@@ -111,7 +111,7 @@ def output_depth(weights, name, default):
 def vgg16(images, keep_prob, weights, output_stride=32, fully_connected=True, pooling_indices=False,
           dense_trunk='largefov', fc_depth=VGG_FC_DEPTH):
     """VGG16: the package's one builder of it, for the in-graph families and (behind the tutorial's tensor
-    names, vgg.build_encoder) for the tutorial's SavedModel.
+    names, vgg_saved_model.build_encoder) for the tutorial's SavedModel.
 
     output_stride 8: no more subsampling from pool4 on, conv5 and fc6 dilated instead, as
     DENSE_TRUNKS[dense_trunk] says: 'largefov' (DeepLab-LargeFOV: pool4/pool5 at stride 1) or

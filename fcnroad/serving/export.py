@@ -226,10 +226,10 @@ def channel_reversals_as_gathers(graph_def):
 
 def training_images(run_config, count=CALIBRATION_IMAGES):
     """count image paths spread over the run's own training split, to calibrate on."""
-    from fcnroad.data import datasets
+    from fcnroad.data import registry
     args = run_config.get('args', {})
     try:
-        train, _ = datasets.load(run_config['dataset'], args['data_dir'], args.get('val_fraction', 0.0),
+        train, _ = registry.load(run_config['dataset'], args['data_dir'], args.get('val_fraction', 0.0),
                                  holdout_sequence=args.get('holdout_sequence'))
     except (KeyError, ValueError) as e:
         raise ExportError('--int8 calibrates on the run\'s training images, which cannot be read (%s); give '

@@ -38,7 +38,7 @@ def image_scores(cm, class_names, positive=None):
     row = {'evaluated_pixels': int(cm.sum())}
     if positive is not None:
         tp, fp, fn = int(cm[1, 1]), int(cm[0, 1]), int(cm[1, 0])
-        road = metrics.binary_scores(cm)
+        road = metrics.binary_scores(cm, positive)
         precision, recall = road['precision'], road['recall']
         row.update(road_pixels=tp + fn, predicted_road_pixels=tp + fp, tp=tp, fp=fp, fn=fn,
                    road_iou=road['iou'], precision=precision, recall=recall,

@@ -68,11 +68,12 @@ class ExportPredictor:
 
     def __call__(self, images):
         """(classes uint8 (N, H, W), probabilities (N, H, W, C)) for a uint8 batch (N, H, W, 3)."""
-        classes, probs = self.run(images)
-        if not self.flip and not self.crf and self.threshold == metrics.DECISION:
-            return classes, probs
-        if self.flip:     # as evaluate.py's flip: the mirrored image's map mirrored back, averaged
-            probs = (probs + self.run(np.ascontiguousarray(images[:, :, ::-1]))[1][:, :, ::-1]) / 2
+        if self.flip:
+            probs = scoring.flip_averaged(lambda batch: self.run(batch)[1], images)
+        else:
+            classes, probs = self.run(images)
+            if not self.crf and self.threshold == metrics.DECISION:
+                return classes, probs
         if self.crf:
             probs = np.stack(scoring.refine(list(images), list(probs)))
         return metrics.classes_from_probabilities(probs, self.positive, self.threshold), probs

@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from fcnroad import models
 from fcnroad.training import curves
-from fcnroad.training.options import DEFAULTS, model_name
+from fcnroad.training.options import DEFAULTS
 
 tf = tf2.compat.v1
 
@@ -36,7 +36,7 @@ def divergence_advice(args, precision_name):
         advice.append('clip the gradients (--clip-norm %g)' % DEFAULTS['clip_norm'])
     elif args.clip_norm > 1:
         advice.append('clip the gradients tighter (--clip-norm was %g; try %g)' % (args.clip_norm, args.clip_norm / 10))
-    if model_name(args) == models.TUTORIAL_MODEL and args.decoder != DEFAULTS['decoder']:
+    if args.model == models.TUTORIAL_MODEL and args.decoder != DEFAULTS['decoder']:
         advice.append('use the FCN authors\' decoder (--decoder %s)' % DEFAULTS['decoder'])
     return '; '.join(advice)
 

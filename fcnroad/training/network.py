@@ -6,7 +6,6 @@ from fcnroad import errors, models
 from fcnroad.models import mil, vgg
 from fcnroad.serving.saved_model import save_model
 from fcnroad.training import distribute
-from fcnroad.training.options import model_name
 
 tf = tf2.compat.v1
 
@@ -19,7 +18,7 @@ def build_network(sess, args, num_classes, tutorial=None):
     in the graph (models/) from the same ImageNet weights, which transplant() copies in once the
     variables are initialised.
     """
-    name = model_name(args)
+    name = args.model
     if name == models.TUTORIAL_MODEL and tutorial is not None:
         input_image, keep_prob, layer3_out, layer4_out, layer7_out = tutorial.load_vgg(sess, args.vgg_dir)
         return input_image, keep_prob, None, tutorial.layers(layer3_out, layer4_out, layer7_out, num_classes,
@@ -40,11 +39,11 @@ def model_inputs():
 def pretrained_weights(args):
     """The ImageNet weights of --model's encoder, as {layer: (kernel, bias)}."""
     try:
-        return models.pretrained_weights(models.get(model_name(args)).encoder, vgg_dir=args.vgg_dir,
+        return models.pretrained_weights(models.get(args.model).encoder, vgg_dir=args.vgg_dir,
                                          alexnet_path=args.alexnet_weights,
                                          light_path=args.light_weights)
     except vgg.WeightsError as e:     # encoders' and pip's
-        raise errors.ConfigError('--model %s: %s' % (model_name(args), e))
+        raise errors.ConfigError('--model %s: %s' % (args.model, e))
 
 
 def build_replicated(args, num_classes, class_weights, setup, correct_label, learning_rate, optimize):
@@ -57,7 +56,7 @@ def build_replicated(args, num_classes, class_weights, setup, correct_label, lea
     Returns (image_input, keep_prob, is_training, scores of the whole batch, model variables,
     train_op, loss, pretrained weights still to copy).
     """
-    name = model_name(args)
+    name = args.model
     built = {}
     with setup.strategy.scope():
         input_image, keep_prob, is_training = model_inputs()

@@ -4,11 +4,13 @@ Which setting wins, highest first (one rule, printed with each run's settings):
 
     a flag on the command line > the resumed run's own (run_args.json) > --recipe
     > --init-model's (its family and size, FINETUNE_DEFAULTS)
-    > a dataset's defaults (datasets.DATASETS) or SAMPLE_DEFAULTS > DEFAULTS
+    > the embedded sample's (SAMPLE_DEFAULTS, where it stands in for KITTI) > a dataset's (registry.DATASETS)
+    > DEFAULTS
 
 and a --vgg-dir given sets --fc-depth to its SavedModel's width where no flag gives that (settle_vgg).
 
-`resolve` applies it and returns a RunConfig; everything below main.py takes plain arguments or that.
+`resolve` applies it on a draft, checks the rules between the settings and returns a frozen RunConfig;
+everything below main.py takes plain arguments or that.
 """
 import argparse
 import dataclasses
@@ -19,7 +21,7 @@ import typing
 from fcnroad import console, errors, models
 from fcnroad.console import Path, Range
 from fcnroad.models import mil, vgg, vgg_saved_model
-from fcnroad.data import augment, datasets, weak
+from fcnroad.data import augment, kitti_road, registry, weak
 from fcnroad.serving import saved_model
 from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
 
@@ -27,7 +29,7 @@ from fcnroad.training import checkpoints, curves, distribute, precision, run_fol
 # (BENCHMARKS.md) showed them diverging: there the stable value is the default
 # and the source's is one flag away.
 DEFAULTS = {
-    'image_shape': (160, 576),   # the source's; KITTI trains at 256x832 (its defaults, datasets.DATASETS)
+    'image_shape': (160, 576),   # the source's; KITTI trains at 256x832 (its defaults, registry.DATASETS)
     'num_classes': 2,
     'epochs': 40,
     'batch_size': 16,
@@ -37,7 +39,7 @@ DEFAULTS = {
     'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
     'augment': True,             # flip, zoom, colour, shadow: +7.3 points of road IoU on unseen dusk streets
                                  # (two seeds, BENCHMARKS.md, Streets never seen); --no-augment for the source's
-    'model': models.DEFAULT_MODEL,   # the network family (models/); fcn8s is the tutorial's
+    'model': models.TUTORIAL_MODEL,   # the network family (models/); fcn8s is the tutorial's
     'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
     'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
     'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
@@ -58,7 +60,7 @@ DEFAULTS = {
     'runs_dir': './runs',
     'vgg_dir': './data/vgg',     # the SavedModel of fc_depth 4096; another width's is beside it (vgg_dir_for)
 }
-# A dataset's settings of these (datasets.DATASETS) were measured on FCN-8s: the other families keep DEFAULTS'.
+# A dataset's settings of these (registry.DATASETS) were measured on FCN-8s: the other families keep DEFAULTS'.
 FCN8S_ONLY = ('frozen_blocks', 'fc_depth')
 # The embedded sample (sample/README.md): used when KITTI is absent and cannot be
 # downloaded.  Its 40 training frames at the source's settings (40 epochs of batch 16 at
@@ -73,9 +75,8 @@ SAMPLE_DEFAULTS = {
     'eval_every': 5,             # 10 held-out frames: a validation point costs seconds
     'mixed_precision': 'auto',   # bfloat16 where the CPU runs it natively (or float16 on a GPU)
 }
-# --recipe: a named set of settings. Which setting wins, highest first: a flag on the command line >
-# the resumed run's own (run_args.json) > --recipe > a dataset's defaults (datasets.DATASETS) or SAMPLE_DEFAULTS
-# > DEFAULTS. The run prints every setting it took from a recipe or a dataset.
+# --recipe: a named set of settings (which setting wins: this module's docstring).  The run prints every
+# setting it took from a recipe, --init-model, the sample or a dataset.
 RECIPES = {
     'default': {},
     # The tutorial as its source trains: its decoder, Adam 1e-3 on every layer, no clipping, no L2
@@ -107,7 +108,7 @@ def build_parser():
     p.add_argument('--vgg-dir', help='VGG16 SavedModel, built there when missing (default: %s, or %s for '
                                      '--fc-depth 1024)' % (d['vgg_dir'], vgg_dir_for(1024)))
     p.add_argument('--vgg-weights-h5', type=Path('file'), help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
-    p.add_argument('--dataset', default=d['dataset'], choices=list(datasets.DATASETS))
+    p.add_argument('--dataset', default=d['dataset'], choices=list(registry.DATASETS))
     p.add_argument('--init-model', nargs='?', const=saved_model.SHIPPED_MODEL, type=Path('folder'), metavar='MODEL',
                    help='start from a saved model\'s weights (a runs/<run>/model folder; the bare flag: the shipped '
                         'road model), its network and training size, and fine-tune: %s unless given'
@@ -115,7 +116,7 @@ def build_parser():
     p.add_argument('--add-dataset', action='append', type=dataset_source, metavar='NAME=DIR',
                    help='also train on this dataset (one of %s) in DIR (as --data-dir for it), every dataset as road '
                         '/ not road; repeat for more.  Validation scores each on its own; the headline is their '
-                        'mean' % ', '.join(datasets.DATASETS))
+                        'mean' % ', '.join(registry.DATASETS))
     p.add_argument('--mix', type=Range(float, 0, low_open=True), nargs='+', metavar='W',
                    help="each dataset's share of every batch, --dataset's first then each --add-dataset's "
                         '(default: in proportion to their training images)')
@@ -124,7 +125,7 @@ def build_parser():
                        RECIPES['tutorial']))
     p.add_argument('--no-download', action='store_true',
                    help='do not download KITTI Road when <data-dir>/data_road is missing')
-    p.add_argument('--kitti-url', default=datasets.KITTI_URL, help='where data_road.zip is downloaded from')
+    p.add_argument('--kitti-url', default=kitti_road.KITTI_URL, help='where data_road.zip is downloaded from')
     p.add_argument('--no-sample', action='store_true',
                    help='without KITTI, stop instead of training on the embedded sample')
     p.add_argument('--image-shape', type=IMAGE_SIDE, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
@@ -132,7 +133,7 @@ def build_parser():
                         'at the height H) is cut to; H is the height every image is seen at%s' % set_by('image_shape'))
     p.add_argument('--num-classes', type=Range(int, 2, 255), default=None,
                    help="default: the dataset's (%s; folder: its classes.json)" % ', '.join(
-                       '%d for %s' % (len(spec.classes), name) for name, spec in datasets.DATASETS.items() if spec.classes))
+                       '%d for %s' % (len(spec.classes), name) for name, spec in registry.DATASETS.items() if spec.classes))
     p.add_argument('--epochs', type=Range(int, 1), default=d['epochs'], help='epochs to train%s' % set_by('epochs'))
     p.add_argument('--batch-size', type=Range(int, 1), default=d['batch_size'],
                    help='images a step%s' % set_by('batch_size'))
@@ -253,7 +254,7 @@ def build_parser():
 def set_by(key):
     """'; set by kitti: 12, the embedded sample: 10' for the help of a setting datasets or the sample set."""
     setters = ['%s%s: %s' % (name, ' (--model fcn8s)' if key in FCN8S_ONLY else '', as_value(spec.defaults[key]))
-               for name, spec in datasets.DATASETS.items() if key in spec.defaults]
+               for name, spec in registry.DATASETS.items() if key in spec.defaults]
     if key in SAMPLE_DEFAULTS:
         setters.append('the embedded sample: %s' % as_value(SAMPLE_DEFAULTS[key]))
     return '; set by %s' % ', '.join(setters) if setters else ''
@@ -264,8 +265,8 @@ def dataset_source(text):
     name, sep, folder = text.partition('=')
     if not sep or not folder:
         raise argparse.ArgumentTypeError('%r: give NAME=DIR, e.g. camvid_road=../data' % text)
-    if name not in datasets.DATASETS:
-        raise argparse.ArgumentTypeError('%r: no dataset %r (choose from %s)' % (text, name, ', '.join(datasets.DATASETS)))
+    if name not in registry.DATASETS:
+        raise argparse.ArgumentTypeError('%r: no dataset %r (choose from %s)' % (text, name, ', '.join(registry.DATASETS)))
     if not os.path.isdir(folder):
         raise argparse.ArgumentTypeError('%r: %s is not a folder' % (text, folder))
     return name, folder
@@ -307,17 +308,13 @@ def check_args(args):
                                  % (args.supervision, ' and --boxes-dir' if args.boxes_dir else ''))
     if args.add_dataset and args.holdout_sequence:
         raise errors.ConfigError('--holdout-sequence with --add-dataset: hold a sequence out of a run on one dataset')
-    model = model_name(args)
+    model = args.model
     if args.frozen_blocks and not models.get(model).encoder.startswith('vgg16'):
         raise errors.ConfigError('--frozen-blocks %d: --model %s has no VGG16 encoder' % (args.frozen_blocks, model))
     if args.fc_depth != DEFAULTS['fc_depth'] and not models.has_fc_layers(model):
         raise errors.ConfigError('--fc-depth %d: --model %s has no fc6/fc7' % (args.fc_depth, model))
     if args.decoder != DEFAULTS['decoder'] and model != models.TUTORIAL_MODEL:
         raise errors.ConfigError('--decoder %s is a choice of --model fcn8s, not of --model %s' % (args.decoder, model))
-
-
-def model_name(args):
-    return args.model
 
 
 class _NotGiven(list):
@@ -363,8 +360,8 @@ def apply_defaults(args, defaults, explicit):
 def apply_dataset_defaults(args, explicit):
     """The dataset's own defaults where no flag was given (FCN8S_ONLY's for --model fcn8s only); returns what
     was set."""
-    defaults = datasets.get(args.dataset).defaults
-    if model_name(args) != models.TUTORIAL_MODEL:
+    defaults = registry.get(args.dataset).defaults
+    if args.model != models.TUTORIAL_MODEL:
         defaults = {key: value for key, value in defaults.items() if key not in FCN8S_ONLY}
     return apply_defaults(args, defaults, explicit)
 
@@ -405,7 +402,7 @@ def settle_vgg(args, explicit):
     --fc-depth when the run starts."""
     if args.vgg_dir is None:
         args.vgg_dir = vgg_dir_for(args.fc_depth)
-    if not models.has_fc_layers(model_name(args)) or not vgg.is_complete(args.vgg_dir):
+    if not models.has_fc_layers(args.model) or not vgg.is_complete(args.vgg_dir):
         return
     width = vgg_saved_model.fc_depth(args.vgg_dir)
     if width is None or width == args.fc_depth:
@@ -462,7 +459,8 @@ def bring_up_to_date(saved):
 
 
 def resume_args(args, explicit):
-    """The settings a run was started with, for --resume; refuses flags that contradict them."""
+    """The settings a run was started with (a draft, as resolve settles it), for --resume; refuses flags that
+    contradict them."""
     folder = os.path.normpath(args.resume)
     if not os.path.isdir(folder):
         raise errors.ConfigError('--resume %s: no such folder' % args.resume)
@@ -474,10 +472,10 @@ def resume_args(args, explicit):
     except checkpoints.CheckpointError as e:
         raise errors.ConfigError('--resume %s: nothing to resume from: %s' % (args.resume, e))
     with open(path) as f:
-        resumed = bring_up_to_date(json.load(f))
-    saved = resumed.as_dict()
+        saved = bring_up_to_date(json.load(f)).as_dict()
+    resumed = argparse.Namespace(**saved)
     as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
-    given = args.as_dict()
+    given = vars(args)
     differ = ['--%s %s (the run has %s)' % (k.replace('_', '-'), as_value(given[k]), as_value(saved[k]))
               for k in sorted(explicit - RESUME_MAY_CHANGE)
               if k in saved and as_json(given[k]) != as_json(saved[k])]
@@ -499,34 +497,45 @@ def as_value(value):
     return ' '.join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-def resolve(argv):
-    """(args, explicit): the settings of a run by the rule of this module's docstring, checked.
+def resolve(argv, find_data=None):
+    """(config, explicit): the settings of a run by the rule of this module's docstring, settled and checked;
+    config is a frozen RunConfig, which nothing changes afterwards.
 
-    explicit names the settings no lower rule may change any more (the flags given, the recipe's,
-    or all of a resumed run's); the embedded sample's defaults, applied later by main.find_kitti
-    when KITTI is absent, fill only what is not in it.  Prints each setting a recipe or a
-    dataset set.
+    explicit names the settings no lower rule could change (the flags given, the recipe's, --init-model's, or
+    all of a resumed run's).  find_data(draft) -> None when the data is where the settings say, else the
+    folder of the embedded sample to train on instead (main.find_kitti: KITTI absent and not downloadable);
+    the sample's defaults (SAMPLE_DEFAULTS) then fill what no higher rule set, before the dataset's, and the
+    rules between settings are checked on the result.  Prints each setting a recipe, --init-model, the sample
+    or a dataset set.
     """
-    args = RunConfig(**vars(build_parser().parse_args(argv)))
+    draft = build_parser().parse_args(argv)
     explicit = explicit_flags(argv, build_parser)
-    if args.resume:
-        args = resume_args(args, explicit)
-        explicit = set(args.as_dict())       # its own settings: no recipe or dataset defaults over them
-    args.mixed_precision = precision.normalise_mode(args.mixed_precision)
-    recipe_settings = apply_defaults(args, RECIPES[args.recipe], explicit)
+    if draft.resume:
+        draft = resume_args(draft, explicit)
+        explicit = set(vars(draft))       # its own settings: no recipe or dataset defaults over them
+    draft.mixed_precision = precision.normalise_mode(draft.mixed_precision)
+    recipe_settings = apply_defaults(draft, RECIPES[draft.recipe], explicit)
     if recipe_settings:
-        print('--recipe %s: %s (flags override them)' % (args.recipe, as_flags(recipe_settings)))
+        print('--recipe %s: %s (flags override them)' % (draft.recipe, as_flags(recipe_settings)))
     explicit = explicit | set(recipe_settings)    # a recipe wins over the dataset's and the sample's defaults
-    init_settings = init_model_defaults(args, explicit)
+    init_settings = init_model_defaults(draft, explicit)
     if init_settings:
-        print('--init-model %s: %s (flags override them)' % (args.init_model, as_flags(init_settings)))
+        print('--init-model %s: %s (flags override them)' % (draft.init_model, as_flags(init_settings)))
     explicit = explicit | set(init_settings)
-    dataset_settings = apply_dataset_defaults(args, explicit)
+    sample = find_data(draft) if find_data is not None and not draft.resume else None
+    if sample is not None:
+        sample_settings = apply_defaults(draft, SAMPLE_DEFAULTS, explicit)
+        draft.data_dir = sample
+        print('Training on the embedded sample in %s with its own settings in place of KITTI\'s: %s'
+              % (sample, as_flags(sample_settings) or '(all given as flags)'))
+        explicit = explicit | set(sample_settings)
+    dataset_settings = apply_dataset_defaults(draft, explicit)
     if dataset_settings:
-        print('%s: trained with its own settings %s (flags override them)' % (args.dataset, as_flags(dataset_settings)))
-    settle_vgg(args, explicit)
-    check_args(args)
-    return args, explicit
+        print('%s: trained with its own settings %s (flags override them)' % (draft.dataset, as_flags(dataset_settings)))
+    settle_vgg(draft, explicit)
+    config = RunConfig(**vars(draft))
+    check_args(config)
+    return config, explicit
 
 
 def _run_config_class():
@@ -552,9 +561,10 @@ def _run_config_class():
             kind = typing.Optional[kind]
         fields.append((action.dest, kind, dataclasses.field(default=action.default)))
     return dataclasses.make_dataclass(
-        'RunConfig', fields, slots=True,
-        namespace={'__module__': __name__, '__doc__': 'The settings of a training run, built once by resolve() (or bring_up_to_date() '
-                              'for a resumed run): a setting that does not exist is an AttributeError.',
+        'RunConfig', fields, frozen=True,
+        namespace={'__module__': __name__, '__doc__': 'The settings of a training run, settled once by resolve() (or '
+                              'bring_up_to_date() for a saved run), then frozen: a setting that does not exist is '
+                              'an AttributeError, and none can be changed.',
                    'as_dict': lambda self: dataclasses.asdict(self)})
 
 

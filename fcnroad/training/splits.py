@@ -2,13 +2,13 @@
 import argparse
 
 from fcnroad import errors
-from fcnroad.data import arrays, datasets, weak
+from fcnroad.data import arrays, datasets, registry, weak
 from fcnroad.evaluation import crf
 
 
 def samples_to_paint(dataset, data_dir, val_set):
     """The images its dataset paints (KITTI's test images), else the validation images."""
-    paint = datasets.get(dataset).paint
+    paint = registry.get(dataset).paint
     if paint:
         try:
             return paint(data_dir)
@@ -27,12 +27,12 @@ def load_sources(args, data_dir):
     road, the training splits combined (datasets.combine) for the batch mix."""
     trains, vals, bad_data = [], [], []
     for kind, folder in sources(args, data_dir):
-        train_set, val_set = datasets.load(kind, folder, args.val_fraction, args.strict)
+        train_set, val_set = registry.load(kind, folder, args.val_fraction, args.strict)
         (train_set, val_set), bad = datasets.check_all([train_set, val_set], args.skip_bad_data,
                                                        '--skip-bad-data leaves them out')
         if not len(train_set):
             raise errors.DataError('%s in %s: no training pair reads' % (kind, folder))
-        road = datasets.road_class(kind, train_set)
+        road = registry.road_class(kind, train_set)
         trains.append(datasets.as_road(train_set, road))
         vals.append(datasets.as_road(val_set, road))
         bad_data += bad
@@ -46,7 +46,7 @@ def training_data(args, data_dir, image_shape):
         train_set, val_sets, bad_data = load_sources(args, data_dir)
         val_set = datasets.combine(val_sets, 'validation')
     else:
-        train_set, val_set = datasets.load(args.dataset, data_dir, args.val_fraction, args.strict,
+        train_set, val_set = registry.load(args.dataset, data_dir, args.val_fraction, args.strict,
                                            args.holdout_sequence,
                                            unlabelled_ok=bool(args.boxes_dir))
         # every file read now, not at hour five

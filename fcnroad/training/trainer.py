@@ -24,7 +24,6 @@ from fcnroad.serving.paint import class_colours, paint
 from fcnroad.serving.saved_model import save_model
 from fcnroad.training import (checkpoints, curves, distribute, loop, network, options, precision, run_folder,
                               weak_rounds)
-from fcnroad.training.options import model_name
 
 tf = tf2.compat.v1
 
@@ -48,7 +47,7 @@ def start_distribution(args):
 
 def run_precision(args, setup=None):
     """The Precision the run trains in: --mixed-precision on this machine, within what the setup runs."""
-    numerics = precision.resolve(args.mixed_precision, cpu_bfloat16=models.get(model_name(args)).cpu_bfloat16)
+    numerics = precision.resolve(args.mixed_precision, cpu_bfloat16=models.get(args.model).cpu_bfloat16)
     if setup is not None and setup.mode == 'multi-worker' and numerics.name == 'bfloat16':
         # TensorFlow 2.21 has no bfloat16 kernel for the fused convolutions of a multi-worker CPU session.
         numerics = precision.Precision('float32', False, "--mixed-precision %s, but oneDNN's bfloat16 rewrite does "
@@ -176,8 +175,8 @@ class Trainer:
                 sess.run(tf.global_variables_initializer(), options=self.run_options)
             except distribute.WORKER_LOST as e:
                 raise errors.RunError(distribute.lost_worker_message(e, setup, args.step_timeout))
-        if model_name(args) != models.TUTORIAL_MODEL or setup is not None:
-            print('Model %s: %s' % (model_name(args), models.get(model_name(args)).summary))
+        if args.model != models.TUTORIAL_MODEL or setup is not None:
+            print('Model %s: %s' % (args.model, models.get(args.model).summary))
         if weights is not None:
             encoders.transplant(sess, weights)
         if args.init_model:
@@ -318,7 +317,7 @@ class Trainer:
                       'num_classes': data.num_classes, 'class_names': list(data.train.class_names),
                       'positive_class': data.train.positive,
                       'colours': [list(c) for c in data.train.colours] if data.train.colours else None,
-                      'model': model_name(args), 'decoder': args.decoder, 'args': args.as_dict()}
+                      'model': args.model, 'decoder': args.decoder, 'args': args.as_dict()}
         export_dir = os.path.join(self.staging, 'model')
         try:
             files.check_free_space(self.staging, int(checkpoints.variables_bytes(net.model_variables)

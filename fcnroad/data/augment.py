@@ -17,7 +17,9 @@ from PIL import Image, ImageFilter
 from fcnroad.data.arrays import IGNORE
 
 # Each setting's default when augmentation is on; main.py has a flag for each.  Ranges are +-D;
-# probabilities say how often an effect is drawn.
+# probabilities say how often an effect is drawn.  The colour cast and low light carry a KITTI-trained road
+# model to CamVid's dusk streets (road IoU 0.545 to 0.673, mean of two seeds, spread under 0.09), the other
+# effects screened did not carry it (BENCHMARKS.md, Other cameras), so they stay off.
 DEFAULTS = {
     'flip': 0.5,              # probability of a horizontal flip
     'scale': (0.75, 1.5),     # zoom range; above 1 crops, below 1 pads with ignored pixels
@@ -27,9 +29,9 @@ DEFAULTS = {
     'contrast': 0.25,         # stretch around the mean by 1 +- this
     'saturation': 0.25,       # stretch away from grey by 1 +- this
     'gamma': 0.25,            # exponent exp(+- this)
-    'colour': 0.0,            # each channel multiplied by exp(+- this): white balance
+    'colour': 0.15,           # each channel multiplied by exp(+- this): white balance
     'shadow': 0.3,            # probability of a shadow over one side of a random line
-    'low_light': 0.0,         # probability of a dim frame (LOW_LIGHT of the light) with sensor noise
+    'low_light': 0.25,        # probability of a dim frame (LOW_LIGHT of the light) with sensor noise
     'low_res': 0.0,           # probability of a frame taken at LOW_RES of the resolution and scaled back up
     'blur': 0.0,              # probability of a Gaussian blur (BLUR_SIGMA pixels)
     'jpeg': 0.0,              # probability of JPEG compression at JPEG_QUALITY

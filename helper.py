@@ -173,8 +173,7 @@ def gen_batch_function(data_folder, image_shape, dataset=None, shuffle=True, cac
     index-th of count equal parts of each.
     """
     if dataset is None:
-        dataset = datasets.Dataset('kitti_road', kitti_road.kitti_pairs(data_folder, strict),
-                                   datasets.ROAD_CLASSES, kitti_road.kitti_label, positive=datasets.ROAD)
+        dataset = kitti_road.training_folder_dataset(data_folder, strict)
     return Batches(dataset, image_shape, shuffle, cache, seed, augment, shard, mix)
 
 

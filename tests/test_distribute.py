@@ -172,7 +172,7 @@ def test_mirrored_on_two_devices_trains_the_single_device_weights(tiny, referenc
 @pytest.mark.parametrize('model', ['fcn_squeezenet', 'lraspp_lite0'])
 def test_a_light_family_trains_mirrored_as_on_one_device(model, tiny, tmp_path):
     from conftest import write_tiny_light_weights
-    light = ('--light-weights', write_tiny_light_weights(model, str(tmp_path)))
+    light = ('--encoder-weights', write_tiny_light_weights(model, str(tmp_path)))
     one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
     run_main(main_command(tiny, one, *light, model=model))
     assert '2 replicas in sync' in run_main(main_command(tiny, two, *light, '--distribute', 'mirrored',

@@ -341,13 +341,12 @@ def test_every_family_trains_saves_and_is_served_by_predict(name, tmp_path, tiny
     """--model X: trained by the shared trainer from the tutorial's VGG16 weights (or AlexNet's), saved,
     scored, and the saved model serves predictions at any size; the CRF refines them."""
     from conftest import tiny_alexnet_weights, write_alexnet_ckpt, write_tiny_light_weights
-    from fcnroad.models import light_encoders
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=8, n_test=2)
     extra = ['--model', name, '--skip-checks']
     if name == 'fcn_alexnet':
-        extra += ['--alexnet-weights', write_alexnet_ckpt(str(tmp_path / 'alexnet.ckpt'), tiny_alexnet_weights())]
-    if main.models.get(name).encoder in light_encoders.ENCODERS:
-        extra += ['--light-weights', write_tiny_light_weights(name, str(tmp_path))]
+        extra += ['--encoder-weights', write_alexnet_ckpt(str(tmp_path / 'alexnet.ckpt'), tiny_alexnet_weights())]
+    if main.models.get(name).encoder in ('squeezenet1_1', 'efficientnet_lite0'):
+        extra += ['--encoder-weights', write_tiny_light_weights(name, str(tmp_path))]
     run_dir = run_tiny(kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), *extra)
     with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:
         assert json.load(f)['model'] == name

@@ -19,6 +19,24 @@ def build(name, num_classes=3, shape=(None, None, None, 3), seed=0):
     return images, keep_prob, training, scores
 
 
+def test_every_family_stands_on_one_record_of_the_encoder_table_which_says_where_its_weights_come_from():
+    assert {model.encoder for model in models.MODELS.values()} == set(models.ENCODERS)
+    for name, encoder in models.ENCODERS.items():
+        assert callable(encoder.build) and callable(encoder.read) and encoder.preprocessing, name
+        assert (encoder.fetch is None) == (encoder.weights_file is None) == models.weights_from_vgg_dir(name)
+        assert encoder.output_stride in (8, 16, 32)
+    for name in models.MODELS:
+        assert models.has_fc_layers(name) == (models.ENCODERS[models.get(name).encoder].fc_layers
+                                              and name != 'segnet')
+
+
+def test_pretrained_weights_read_a_given_file_through_the_table(tmp_path):
+    from conftest import write_tiny_light_weights
+    path = write_tiny_light_weights('lraspp_lite0', str(tmp_path))
+    weights = models.pretrained_weights('efficientnet_lite0', path=path)
+    assert set(weights) == set(tiny_weights('lraspp_lite0')) and 'stem' in weights
+
+
 def test_unknown_model_is_a_value_error_naming_the_known_ones():
     with pytest.raises(ValueError, match='unknown model .resnet.*fcn8s.*segnet'):
         models.get('resnet')

@@ -3,6 +3,7 @@ import numpy as np
 import tensorflow as tf2
 
 from conftest import TINY_FC_DEPTH, tiny_vgg_weights
+from fcnroad import models
 from fcnroad.models import encoders
 
 tf = tf2.compat.v1
@@ -11,7 +12,7 @@ tf = tf2.compat.v1
 def test_largefov_encoder_has_output_stride_8_and_dilated_conv5_fc6():
     with tf.Graph().as_default(), tf.Session() as sess:
         images = tf.placeholder(tf.float32, [None, None, None, 3])
-        endpoints = encoders.ENCODERS['vgg16_largefov'](images, tf.constant(1.0), tiny_vgg_weights())
+        endpoints = models.ENCODERS['vgg16_largefov'].build(images, tf.constant(1.0), tiny_vgg_weights())
         plain = {}
         with tf.variable_scope('plain'):
             plain = encoders.vgg16(images, tf.constant(1.0), tiny_vgg_weights())
@@ -38,7 +39,7 @@ def test_vggs_fc6_does_not_fit_largefov_and_is_reported_dropped():
     weights = tiny_vgg_weights()                     # with VGG-shaped (7x7) fc6 and fc7
     with tf.Graph().as_default(), tf.Session() as sess:
         images = tf.placeholder(tf.float32, [None, None, None, 3])
-        encoders.ENCODERS['vgg16_largefov'](images, tf.constant(1.0), weights)
+        models.ENCODERS['vgg16_largefov'].build(images, tf.constant(1.0), weights)
         sess.run(tf.global_variables_initializer())
         report = encoders.transplant(sess, weights)
         conv5 = sess.run([v for v in tf.global_variables() if v.op.name == 'conv5_3/weights'][0])

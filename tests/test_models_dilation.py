@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf2
 
 from conftest import TINY_FC_DEPTH, tiny_vgg_weights
+from fcnroad import models
 from fcnroad.models import dilation, encoders
 
 tf = tf2.compat.v1
@@ -22,7 +23,7 @@ def dilation_rates(graph, prefix=''):
 def test_front_end_has_output_stride_8_no_pool4_or_pool5_and_dilated_conv5_and_7x7_fc6():
     with tf.Graph().as_default() as graph, tf.Session() as sess:
         images = tf.placeholder(tf.float32, [None, None, None, 3])
-        endpoints = encoders.ENCODERS['vgg16_dilation'](images, tf.constant(1.0), tiny_vgg_weights())
+        endpoints = models.ENCODERS['vgg16_dilation'].build(images, tf.constant(1.0), tiny_vgg_weights())
         sess.run(tf.global_variables_initializer())
         for h, w in ((64, 96), (72, 104)):
             fc7, conv4 = sess.run([endpoints['fc7'], endpoints['conv4']], {images: np.zeros((1, h, w, 3))})
@@ -42,7 +43,7 @@ def test_vggs_conv_layers_transplant_into_the_front_end_and_fc6_fc7_start_fresh(
     weights = tiny_vgg_weights()
     with tf.Graph().as_default(), tf.Session() as sess:
         images = tf.placeholder(tf.float32, [None, None, None, 3])
-        encoders.ENCODERS['vgg16_dilation'](images, tf.constant(1.0), weights)
+        models.ENCODERS['vgg16_dilation'].build(images, tf.constant(1.0), weights)
         sess.run(tf.global_variables_initializer())
         report = encoders.transplant(sess, weights)
         conv5 = sess.run([v for v in tf.global_variables() if v.op.name == 'conv5_3/weights'][0])

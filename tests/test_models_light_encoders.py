@@ -105,7 +105,7 @@ def lite0_numpy(rgb, state):
 def encoder_endpoints(encoder, weights, images, **options):
     with tf.Graph().as_default(), tf.Session() as sess:
         x = tf.placeholder(tf.float32, [None, None, None, 3])
-        endpoints = models.ENCODERS[encoder](x, tf.constant(1.0), weights, **options)
+        endpoints = models.ENCODERS[encoder].build(x, tf.constant(1.0), weights, **options)
         sess.run(tf.global_variables_initializer())
         report = encoders.transplant(sess, weights)
         pretrained = {v.op.name for v in tf.get_collection(encoders.PRETRAINED_VARIABLES)}

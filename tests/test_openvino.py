@@ -19,7 +19,7 @@ def light_model(tmp_path_factory, tiny_vgg_pretrained):
     base = tmp_path_factory.mktemp('light')
     kitti = make_kitti(str(base / 'kitti'), n_train=8, n_test=1)
     run_dir = run_tiny(kitti, tiny_vgg_pretrained, str(base / 'runs'), '--model', 'lraspp_lite0', '--skip-checks',
-                       '--light-weights', write_tiny_light_weights('lraspp_lite0', str(base)))
+                       '--encoder-weights', write_tiny_light_weights('lraspp_lite0', str(base)))
     return os.path.join(run_dir, 'model')
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from fcnroad import errors
-from fcnroad.training import options
+from fcnroad.training import old_runs, options, run_config
 
 
 def test_augment_can_be_turned_on_and_off_and_counts_as_given():
@@ -83,7 +83,7 @@ def test_a_vgg_dir_given_sets_the_fc_width_unless_fc_depth_is_given_too(tiny_vgg
 def test_a_default_vgg_dir_of_another_width_is_refused_and_a_missing_one_is_left_to_be_built(tmp_path, tiny_vgg,
                                                                                                monkeypatch):
     import shutil
-    monkeypatch.setitem(options.DEFAULTS, 'vgg_dir', str(tmp_path / 'vgg'))
+    monkeypatch.setattr(options, 'VGG_DIR', str(tmp_path / 'vgg'))
     args, _ = options.resolve([])
     assert (args.vgg_dir, args.fc_depth) == (str(tmp_path / 'vgg-fc1024'), 1024)     # absent: built at the start
     shutil.copytree(tiny_vgg, tmp_path / 'vgg-fc1024')
@@ -121,7 +121,7 @@ def test_a_run_saved_before_newer_settings_is_brought_up_to_date_as_it_trained()
     # run_args.json of a run from before augmentation, timed checkpoints, precision modes and frozen blocks,
     # with a setting that no longer exists
     saved = {'epochs': 7, 'image_shape': [160, 576], 'mixed_precision': True, 'gone_flag': 1}
-    config = options.bring_up_to_date(saved)
+    config = old_runs.bring_up_to_date(saved)
     assert (config.epochs, config.image_shape, config.mixed_precision) == (7, (160, 576), 'on')
     assert config.augment is False and config.checkpoint_minutes == 0.0     # it trained without them
     assert config.frozen_blocks == 0 and config.model == 'fcn8s'           # today's defaults, which it had
@@ -131,8 +131,14 @@ def test_a_run_saved_before_newer_settings_is_brought_up_to_date_as_it_trained()
 
 
 def test_a_run_saved_before_fc_depth_takes_the_width_of_its_saved_model(tiny_vgg):
-    assert options.bring_up_to_date({'vgg_dir': tiny_vgg}).fc_depth == 32
-    assert options.bring_up_to_date({'vgg_dir': tiny_vgg, 'fc_depth': 16}).fc_depth == 16
+    assert old_runs.bring_up_to_date({'vgg_dir': tiny_vgg}).fc_depth == 32
+    assert old_runs.bring_up_to_date({'vgg_dir': tiny_vgg, 'fc_depth': 16}).fc_depth == 16
+
+
+def test_a_run_saved_with_a_weights_flag_merged_since_reads_it_as_encoder_weights():
+    assert old_runs.bring_up_to_date({'light_weights': 'lite0.pth'}).encoder_weights == 'lite0.pth'
+    assert old_runs.bring_up_to_date({'alexnet_weights': 'a.ckpt', 'light_weights': None}).encoder_weights == 'a.ckpt'
+    assert old_runs.bring_up_to_date({}).encoder_weights is None
 
 
 def test_the_run_configuration_is_typed_as_its_flags_and_refuses_a_setting_that_does_not_exist():
@@ -140,8 +146,27 @@ def test_the_run_configuration_is_typed_as_its_flags_and_refuses_a_setting_that_
     import typing
     kinds = {field.name: field.type for field in dataclasses.fields(options.RunConfig)}
     assert (kinds['epochs'], kinds['learning_rate'], kinds['augment'], kinds['skip_checks']) == (int, float, bool, bool)
-    assert (kinds['image_shape'], kinds['vgg_weights_h5']) == (tuple, typing.Optional[str])
+    assert (kinds['image_shape'], kinds['vgg_weights_h5']) == (typing.Tuple[int, int], typing.Optional[str])
     config = options.RunConfig()
     assert config.learning_rate == options.DEFAULTS['learning_rate']
     with pytest.raises(AttributeError):
         config.learning_rat = 0.1
+
+
+def test_the_parser_has_one_flag_per_run_config_field_with_the_fields_default():
+    parser = options.build_parser()
+    defaults = {}
+    for action in parser.options:             # a setting's first flag holds its default (not --no-...'s)
+        defaults.setdefault(action.dest, action.default)
+    defaults.pop('help')
+    assert set(defaults) == set(run_config.field_names())
+    assert defaults == {name: run_config.DEFAULTS[name] for name in defaults}
+    assert vars(parser.parse_args([])) == run_config.RunConfig().as_dict()
+
+
+def test_encoder_weights_are_refused_for_a_family_that_reads_vgg16s_folder(tmp_path):
+    path = tmp_path / 'w.pth'
+    path.write_bytes(b'x')
+    with pytest.raises(errors.ConfigError, match='--encoder-weights .*w.pth: --model fcn8s reads VGG16.s from --vgg-dir'):
+        options.resolve(['--encoder-weights', str(path)])
+    assert options.resolve(['--model', 'lraspp_lite0', '--encoder-weights', str(path)])[0].encoder_weights == str(path)

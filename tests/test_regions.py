@@ -48,10 +48,10 @@ def test_regions_command_learns_the_synthetic_road_and_writes_a_complete_run_fol
 
 def test_scores_are_those_of_the_pixels_of_the_best_regions(tmp_path, tiny_vgg):
     """score_probabilities counts what predictor() paints: all road where the classifier says road."""
-    from fcnroad.models import encoders
+    from fcnroad import models
     kitti = make_kitti(str(tmp_path / 'kitti'), n_train=4, n_test=1)
     train, val = registry.load('kitti', kitti, 0.5)
-    pipeline = regions.RegionPipeline(encoders.pretrained_weights('vgg16', vgg_dir=tiny_vgg), (64, 96), (50,))
+    pipeline = regions.RegionPipeline(models.pretrained_weights('vgg16', vgg_dir=tiny_vgg), (64, 96), (50,))
     try:
         depth = pipeline.regions_and_features(np.zeros((64, 96, 3), np.uint8))[1].shape[1]
         always_road = region_cnn.RegionClassifier(np.zeros(depth), np.ones(depth), np.zeros((1, depth)), [5.0],

@@ -1,4 +1,4 @@
-"""fcnroad/models/weight_files.py: numpy pickles and legacy PyTorch files read without running what they name."""
+"""fcnroad/models/weight_files.py: numpy pickles and PyTorch files (zip and legacy) read without running what they name."""
 import os
 import pickle
 
@@ -59,3 +59,35 @@ def test_a_truncated_or_foreign_file_is_a_one_line_error(tmp_path):
         pickle.dump({'w': 1}, f)
     with pytest.raises(weight_files.WeightFileError, match='o.pth: .*magic number'):
         weight_files.read_torch_legacy(other)
+
+
+def test_a_zip_format_torch_file_reads_as_the_legacy_one_does(tmp_path):
+    rng = np.random.RandomState(1)
+    state = {'conv.weight': rng.normal(0, 1, (4, 3, 2, 5)).astype(np.float32),
+             'bn.num_batches_tracked': np.array(3, np.int64)}
+    zipped = write_torch_legacy(str(tmp_path / 'new.pth'), state, zip_format=True)
+    legacy = write_torch_legacy(str(tmp_path / 'old.pth'), state)
+    for path in (zipped, legacy):
+        got = weight_files.read_torch(path)
+        assert list(got) == list(state)
+        for name, value in state.items():
+            np.testing.assert_array_equal(got[name], value, err_msg=path + name)
+            assert got[name].dtype == value.dtype
+
+
+def test_a_zip_format_torch_file_missing_a_storage_or_naming_code_is_a_one_line_error(tmp_path, capfd):
+    import zipfile
+    path = write_torch_legacy(str(tmp_path / 'cut.pth'), {'w': np.ones((5, 5), np.float32)}, zip_format=True)
+    kept = str(tmp_path / 'kept.pth')
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(kept, 'w') as dst:
+        for name in src.namelist():
+            if '/data/' not in name:
+                dst.writestr(name, src.read(name))
+    with pytest.raises(weight_files.WeightFileError, match='kept.pth: not a PyTorch state dict .*data/1000'):
+        weight_files.read_torch(kept)
+    evil = str(tmp_path / 'evil.pth')
+    with zipfile.ZipFile(evil, 'w') as archive:
+        archive.writestr('archive/data.pkl', pickle.dumps({'w': RunsCode()}, protocol=2))
+    with pytest.raises(weight_files.WeightFileError, match='evil.pth: .*refused global (posix|os|nt).system'):
+        weight_files.read_torch(evil)
+    assert 'must never run' not in capfd.readouterr().out

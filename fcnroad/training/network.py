@@ -40,8 +40,7 @@ def pretrained_weights(args):
     """The ImageNet weights of --model's encoder, as {layer: (kernel, bias)}."""
     try:
         return models.pretrained_weights(models.get(args.model).encoder, vgg_dir=args.vgg_dir,
-                                         alexnet_path=args.alexnet_weights,
-                                         light_path=args.light_weights)
+                                         path=args.encoder_weights)
     except vgg.WeightsError as e:     # encoders' and pip's
         raise errors.ConfigError('--model %s: %s' % (args.model, e))
 

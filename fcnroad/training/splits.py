@@ -1,10 +1,24 @@
 """A training run's data: both splits read before the first step, and the images a run paints."""
-import argparse
+import dataclasses
+import typing
 
 from fcnroad import errors
 from fcnroad.data import arrays, datasets, registry, weak
 from fcnroad.evaluation import crf
 
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """What a run trains and validates on, read and checked once."""
+    train: datasets.Dataset
+    val: datasets.Dataset                 # the first source's validation split (the headline's with one source)
+    val_sets: typing.List[datasets.Dataset]     # each source's
+    boxes: typing.Optional[dict]          # labels made from boxes: the boxes per image (weak.py)
+    num_classes: int
+    class_weights: typing.Optional[typing.Sequence[float]]
+    bad: list                             # (pair, message) of each pair left out by --skip-bad-data
+    to_paint: typing.List[str]            # the images the run paints
 
 def samples_to_paint(dataset, data_dir, val_set):
     """The images its dataset paints (KITTI's test images), else the validation images."""
@@ -81,6 +95,5 @@ def training_data(args, data_dir, image_shape):
             num_classes)
         print('Class weights (median frequency): %s' % ', '.join(
             '%s %.2f' % (n, w) for n, w in zip(train_set.class_names, class_weights)))
-    return argparse.Namespace(train=train_set, val=val_set, val_sets=val_sets, boxes=boxes, num_classes=num_classes,
-                              class_weights=class_weights, bad=bad_data,
-                              to_paint=to_paint)
+    return TrainingData(train=train_set, val=val_set, val_sets=val_sets, boxes=boxes, num_classes=num_classes,
+                        class_weights=class_weights, bad=bad_data, to_paint=to_paint)

@@ -4,15 +4,16 @@ hooks, then the saved model, metrics.json and the painted samples.
 The run folder is written as runs/<ts>.partial and renamed when complete; a run that stops is
 deleted, unless it has checkpoints to resume, and then the command that resumes it is printed.
 """
-import argparse
 import collections
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
 import sys
 import tempfile
 import time
+import typing
 
 import tensorflow as tf2
 
@@ -59,6 +60,22 @@ def train(args, data, data_source, tutorial, setup=None):
     """Train, save and score one run (data: splits.training_data's); returns its folder, or None
     on a worker that is not the chief (only the chief writes the run)."""
     return Trainer(args, data, data_source, tutorial, setup).train()
+
+
+@dataclasses.dataclass
+class Network:
+    """The training graph's tensors, filled in as build() makes them."""
+    correct_label: typing.Any
+    learning_rate: typing.Any
+    input_image: typing.Any = None
+    keep_prob: typing.Any = None
+    is_training: typing.Any = None
+    probabilities: typing.Any = None
+    model_variables: typing.Any = None
+    logits: typing.Any = None
+    train_op: typing.Any = None
+    loss: typing.Any = None
+    tensors: typing.Any = None     # by their serving names, for save_model
 
 
 class Trainer:
@@ -152,7 +169,7 @@ class Trainer:
     def build(self, sess):
         """The network, its loss and train_op, initialised (ImageNet weights copied in)."""
         args, setup, num_classes = self.args, self.setup, self.data.num_classes
-        net = argparse.Namespace(
+        net = Network(
             correct_label=tf.placeholder(tf.float32, [None, None, None, num_classes], name='correct_label'),
             learning_rate=tf.placeholder(tf.float32, [], name='learning_rate'))
         if setup is None:

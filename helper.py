@@ -308,7 +308,7 @@ def gen_test_output(sess, logits, keep_prob, image_pl, data_folder, image_shape,
     # The logits' softmax is (pixels, classes): shaped back as the images' maps.
     maps = tf.reshape(probabilities, tf.concat([tf.shape(image_pl)[:3], [num_classes]], 0))
     tensors = {'image_input': image_pl, 'keep_prob': keep_prob, 'probabilities': maps}
-    palette = class_colours(positive, colours)
+    palette = class_colours(positive, colours, int(num_classes))
     for start in range(0, len(image_paths), batch_size):
         paths = image_paths[start:start + batch_size]
         originals = [arrays.read_png(p) for p in paths]

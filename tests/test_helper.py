@@ -80,7 +80,7 @@ def test_save_inference_samples_writes_every_test_image(tmp_path):
     assert names == ['um_000001.png', 'um_000002.png', 'um_000003.png', 'uu_000099.png']
     sample = imageio.imread(os.path.join(out, 'uu_000099.png'))
     assert sample.shape == (60, 100, 3)      # the image's own size, not the network's 32x64
-    np.testing.assert_array_equal(sample, helper.paint(np.zeros((60, 100, 3), np.uint8), np.ones((60, 100))))
+    np.testing.assert_array_equal(sample, helper.paint(np.zeros((60, 100, 3), np.uint8), np.ones((60, 100)), {1: helper.ROAD_GREEN}))
     # Sky above, asphalt below: painted green below the horizon only, at 64x96.
     image = imageio.imread(os.path.join(root, 'data_road', 'testing', 'image_2', 'um_000001.png'))
     painted = imageio.imread(os.path.join(out, 'um_000001.png'))

@@ -45,7 +45,7 @@ def test_saved_samples_are_green_exactly_where_the_reloaded_model_predicts_road(
             road = probs[..., 1] > 0.5
             assert 0 < road.mean() < 1
             np.testing.assert_array_equal(imageio.imread(os.path.join(run_dir, name)),
-                                          helper.paint(image, road.astype(np.uint8)))
+                                          helper.paint(image, road.astype(np.uint8), {1: helper.ROAD_GREEN}))
 
 
 def test_evaluation_command_reproduces_metrics(trained_run):

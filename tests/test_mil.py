@@ -106,7 +106,7 @@ def test_image_labels_train_save_and_serve_with_the_prior(tmp_path, tiny_vgg):
             image = imageio.imread(os.path.join(test_dir, name))[..., :3]
             classes, _ = predictor(image[None])
             sample = imageio.imread(os.path.join(run_dir, os.path.splitext(name)[0] + '.png'))[..., :3]
-            painted = helper.paint(image, classes[0], helper.class_colours(datasets.ROAD))
+            painted = helper.paint(image, classes[0], helper.class_colours(datasets.ROAD, None, 2))
             assert np.mean(np.all(sample == painted, axis=-1)) > 0.98
     finally:
         predictor.close()

@@ -223,7 +223,7 @@ class Trainer:
                 self.staging, os.path.basename(prefix), state.epoch, state.step))
             shutil.rmtree(os.path.join(self.staging, 'model'), ignore_errors=True)   # written again at the end
         positive = self.data.train.positive
-        palette = class_colours(positive, self.data.train.colours)
+        palette = class_colours(positive, self.data.train.colours, self.data.num_classes)
 
         def evaluate_fn(sess):
             results = scoring.evaluate_sources(sess, net.tensors, val_sets, self.image_shape)

@@ -1,7 +1,7 @@
 """The anchor beside ours: Intel's road-segmentation-adas-0001 and this project's models on the same frames.
 
     python -m benchmarks.anchor --kitti-dir ../shared/data/kitti_road_train --camvid-dir ../shared/data
-    python -m benchmarks.anchor ... --models fcnroad/pretrained/kitti_road runs/<run>/model exports/road.onnx
+    python -m benchmarks.anchor ... --models fcnroad/pretrained/road runs/<run>/model exports/road.onnx
 
 For each frame set (KITTI Road's validation block, CamVid's val split as road / not road) it
 prints, per model: road IoU, precision and recall at the model's own decision, the KITTI devkit's

@@ -1,6 +1,6 @@
 """Which size the network should see a frame at: the rules compared on the same frames.
 
-    python -m benchmarks.input_size --model fcnroad/pretrained/kitti_road --kitti-dir ../shared/data/kitti_road_train --camvid-dir ../shared/data
+    python -m benchmarks.input_size --model fcnroad/pretrained/road --kitti-dir ../shared/data/kitti_road_train --camvid-dir ../shared/data
 
 Rules (H x W: the training size; every side a multiple of 32):
 - stretch: H x W whatever the frame's shape (what the serving path did before it kept the aspect ratio);

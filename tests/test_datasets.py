@@ -322,3 +322,9 @@ def test_folder_images_without_masks_train_only_when_allowed(tmp_path):
         os.remove(os.path.join(root, 'labels', 'img%d.png' % i))
     with pytest.raises(arrays.DataError, match='no image has a mask, and validation needs some'):
         registry.load('folder', root, unlabelled_ok=True)
+
+
+def test_every_dataset_says_what_its_folder_holds_and_one_is_the_tutorials():
+    from fcnroad.data import registry
+    assert all(spec.holds for spec in registry.DATASETS.values())
+    assert [name for name, spec in registry.DATASETS.items() if spec.tutorial] == ['kitti']

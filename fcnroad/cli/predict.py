@@ -39,7 +39,7 @@ def build_parser():
     p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--model', type=console.Path(), default=saved_model.SHIPPED_MODEL,
                    help='runs/<run>/model folder written by main.py, or its .onnx, .tflite or .xml export (default: the '
-                        'shipped KITTI road model)')
+                        'shipped road model)')
     p.add_argument('--runtime', choices=runtimes.RUNTIMES,
                    help="default: the model's own (a folder: tensorflow; .onnx: onnx; .tflite: tflite; .xml: openvino)")
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image, folder, quoted glob or video')

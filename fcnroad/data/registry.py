@@ -9,8 +9,8 @@ from fcnroad.data import camvid, cityscapes, folders, kitti_road
 from fcnroad.data.datasets import ROAD, ROAD_CLASSES, DataError
 
 
-class Spec(collections.namedtuple('Spec', 'load load_test paint classes defaults sequences road tutorial',
-                                   defaults=(None, None, None, {}, False, None, False))):
+class Spec(collections.namedtuple('Spec', 'load load_test paint classes defaults sequences road tutorial holds',
+                                   defaults=(None, None, None, {}, False, None, False, ''))):
     """What a dataset is, in one place (filled by keyword).
 
     load(data_dir, val_fraction, strict, unlabelled_ok) -> (train, val); load_test(data_dir) -> its labelled
@@ -21,7 +21,7 @@ class Spec(collections.namedtuple('Spec', 'load load_test paint classes defaults
     sequence (--holdout-sequence); road: the class of its labels that is road, for a run on several datasets
     (each trained as road / not road; None: the data says, as a folder's positive class or class "road");
     tutorial: the tutorial's own data, downloaded when missing, checked by project_tests.py, and stood in for
-    by the embedded sample where it cannot be had (main.find_kitti).
+    by the embedded sample where it cannot be had (main.find_kitti); holds: what its --data-dir folder holds.
     """
 
 
@@ -31,19 +31,19 @@ DATASETS = {
     # FCN-8s (options.FCN8S_ONLY: the other families keep the project's): 12 epochs of batch 4 with fc6/fc7
     # 1024 wide and conv1-conv3 frozen, 1.9x the images a second of the full network: MaxF 94.15 on the block
     # (two seeds, 0.05 apart) in under an hour of a 2-core CPU (BENCHMARKS.md, KITTI Road: quality per CPU-hour).
-    'kitti': Spec(load=kitti_road.load, paint=kitti_road.paint, classes=ROAD_CLASSES, road=ROAD, tutorial=True,
+    'kitti': Spec(load=kitti_road.load, paint=kitti_road.paint, classes=ROAD_CLASSES, road=ROAD, tutorial=True, holds='data_road/',
                   defaults={'image_shape': (256, 832), 'batch_size': 4, 'epochs': 12, 'frozen_blocks': 3,
                             'fc_depth': 1024}),
     # CamVid's 360x480 frames are not KITTI's 1:3.4: they train at their own size (to a multiple of 32);
     # at dusk on unseen streets, 11 classes, 352x480 scores 0.513 mean IoU against 0.446 at 192x256.
     'camvid_road': Spec(load=camvid.loader(True), load_test=camvid.test_loader(True), classes=ROAD_CLASSES,
-                        defaults={'image_shape': (352, 480)}, sequences=True, road=ROAD),
+                        defaults={'image_shape': (352, 480)}, sequences=True, road=ROAD, holds='camvid/'),
     'camvid': Spec(load=camvid.loader(False), load_test=camvid.test_loader(False),
                    classes=camvid.CAMVID_CLASSES,
-                   defaults={'image_shape': (352, 480)}, sequences=True, road=camvid.CAMVID_ROAD),
+                   defaults={'image_shape': (352, 480)}, sequences=True, road=camvid.CAMVID_ROAD, holds='camvid/'),
     'cityscapes': Spec(load=cityscapes.load, classes=cityscapes.CITYSCAPES_CLASSES,
-                       road=cityscapes.CITYSCAPES_CLASSES.index('road')),
-    'folder': Spec(load=folders.load, load_test=folders.load_test),
+                       road=cityscapes.CITYSCAPES_CLASSES.index('road'), holds='cityscapes/'),
+    'folder': Spec(load=folders.load, load_test=folders.load_test, holds='images/ + labels/ + classes.json'),
 }
 SEQUENCE_DATASETS = tuple(name for name, spec in DATASETS.items() if spec.sequences)
 

@@ -32,7 +32,7 @@ TRAINING_SIZE_SIGNATURE = 'training_size'
 RUN_CONFIG = 'run_config.json'
 # The road model that ships with the package (its MODEL_CARD.md says how it was trained and scores):
 # predict.py, evaluate.py and serve.py use it when no --model is given.
-SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'pretrained', 'kitti_road')
+SHIPPED_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'pretrained', 'road')
 # TF Serving's REST API base64-encodes string outputs whose names end in _bytes.
 BYTES_INPUT, BYTES_OUTPUT = 'image_bytes', 'classes_png_bytes'
 # The network's tensors in a graph main.py trains (what _save_serving_model maps the serving path onto).

@@ -67,8 +67,8 @@ def build_parser():
                                    'images. A default marked "(default: X)" is the project\'s; where a dataset or the '
                                    'embedded sample sets its own, the help says which, and the run prints what it took.')
     p.add_argument('--data-dir', default=d['data_dir'], type=Path('folder'),
-                   help='folder holding data_road/ (kitti), camvid/ (camvid, camvid_road), cityscapes/, '
-                        'or images/ + labels/ + classes.json (folder)')
+                   help='the folder holding the dataset: %s' % ', '.join(
+                       '%s (%s)' % (spec.holds, name) for name, spec in registry.DATASETS.items()))
     p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
     console.add_verbose_flag(p)
     p.add_argument('--vgg-dir', help='VGG16 SavedModel, built there when missing (default: %s, or %s for '

@@ -51,7 +51,7 @@ class FakeCapture:
 
 class SlowPredictor:
     """Road below the middle, after `seconds` of thought; remembers the frames it saw."""
-    palette = None
+    palette = {1: (0, 255, 0)}
 
     def __init__(self, seconds):
         self.seconds, self.seen = seconds, []

@@ -78,7 +78,7 @@ def test_training_regions_of_one_class_stop_in_one_line_and_leave_no_run_folder(
     (['--c', '0'], '--c: must be above 0'),
     (['--proposal-scales', '0'], '--proposal-scales: must be above 0'),
     (['--max-train-images', '0'], '--max-train-images: must be at least 1'),
-    (['--image-shape', '16', '96'], '--image-shape: must be at least 32'),
+    (['--image-shape', '16', '96'], '--image-shape: must be a multiple of 32, at least 32'),
 ])
 def test_bad_flags_stop_in_one_line(tmp_path, tiny_vgg, flags, message):
     with pytest.raises(SystemExit, match=message):

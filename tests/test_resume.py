@@ -209,7 +209,7 @@ def test_keep_best_saves_the_best_epoch_not_the_last(kitti, tiny_vgg, tmp_path, 
 
 def test_keep_best_needs_validation(tmp_path):
     with pytest.raises(SystemExit, match='--keep-best road_iou needs --eval-every'):
-        main.run(['--data-dir', str(tmp_path), '--keep-best', 'road_iou'])
+        main.run(['--data-dir', str(tmp_path), '--no-download', '--keep-best', 'road_iou', '--eval-every', '0'])
 
 
 def test_diverged_run_leaves_its_last_good_checkpoint_resumable(kitti, tiny_vgg, tmp_path, monkeypatch):

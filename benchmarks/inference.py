@@ -59,6 +59,14 @@ def latencies(fn, images, repeats):
     return np.array(times)
 
 
+def model_megabytes(path):
+    """The size of a model on disk: a SavedModel's variables, a file, and an OpenVINO IR's weights beside its .xml."""
+    if not os.path.isfile(path):
+        return sum(os.path.getsize(f) for f in glob.glob(os.path.join(path, 'variables', '*'))) / 1e6
+    weights = path[:-len('.xml')] + '.bin' if path.endswith('.xml') else None
+    return (os.path.getsize(path) + (os.path.getsize(weights) if weights and os.path.isfile(weights) else 0)) / 1e6
+
+
 def build_parser():
     p = console.Parser(description=__doc__.split('\n\n')[0])
     p.add_argument('--model', required=True, type=console.Path('folder'), help='runs/<run>/model folder written by main.py')
@@ -188,8 +196,7 @@ def main_(argv=None):
                 predictor.close()
             reference = reference or maps
             agree = np.mean([(a == b).mean() for a, b in zip(maps, reference)])
-            size = (os.path.getsize(path) if os.path.isfile(path) else
-                    sum(os.path.getsize(f) for f in glob.glob(os.path.join(path, 'variables', '*')))) / 1e6
+            size = model_megabytes(path)
             score = ''
             if score_name:
                 cm = sum(metrics.confusion_matrix(label, m, num_classes) for label, m in zip(labels, maps))

@@ -19,3 +19,12 @@ def test_the_benchmark_times_every_runtime_and_says_where_a_frames_time_goes(tra
     assert 'OpenVINO skipped' in out or '| OpenVINO (float32) |' in out     # the tiny FCN-8s is refused by OpenVINO
     stages = next(line for line in out.splitlines() if line.startswith('One frame of frames.mp4'))
     assert all(stage in stages for stage in ('decode', 'network', 'paint', 'write'))
+
+
+def test_an_openvino_ir_weighs_its_xml_and_its_weights(tmp_path):
+    from benchmarks import inference
+    (tmp_path / 'road.xml').write_bytes(b'x' * 1000)
+    (tmp_path / 'road.bin').write_bytes(b'x' * 2000000)
+    (tmp_path / 'road.onnx').write_bytes(b'x' * 3000)
+    assert inference.model_megabytes(str(tmp_path / 'road.xml')) == 2.001
+    assert inference.model_megabytes(str(tmp_path / 'road.onnx')) == 0.003

@@ -149,3 +149,38 @@ def test_every_default_the_docs_state_is_the_parsers_or_a_datasets():
              for path in markdown_files() for flag, value in stated_defaults(open(path).read())
              if normal(value) not in {normal(v) for v in known.get(flag, ())}]
     assert wrong == []
+
+
+def results_rows(readme):
+    """(recipe cell, [MaxF, AP, road IoU as written]) of each row of the README's results table."""
+    text = readme.split('\n## Results', 1)[1].split('\n## ', 1)[0]
+    rows = [line for line in text.splitlines() if line.startswith('|') and not line.startswith('|---')][1:]
+    for row in rows:
+        cells = [cell.strip().strip('*').strip() for cell in row.strip('|').split('|')]
+        yield cells[0], cells[1:4]
+
+
+def shows(section, figure):
+    """Whether a number of section, rounded to figure's decimals, is figure."""
+    decimals = len(figure.split('.')[1]) if '.' in figure else 0
+    return any(round(float(number), decimals) == float(figure)
+               for number in re.findall(r'(?<![\d.])\d+\.\d+(?![\d.])', section))
+
+
+def test_every_figure_of_the_readmes_results_table_is_in_benchmarks_beside_its_command():
+    readme = open(os.path.join(ROOT, 'README.md')).read()
+    sections = re.split(r'\n#{2,3} ', open(os.path.join(ROOT, 'BENCHMARKS.md')).read())
+    rows = list(results_rows(readme))
+    assert len(rows) >= 5
+    unfound = []
+    for recipe, figures in rows:
+        flags = re.findall(r'`(--[a-z][a-z0-9-]*)', recipe)
+        if not any(all(shows(s, f) for f in figures) and all(flag in s for flag in flags) and 'python main.py' in s
+                   for s in sections):
+            unfound.append('%s: %s' % (recipe[:60], ', '.join(figures)))
+    assert unfound == []
+
+
+def test_shows_reads_a_figure_rounded_as_written():
+    assert shows('road IoU 0.9048 on 30 frames', '0.905') and not shows('road IoU 0.9048', '0.904')
+    assert shows('MaxF 95.06', '95.06') and not shows('MaxF 95.161', '95.1')

@@ -1,5 +1,6 @@
 """The road model that ships with the package: found without --model, and it paints road, not sky."""
 import glob
+import json
 import os
 
 import pytest
@@ -51,7 +52,17 @@ def test_predict_evaluate_and_serve_take_the_shipped_model_without_model(tmp_pat
     assert os.listdir(tmp_path / 'painted') == ['uu_000087.png']
 
 
-def test_the_model_card_names_the_data_licence_and_the_command():
+def test_the_model_card_gives_the_scores_of_its_metrics_json_and_every_licence():
     card = open(os.path.join(saved_model.SHIPPED_MODEL, 'MODEL_CARD.md')).read()
-    assert 'CC BY-NC-SA 3.0' in card and 'python main.py' in card
+    with open(os.path.join(saved_model.SHIPPED_MODEL, 'metrics.json')) as f:
+        sources = json.load(f)['sources']
+    for source, row_start in (('kitti_road/val', '| KITTI Road validation block'), ('camvid_road/val', '| CamVid val')):
+        row = next(line for line in card.splitlines() if line.startswith(row_start))
+        scores = sources[source]
+        for figure in ('%.4f' % scores['road']['iou'], '%.2f' % (100 * scores['kitti']['MaxF']),
+                       '%.2f' % (100 * scores['kitti']['AP'])):
+            assert figure in row, (source, figure)
+    assert 'CC BY-NC-SA 3.0' in card and 'Apache-2.0' in card and 'for research use' in card
+    assert '## Intended use' in card and 'Out of scope' in card and '## Limitations' in card
+    assert 'python main.py' in card and "tf.saved_model.load('fcnroad/pretrained/road')" in card
     assert glob.glob(os.path.join(saved_model.SHIPPED_MODEL, 'variables', 'variables.data-*'))

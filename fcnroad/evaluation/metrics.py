@@ -56,11 +56,16 @@ def scores_from_confusion(cm):
     }
 
 
+def binary_counts(cm, positive):
+    """(true positives, false positives, false negatives) of the positive class in cm[true, predicted]."""
+    cm = np.asarray(cm)
+    tp = cm[positive, positive]
+    return tp, cm[:, positive].sum() - tp, cm[positive, :].sum() - tp
+
+
 def binary_scores(cm, positive):
     """IoU, precision and recall of the positive class (road) from a confusion matrix cm[true, predicted]."""
-    cm = np.asarray(cm, np.float64)
-    tp = cm[positive, positive]
-    fp, fn = cm[:, positive].sum() - tp, cm[positive, :].sum() - tp
+    tp, fp, fn = (float(count) for count in binary_counts(cm, positive))
     nan = float('nan')
     return {
         'iou': tp / (tp + fp + fn) if tp + fp + fn else nan,

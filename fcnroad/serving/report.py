@@ -37,7 +37,7 @@ def image_scores(cm, class_names, positive=None):
     cm = np.asarray(cm, np.int64)
     row = {'evaluated_pixels': int(cm.sum())}
     if positive is not None:
-        tp, fp, fn = int(cm[1, 1]), int(cm[0, 1]), int(cm[1, 0])
+        tp, fp, fn = (int(count) for count in metrics.binary_counts(cm, positive))
         road = metrics.binary_scores(cm, positive)
         precision, recall = road['precision'], road['recall']
         row.update(road_pixels=tp + fn, predicted_road_pixels=tp + fp, tp=tp, fp=fp, fn=fn,

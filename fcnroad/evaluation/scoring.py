@@ -32,6 +32,7 @@ def tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip=Fa
     map is resized back to the target shape (bilinear) and the maps are averaged.
     """
     totals = [0.0] * len(images)
+    run = lambda batch: predict(sess, tensors, batch)     # noqa: E731
     for scale in scales:
         shape = scaled_shape(image_shape, scale)
         groups = {}
@@ -39,7 +40,6 @@ def tta_probabilities(sess, tensors, images, image_shape, target_shapes, flip=Fa
             groups.setdefault(arrays.network_shape(image.shape, shape), []).append(i)
         for network_shape, members in groups.items():
             batch = np.stack([arrays.resize_image(images[i], network_shape) for i in members]).astype(np.float32)
-            run = lambda batch: predict(sess, tensors, batch)     # noqa: E731
             probs = flip_averaged(run, batch) if flip else run(batch)
             for i, p in zip(members, probs):
                 totals[i] = totals[i] + arrays.resize_probabilities(p, target_shapes[i])

@@ -230,7 +230,7 @@ def bench_precision(name, args, sess_config, limit_gflops, pngs_dir, rows):
 
 def build_parser():
     p = console.Parser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--vgg-dir', default='data/vgg', help='VGG16 SavedModel (built when missing)')
+    p.add_argument('--vgg-dir', default=vgg.DEFAULT_DIR, help='VGG16 SavedModel (built when missing)')
     p.add_argument('--image-shape', type=console.Range(int, 32, multiple=32), nargs=2, default=options.DEFAULTS['image_shape'])
     p.add_argument('--batch-sizes', type=console.Range(int, 1), nargs='+', default=[1, 4, 16])
     p.add_argument('--images', type=console.Range(int, 1), default=16, help='images timed per batch size')

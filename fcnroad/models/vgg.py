@@ -40,6 +40,7 @@ CONV_LAYERS = [
     [('conv5_1', 512, 512), ('conv5_2', 512, 512), ('conv5_3', 512, 512)],
 ]
 FC_DEPTH = 4096
+DEFAULT_DIR = './data/vgg'               # the tutorial's SavedModel folder (fc6/fc7 4096 wide); another width's is beside it
 SOURCE_FILE = 'SOURCE.txt'               # written beside the SavedModel: where its weights came from
 FRESH_LINE = 'freshly initialised (He-normal): '
 FC6_KERNEL = 7

@@ -24,7 +24,6 @@ from fcnroad.serving import saved_model
 from fcnroad.training import checkpoints, curves, distribute, old_runs, precision, run_folder
 from fcnroad.training.run_config import DEFAULTS, RunConfig
 
-VGG_DIR = './data/vgg'     # the VGG16 SavedModel of fc_depth 4096; another width's is beside it (vgg_dir_for)
 # A dataset's settings of these (registry.DATASETS) were measured on FCN-8s: the other families keep DEFAULTS'.
 FCN8S_ONLY = ('frozen_blocks', 'fc_depth')
 # The embedded sample (sample/README.md): used when KITTI is absent and cannot be
@@ -72,7 +71,7 @@ def build_parser():
     p.add_argument('--runs-dir', default=d['runs_dir'], help='each run writes runs/<timestamp>/ here')
     console.add_verbose_flag(p)
     p.add_argument('--vgg-dir', help='VGG16 SavedModel, built there when missing (default: %s, or %s for '
-                                     '--fc-depth 1024)' % (VGG_DIR, vgg_dir_for(1024)))
+                                     '--fc-depth 1024)' % (vgg.DEFAULT_DIR, vgg_dir_for(1024)))
     p.add_argument('--vgg-weights-h5', type=Path('file'), help='Keras VGG16 ImageNet .h5 to build the VGG16 from')
     p.add_argument('--dataset', default=d['dataset'], choices=list(registry.DATASETS))
     p.add_argument('--init-model', nargs='?', const=saved_model.SHIPPED_MODEL, type=Path('folder'), metavar='MODEL',
@@ -358,7 +357,7 @@ def init_model_defaults(args, explicit):
 
 def vgg_dir_for(fc_depth):
     """The default VGG16 SavedModel of this fc6/fc7 width: data/vgg (VGG's 4096, the tutorial's), else beside it."""
-    return VGG_DIR if fc_depth == vgg.FC_DEPTH else '%s-fc%d' % (VGG_DIR, fc_depth)
+    return vgg.DEFAULT_DIR if fc_depth == vgg.FC_DEPTH else '%s-fc%d' % (vgg.DEFAULT_DIR, fc_depth)
 
 
 def settle_vgg(args, explicit):

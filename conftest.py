@@ -217,9 +217,9 @@ def tiny_squeezenet_weights(seed=0):
 
 
 
-def tiny_lite0_state(seed=0):
-    """An EfficientNet-Lite0-shaped state dict in lukemelas' names and layouts (OIHW, batch norms), depths / 8."""
-    from fcnroad.models.light_encoders import LITE0_HEAD_DEPTH, LITE0_STAGES, LITE0_STEM_DEPTH
+def tiny_lite_state(seed=0, variant='lite0'):
+    """An EfficientNet-Lite-shaped state dict in lukemelas' names and layouts (OIHW, batch norms), depths / 8."""
+    from fcnroad.models.light_encoders import LITE0_HEAD_DEPTH, LITE0_STEM_DEPTH, lite_stages
     rng = np.random.RandomState(seed)
     state = {}
 
@@ -237,7 +237,7 @@ def tiny_lite0_state(seed=0):
     conv('_conv_stem', stem, 3, 3)
     bn('_bn0', stem)
     cin, index = stem, 0
-    for repeats, kernel, _, expansion, out in LITE0_STAGES:
+    for repeats, kernel, _, expansion, out in lite_stages(variant):
         out //= LIGHT_TINY_SCALE
         for _ in range(repeats):
             p = '_blocks.%d.' % index
@@ -351,8 +351,9 @@ def tiny_weights(model_name, seed=0):
         return tiny_alexnet_weights(seed)
     if encoder == 'squeezenet1_1':
         return {k: v for k, v in tiny_squeezenet_weights(seed).items() if k != 'conv10'}
-    if encoder == 'efficientnet_lite0':
-        return light_encoders.weights_from_lite0_state(tiny_lite0_state(seed))
+    if encoder.startswith('efficientnet_'):
+        variant = encoder[len('efficientnet_'):]
+        return light_encoders.weights_from_lite_state(tiny_lite_state(seed, variant), variant)
     return tiny_vgg_weights(seed)
 
 
@@ -365,7 +366,8 @@ def write_tiny_light_weights(model_name, folder, seed=0):
         with open(path, 'wb') as f:
             pickle.dump({k: [w, b] for k, (w, b) in tiny_squeezenet_weights(seed).items()}, f)
         return path
-    return write_torch_legacy(os.path.join(folder, 'lite0.pth'), tiny_lite0_state(seed))
+    variant = models.get(model_name).encoder[len('efficientnet_'):]
+    return write_torch_legacy(os.path.join(folder, variant + '.pth'), tiny_lite_state(seed, variant))
 
 
 @pytest.fixture(scope='session')

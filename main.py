@@ -23,7 +23,7 @@ import project_tests as tests  # noqa: E402
 from fcnroad import errors, models  # noqa: E402
 from fcnroad.data import registry  # noqa: E402
 from fcnroad.models import encoders, fcn, mil, vgg  # noqa: E402
-from fcnroad.training import checkpoints, distribute, loop, options, splits, trainer  # noqa: E402
+from fcnroad.training import checkpoints, distribute, hard_pixels, loop, options, splits, trainer  # noqa: E402
 from fcnroad.training.options import DEFAULTS  # noqa: E402
 
 tf = tf2.compat.v1
@@ -82,7 +82,7 @@ def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
 
 def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
              encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm'], class_weights=None,
-             image_labels_r=None, frozen_blocks=DEFAULTS['frozen_blocks']):
+             image_labels_r=None, frozen_blocks=DEFAULTS['frozen_blocks'], ohem=DEFAULTS['ohem']):
     """
     Build the TensorFLow loss and optimizer operations.
     :param nn_last_layer: TF Tensor of the last layer in the neural network
@@ -97,6 +97,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
         which classes each image holds, through Log-Sum-Exp pooling of this sharpness (models/mil.py)
     :param frozen_blocks: VGG16's first blocks that keep their ImageNet weights: no step and, below the
         lowest trained layer, no backward pass (tf.gradients builds none where no variable asks for it)
+    :param ohem: hard-pixel mining: the mean over the pixels whose true class gets less than this
+        probability (and at least the hardest hard_pixels.MIN_KEPT of them); 0 averages over every pixel
     :return: Tuple of (logits, train_op, cross_entropy_loss)
     """
     logits = tf.reshape(nn_last_layer, (-1, num_classes), name='logits')
@@ -110,6 +112,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
         item_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
         if class_weights is not None:
             item_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
+        if ohem:
+            valid = hard_pixels.hard_pixel_mask(logits, labels, valid, ohem)
     # Under a tf.distribute strategy (--distribute) each replica holds a share of the batch;
     # with one replica (the tutorial's path) the reductions below are the identity.
     replica = tf2.distribute.get_replica_context()

@@ -345,7 +345,8 @@ def test_every_family_trains_saves_and_is_served_by_predict(name, tmp_path, tiny
     extra = ['--model', name, '--skip-checks']
     if name == 'fcn_alexnet':
         extra += ['--encoder-weights', write_alexnet_ckpt(str(tmp_path / 'alexnet.ckpt'), tiny_alexnet_weights())]
-    if main.models.get(name).encoder in ('squeezenet1_1', 'efficientnet_lite0'):
+    encoder = main.models.get(name).encoder
+    if encoder != 'alexnet' and not main.models.weights_from_vgg_dir(encoder):     # the light encoders' files
         extra += ['--encoder-weights', write_tiny_light_weights(name, str(tmp_path))]
     run_dir = run_tiny(kitti, tiny_vgg_pretrained, str(tmp_path / 'runs'), *extra)
     with open(os.path.join(run_dir, 'model', 'run_config.json')) as f:

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf2
 from PIL import Image
 
-from conftest import tiny_lite0_state, write_torch_legacy, write_tiny_light_weights
+from conftest import tiny_lite_state, write_torch_legacy, write_tiny_light_weights
 from fcnroad import models
 from fcnroad.models import encoders, light_encoders, vgg, weight_files
 
@@ -76,8 +76,8 @@ def squeezenet_numpy(rgb, w):
     return x
 
 
-def lite0_numpy(rgb, state):
-    """The head features of EfficientNet-Lite0 (Tan & Le; lite: no squeeze-excite, ReLU6) from a
+def lite_numpy(rgb, state, stages=light_encoders.LITE0_STAGES):
+    """The head features of EfficientNet-Lite (Tan & Le; lite: no squeeze-excite, ReLU6) from a
     lukemelas state dict: OIHW kernels and batch norms as stored, nothing folded."""
     def bn(x, p):
         return (x - state[p + '.running_mean']) / np.sqrt(state[p + '.running_var'] + 1e-3) * \
@@ -88,7 +88,7 @@ def lite0_numpy(rgb, state):
 
     x = relu6(bn(conv_oihw((rgb - 127.0) / 128.0, '_conv_stem', 2), '_bn0'))
     index = 0
-    for repeats, _, first_stride, expansion, _ in light_encoders.LITE0_STAGES:
+    for repeats, _, first_stride, expansion, _ in stages:
         for r in range(repeats):
             p, stride, inp = '_blocks.%d.' % index, first_stride if r == 0 else 1, x
             if expansion != 1:
@@ -128,10 +128,10 @@ def test_squeezenet_matches_the_numpy_forward_pass_from_the_pickle_as_shipped(tm
 
 
 def test_lite0_matches_the_numpy_forward_pass_with_its_batch_norms_unfolded(tmp_path):
-    state = tiny_lite0_state(seed=4)
-    weights = light_encoders.read_efficientnet_lite0(write_torch_legacy(str(tmp_path / 'lite0.pth'), state))
+    state = tiny_lite_state(seed=4)
+    weights = light_encoders.read_efficientnet_lite(write_torch_legacy(str(tmp_path / 'lite0.pth'), state))
     out, report, _ = encoder_endpoints('efficientnet_lite0', weights, IMAGES)
-    expected = lite0_numpy(IMAGES.astype(np.float64), state)
+    expected = lite_numpy(IMAGES.astype(np.float64), state)
     np.testing.assert_allclose(out['head'], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
     assert np.abs(expected).max() > 0
     assert len(report['copied']) == len(weights) == 2 + 16 * 2 + 15     # stem, head; block 0 has no expand
@@ -139,8 +139,33 @@ def test_lite0_matches_the_numpy_forward_pass_with_its_batch_norms_unfolded(tmp_
                                                                            32: (2, 2)}
 
 
+def test_lite1_and_lite2_stage_tables_are_the_released_networks():
+    # Read off the released .pth files: blocks per stage and each stage's output depth.
+    repeats = [stage[0] for stage in light_encoders.lite_stages('lite1')]
+    assert repeats == [stage[0] for stage in light_encoders.lite_stages('lite2')] == [1, 3, 3, 4, 4, 5, 1]
+    assert [stage[4] for stage in light_encoders.lite_stages('lite1')] == [16, 24, 40, 80, 112, 192, 320]
+    assert [stage[4] for stage in light_encoders.lite_stages('lite2')] == [16, 24, 48, 88, 120, 208, 352]
+    assert light_encoders.lite_stages('lite0') == light_encoders.LITE0_STAGES
+
+
+@pytest.mark.parametrize('variant', ['lite1', 'lite2'])
+def test_lite1_and_lite2_match_the_numpy_forward_pass(tmp_path, variant):
+    state = tiny_lite_state(seed=6, variant=variant)
+    weights = light_encoders.read_efficientnet_lite(write_torch_legacy(str(tmp_path / 'w.pth'), state), variant)
+    out, report, _ = encoder_endpoints('efficientnet_' + variant, weights, IMAGES)
+    expected = lite_numpy(IMAGES.astype(np.float64), state, light_encoders.lite_stages(variant))
+    np.testing.assert_allclose(out['head'], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    assert len(report['copied']) == len(weights) == 2 + 21 * 2 + 20 and 'blocks_20' in out
+
+
+def test_lite1_weights_read_as_lite0_are_refused(tmp_path):
+    path = write_torch_legacy(str(tmp_path / 'lite1.pth'), tiny_lite_state(variant='lite1'))
+    with pytest.raises(encoders.WeightsError, match="lite1.pth: 21 blocks, not EfficientNet-Lite0's 16"):
+        light_encoders.read_efficientnet_lite(path, 'lite0')
+
+
 def test_lite0_at_output_stride_16_keeps_stride_16_and_dilates_the_last_stages():
-    weights = light_encoders.weights_from_lite0_state(tiny_lite0_state(seed=1))
+    weights = light_encoders.weights_from_lite_state(tiny_lite_state(seed=1))
     images = IMAGES[:1, :32, :48]
     dense, _, _ = encoder_endpoints('efficientnet_lite0', weights, images, output_stride=16)
     nominal, _, _ = encoder_endpoints('efficientnet_lite0', weights, images)
@@ -168,7 +193,7 @@ def test_folding_batch_norm_gives_the_convolution_then_the_batch_norm():
 def test_weight_files_that_are_not_the_encoders_are_one_line_errors(tmp_path):
     bad = write_torch_legacy(str(tmp_path / 'other.pth'), {'_conv_stem.weight': np.ones((4, 3, 3, 3), np.float32)})
     with pytest.raises(encoders.WeightsError, match="other.pth: no '_bn0.weight': not EfficientNet-Lite0"):
-        light_encoders.read_efficientnet_lite0(bad)
+        light_encoders.read_efficientnet_lite(bad)
     with pytest.raises(encoders.WeightsError, match='other.pth: not ndf SqueezeNet weights'):
         light_encoders.read_squeezenet(bad)
 
@@ -206,9 +231,19 @@ def test_real_squeezenet_weights_see_the_mug():
 
 
 def test_real_lite0_weights_see_the_mug():
-    path = fetched(light_encoders.fetch_efficientnet_lite0)
-    out, report, _ = encoder_endpoints('efficientnet_lite0', light_encoders.read_efficientnet_lite0(path), mug_crop())
+    path = fetched(light_encoders.fetch_efficientnet_lite)
+    out, report, _ = encoder_endpoints('efficientnet_lite0', light_encoders.read_efficientnet_lite(path), mug_crop())
     state = weight_files.read_torch_legacy(path)
     logits = out['head'].mean((1, 2)) @ state['_fc.weight'].T + state['_fc.bias']
     assert top2(logits) == {COFFEE_MUG, CUP} and len(report['copied']) == 49
     assert os.path.getsize(path) == 18826032
+
+
+@pytest.mark.parametrize('variant', ['lite1', 'lite2'])
+def test_real_lite1_and_lite2_weights_see_the_mug(variant):
+    path = fetched(lambda: light_encoders.fetch_efficientnet_lite(variant))
+    out, report, _ = encoder_endpoints('efficientnet_' + variant, light_encoders.read_efficientnet_lite(path, variant),
+                                       mug_crop())
+    state = weight_files.read_torch(path)
+    logits = out['head'].mean((1, 2)) @ state['_fc.weight'].T + state['_fc.bias']
+    assert COFFEE_MUG in top2(logits) and len(report['copied']) == 64

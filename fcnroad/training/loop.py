@@ -1,5 +1,6 @@
 """The training loop's machinery around train_nn: the rate schedule, stopping on NaN or a signal,
 the hooks run between steps and epochs, and the variables load_vgg did not restore."""
+import contextlib
 import os
 import time
 
@@ -78,7 +79,7 @@ class TrainingHooks:
 
     def __init__(self, run_folder, checkpointer, stop, events, evaluate_fn=None, eval_every=0,
                  best=None, checkpoint_every=1, curve_metric=None, checkpoint_minutes=0.0, save_last=True,
-                 clock=time.monotonic):
+                 clock=time.monotonic, average=None):
         self.checkpoint_seconds = 60.0 * checkpoint_minutes
         self.save_last = save_last      # False: the run keeps no checkpoint once finished, so none is written last
         self.clock = clock
@@ -93,6 +94,7 @@ class TrainingHooks:
         self.checkpoint_every = checkpoint_every
         self.curve_metric = curve_metric
         self.last_evaluation = None     # (epoch, scoring.evaluate results) of the newest validation
+        self.average = average          # averaging.WeightAverage: validated and kept as best in the weights' place
 
     @property
     def stop_reason(self):
@@ -115,15 +117,18 @@ class TrainingHooks:
         validated = False
         if self.eval_every and (state.epoch % self.eval_every == 0 or last):
             validated = True
-            results, painted = self.evaluate_fn(sess)
+            with self.average.applied(sess) if self.average is not None else contextlib.nullcontext():
+                results, painted = self.evaluate_fn(sess)
+                values = curves.val_metrics(results)
+                note = ''
+                if self.best is not None and self.best.offer(sess, state, values.get(self.best.metric, float('nan'))):
+                    note = '  (best so far: weights kept)'
             self.last_evaluation = (state.epoch, results)
-            values = curves.val_metrics(results)
+            if self.average is not None:    # the weights themselves, for comparison
+                values.update({curves.RAW_PREFIX + k: v for k, v in curves.val_metrics(self.evaluate_fn(sess)[0]).items()})
             state.evaluations.append(dict(epoch=state.epoch, **values))
             self.events.scalars(state.global_step, {curves.VAL_PREFIX + k: v for k, v in values.items()})
             self.events.images(state.global_step, curves.VAL_IMAGES, painted)
-            note = ''
-            if self.best is not None and self.best.offer(sess, state, values.get(self.best.metric, float('nan'))):
-                note = '  (best so far: weights kept)'
             print('  validation after epoch %d: %s%s' % (state.epoch, '  '.join(
                 '%s %.4f' % (k, v) for k, v in values.items()), note), flush=True)
         if self.checkpoint_every and (self.save_last if last else validated or (

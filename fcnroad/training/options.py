@@ -21,7 +21,7 @@ from fcnroad.console import Path, Range
 from fcnroad.models import mil, vgg, vgg_saved_model
 from fcnroad.data import augment, registry, weak
 from fcnroad.serving import saved_model
-from fcnroad.training import checkpoints, curves, distribute, old_runs, precision, run_folder
+from fcnroad.training import checkpoints, curves, distribute, hard_pixels, old_runs, precision, run_folder
 from fcnroad.training.run_config import DEFAULTS, RunConfig
 
 # A dataset's settings of these (registry.DATASETS) were measured on FCN-8s: the other families keep DEFAULTS'.
@@ -127,6 +127,13 @@ def build_parser():
     p.add_argument('--l2', type=Range(float, 0), default=d['l2'])
     p.add_argument('--class-balance', choices=('none', 'median-frequency'), default=d['class_balance'],
                    help="weight the loss per class as SegNet does on CamVid, so thin classes are learnt")
+    p.add_argument('--ohem', type=Range(float, 0, 1), default=d['ohem'], metavar='T',
+                   help='hard-pixel mining: the loss averages over the pixels whose true class gets less than T '
+                        'probability, and at least the hardest 1/%d of them (0: every pixel)'
+                        % round(1 / hard_pixels.MIN_KEPT))
+    p.add_argument('--ema', type=Range(float, 0, 1, high_open=True), default=d['ema'], metavar='DECAY',
+                   help='keep a moving average of the weights, moved by 1 - DECAY each step (0.995: over about '
+                        'the last 200 steps); validation, --keep-best and the saved model use it (0: off)')
     p.add_argument('--val-fraction', type=VAL_FRACTION, default=d['val_fraction'],
                    help='share of KITTI training images held out (fixed seeded split)')
     p.add_argument('--holdout-sequence', metavar='SEQ',
@@ -251,12 +258,18 @@ def check_args(args):
                              'labels; drop one' % args.class_balance)
         if args.boxes_dir:
             raise errors.ConfigError('--boxes-dir: --supervision image-labels reads no boxes; drop one')
+        if args.ohem:
+            raise errors.ConfigError('--ohem %g: mines pixels, and --supervision image-labels has no pixel labels; '
+                                     'drop one' % args.ohem)
     if args.boxes_dir and not os.path.isdir(args.boxes_dir):
         raise errors.ConfigError('--boxes-dir %s: no such folder' % args.boxes_dir)
     if args.distribute != 'none':
         if args.decoder != DEFAULTS['decoder']:
             raise errors.ConfigError('--decoder %s: distributed runs build fcn8s from models/ (the FCN authors\' '
                              'decoder); drop --decoder or --distribute' % args.decoder)
+        if args.ema:
+            raise errors.ConfigError('--ema %g: the average of the weights is kept on one device; drop --ema or '
+                                     '--distribute' % args.ema)
         if args.distribute == 'multi-worker' and args.resume:
             raise errors.ConfigError('--resume with --distribute multi-worker is not supported: resume the run on one '
                              'machine with --distribute mirrored')

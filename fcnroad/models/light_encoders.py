@@ -260,4 +260,3 @@ def weights_from_lite_state(state, variant='lite0'):
         hwio = np.transpose(kernel, (2, 3, 0, 1) if depthwise else (2, 3, 1, 0))
         weights[layer] = fold_batch_norm(hwio, *bn, depthwise=depthwise)
     return weights
-

@@ -23,7 +23,8 @@ import project_tests as tests  # noqa: E402
 from fcnroad import errors, models  # noqa: E402
 from fcnroad.data import registry  # noqa: E402
 from fcnroad.models import encoders, fcn, mil, vgg  # noqa: E402
-from fcnroad.training import checkpoints, distribute, hard_pixels, loop, options, splits, trainer  # noqa: E402
+from fcnroad.training import (boundary_pixels, checkpoints, distribute, hard_pixels, loop, options,  # noqa: E402
+                              splits, trainer)
 from fcnroad.training.options import DEFAULTS  # noqa: E402
 
 tf = tf2.compat.v1
@@ -82,7 +83,8 @@ def layers(vgg_layer3_out, vgg_layer4_out, vgg_layer7_out, num_classes,
 
 def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
              encoder_lr_scale=DEFAULTS['encoder_lr_scale'], clip_norm=DEFAULTS['clip_norm'], class_weights=None,
-             image_labels_r=None, frozen_blocks=DEFAULTS['frozen_blocks'], ohem=DEFAULTS['ohem']):
+             image_labels_r=None, frozen_blocks=DEFAULTS['frozen_blocks'], ohem=DEFAULTS['ohem'],
+             boundary_weight=DEFAULTS['boundary_weight']):
     """
     Build the TensorFLow loss and optimizer operations.
     :param nn_last_layer: TF Tensor of the last layer in the neural network
@@ -99,6 +101,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
         lowest trained layer, no backward pass (tf.gradients builds none where no variable asks for it)
     :param ohem: hard-pixel mining: the mean over the pixels whose true class gets less than this
         probability (and at least the hardest hard_pixels.MIN_KEPT of them); 0 averages over every pixel
+    :param boundary_weight: pixels within boundary_pixels.RADIUS of a class change in the label count
+        1 + this in the loss; 0 counts them as any other
     :return: Tuple of (logits, train_op, cross_entropy_loss)
     """
     logits = tf.reshape(nn_last_layer, (-1, num_classes), name='logits')
@@ -112,6 +116,8 @@ def optimize(nn_last_layer, correct_label, learning_rate, num_classes,
         item_loss = tf.nn.softmax_cross_entropy_with_logits(labels=tf.stop_gradient(labels), logits=logits)
         if class_weights is not None:
             item_loss *= tf.reduce_sum(labels * tf.constant(np.asarray(class_weights, np.float32)), axis=1)
+        if boundary_weight:
+            item_loss *= boundary_pixels.boundary_weights(correct_label, boundary_weight)
         if ohem:
             valid = hard_pixels.hard_pixel_mask(logits, labels, valid, ohem)
     # Under a tf.distribute strategy (--distribute) each replica holds a share of the batch;

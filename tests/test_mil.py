@@ -119,3 +119,6 @@ def test_image_labels_refuse_settings_that_need_pixels(tmp_path, tiny_vgg, tiny_
     with pytest.raises(SystemExit, match='--class-balance median-frequency: weights pixels'):
         run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'image-labels',
                  '--class-balance', 'median-frequency')
+    for flag, value in (('--ohem', '0.7'), ('--boundary-weight', '2')):
+        with pytest.raises(SystemExit, match='%s %s: .*no pixel labels' % (flag, value)):
+            run_tiny(tiny_kitti, tiny_vgg, str(tmp_path / 'runs'), '--supervision', 'image-labels', flag, value)

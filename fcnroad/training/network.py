@@ -68,7 +68,8 @@ def build_replicated(args, num_classes, class_weights, setup, correct_label, lea
             built.setdefault('model_variables', tf.global_variables())
             _, train_op, loss = optimize(scores, distribute.replica_share(correct_label), learning_rate,
                                          num_classes, args.encoder_lr_scale, args.clip_norm, class_weights,
-                                         image_labels_r(args), args.frozen_blocks, args.ohem)
+                                         image_labels_r(args), args.frozen_blocks, args.ohem,
+                                         args.boundary_weight)
             return train_op, loss
 
         train_op, loss = setup.strategy.extended.call_for_each_replica(replica_step)

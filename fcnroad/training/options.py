@@ -21,7 +21,8 @@ from fcnroad.console import Path, Range
 from fcnroad.models import mil, vgg, vgg_saved_model
 from fcnroad.data import augment, registry, weak
 from fcnroad.serving import saved_model
-from fcnroad.training import checkpoints, curves, distribute, hard_pixels, old_runs, precision, run_folder
+from fcnroad.training import (boundary_pixels, checkpoints, curves, distribute, hard_pixels, old_runs, precision,
+                              run_folder)
 from fcnroad.training.run_config import DEFAULTS, RunConfig
 
 # A dataset's settings of these (registry.DATASETS) were measured on FCN-8s: the other families keep DEFAULTS'.
@@ -131,6 +132,9 @@ def build_parser():
                    help='hard-pixel mining: the loss averages over the pixels whose true class gets less than T '
                         'probability, and at least the hardest 1/%d of them (0: every pixel)'
                         % round(1 / hard_pixels.MIN_KEPT))
+    p.add_argument('--boundary-weight', type=Range(float, 0), default=d['boundary_weight'], metavar='W',
+                   help='a boundary-aware loss: pixels within %d of a class change in the label count 1 + W '
+                        'times (0: as any other)' % boundary_pixels.RADIUS)
     p.add_argument('--ema', type=Range(float, 0, 1, high_open=True), default=d['ema'], metavar='DECAY',
                    help='keep a moving average of the weights, moved by 1 - DECAY each step (0.995: over about '
                         'the last 200 steps); validation, --keep-best and the saved model use it (0: off)')
@@ -261,6 +265,9 @@ def check_args(args):
         if args.ohem:
             raise errors.ConfigError('--ohem %g: mines pixels, and --supervision image-labels has no pixel labels; '
                                      'drop one' % args.ohem)
+        if args.boundary_weight:
+            raise errors.ConfigError('--boundary-weight %g: weights pixels near label boundaries, and --supervision '
+                                     'image-labels has no pixel labels; drop one' % args.boundary_weight)
     if args.boxes_dir and not os.path.isdir(args.boxes_dir):
         raise errors.ConfigError('--boxes-dir %s: no such folder' % args.boxes_dir)
     if args.distribute != 'none':

@@ -62,6 +62,7 @@ class RunConfig:
     l2: float = 1e-3                    # the source's kernel_regularizer scale, actually added to the loss
     class_balance: str = 'none'
     ohem: float = 0.0                   # hard-pixel mining: the loss over pixels below this true-class probability
+    boundary_weight: float = 0.0        # pixels near a class change count 1 + this in the loss
     ema: float = 0.0                    # the weights' moving average's decay per step, validated and saved; 0: off
     mixed_precision: str = precision.DEFAULT_MODE      # auto, on, off (precision.py)
     xla: bool = False

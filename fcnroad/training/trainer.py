@@ -181,7 +181,7 @@ class Trainer:
             net.logits, net.train_op, net.loss = self.tutorial.optimize(
                 last_layer, net.correct_label, net.learning_rate, num_classes, args.encoder_lr_scale,
                 args.clip_norm, self.data.class_weights, network.image_labels_r(args), args.frozen_blocks,
-                args.ohem)
+                args.ohem, args.boundary_weight)
             if args.ema:
                 net.average = averaging.WeightAverage(net.model_variables, args.ema)
                 net.train_op = net.average.after(net.train_op)

@@ -2,18 +2,15 @@
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from fcnroad.data import arrays
 from fcnroad.training import boundary_pixels
 
 tf.disable_v2_behavior()
 
 
-def one_hot(classes, num_classes=2):
-    """(1, H, W, C) from a class-index grid; -1 is an ignored pixel (an all-zero row)."""
-    classes = np.asarray(classes)
-    label = np.zeros(classes.shape + (num_classes,), np.float32)
-    for c in range(num_classes):
-        label[..., c] = classes == c
-    return label[None]
+def one_hot(classes):
+    """(1, H, W, 2) from a class-index grid; arrays.IGNORE gives an all-zero row."""
+    return arrays.one_hot(np.asarray(classes), 2)[None]
 
 
 def band(classes, radius):
@@ -38,7 +35,7 @@ def test_one_class_has_no_band():
 
 def test_the_edge_of_an_ignored_region_is_no_boundary():
     classes = np.zeros((3, 6), int)
-    classes[:, 3:] = -1
+    classes[:, 3:] = arrays.IGNORE
     np.testing.assert_array_equal(band(classes, 1), np.zeros((3, 6)))
 
 
